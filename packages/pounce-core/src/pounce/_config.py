@@ -1,0 +1,315 @@
+"""``ServerConfig``: every server setting, declared once.
+
+The config is a frozen, slotted, keyword-only dataclass validated at
+construction. Workers share one instance without locks: nothing can change it
+after ``__post_init__`` returns. Each field's metadata (see :mod:`._options`)
+is the single declaration from which the CLI flags and ``pounce.run()``
+keywords are derived.
+
+Defaults are chosen to be safe on the open internet: every size and every wait
+is bounded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from pounce._options import OptionSpec, option, option_specs
+
+__all__ = ["LifespanMode", "LogLevel", "ServerConfig", "config_options"]
+
+LifespanMode = Literal["auto", "on", "off"]
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """All settings of a Pounce server. Build once; share freely."""
+
+    # --- where to listen ---------------------------------------------------
+    host: str = field(
+        default="127.0.0.1",
+        metadata=option("Bind socket to this host.", group="Binding"),
+    )
+    port: int = field(
+        default=8000,
+        metadata=option("Bind socket to this port (0 = any free port).", group="Binding"),
+    )
+    uds: str | None = field(
+        default=None,
+        metadata=option("Bind to a UNIX domain socket at this path.", group="Binding"),
+    )
+    fd: int | None = field(
+        default=None,
+        metadata=option(
+            "Serve on an already-bound socket given by file descriptor "
+            "(systemd socket activation).",
+            group="Binding",
+        ),
+    )
+    backlog: int = field(
+        default=2048,
+        metadata=option("Maximum number of pending connections.", group="Binding"),
+    )
+
+    # --- the application ---------------------------------------------------
+    factory: bool = field(
+        default=False,
+        metadata=option(
+            "Treat APP as a factory: call it with no arguments to get the ASGI app.",
+            group="Application",
+        ),
+    )
+    app_dir: str = field(
+        default=".",
+        metadata=option(
+            "Look for APP in this directory (it is put first on sys.path).",
+            group="Application",
+        ),
+    )
+    root_path: str = field(
+        default="",
+        metadata=option(
+            "The ASGI root_path, when the app is mounted below a path prefix by a proxy.",
+            group="Application",
+        ),
+    )
+    lifespan: LifespanMode = field(
+        default="auto",
+        metadata=option(
+            "Lifespan protocol: 'on' requires it, 'off' skips it, 'auto' uses it when "
+            "the app supports it.",
+            group="Application",
+        ),
+    )
+    env_file: str | None = field(
+        default=None,
+        metadata=option(
+            "Load environment variables from this file before importing the app.",
+            group="Application",
+        ),
+    )
+
+    # --- proxies -----------------------------------------------------------
+    proxy_headers: bool = field(
+        default=True,
+        metadata=option(
+            "Trust X-Forwarded-For and X-Forwarded-Proto from --forwarded-allow-ips "
+            "to set the client address and scheme.",
+            group="Proxies",
+        ),
+    )
+    forwarded_allow_ips: tuple[str, ...] = field(
+        default=("127.0.0.1", "::1"),
+        metadata=option(
+            "Comma-separated addresses or networks of trusted proxies; '*' trusts all.",
+            group="Proxies",
+            separator=",",
+        ),
+    )
+
+    # --- logging -----------------------------------------------------------
+    log_level: LogLevel = field(
+        default="info",
+        metadata=option("Log level.", group="Logging"),
+    )
+    access_log: bool = field(
+        default=True,
+        metadata=option("Log one line per request.", group="Logging"),
+    )
+    log_config: str | None = field(
+        default=None,
+        metadata=option(
+            "A logging configuration file (.json dictConfig, .ini/.conf fileConfig, "
+            ".yaml if PyYAML is installed).",
+            group="Logging",
+        ),
+    )
+
+    # --- response headers --------------------------------------------------
+    server_header: bool = field(
+        default=True,
+        metadata=option("Send a 'server: pounce' header unless the app sets one.", group="HTTP"),
+    )
+    date_header: bool = field(
+        default=True,
+        metadata=option("Send a 'date' header unless the app sets one.", group="HTTP"),
+    )
+    headers: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "An extra default response header 'Name: value' (repeatable).",
+            group="HTTP",
+            flag="--header",
+            metavar="NAME:VALUE",
+        ),
+    )
+
+    # --- timeouts (seconds) -----------------------------------------------
+    timeout_keep_alive: float = field(
+        default=5.0,
+        metadata=option(
+            "Close a keep-alive connection after this many idle seconds.", group="Timeouts"
+        ),
+    )
+    timeout_request_header: float = field(
+        default=10.0,
+        metadata=option(
+            "Seconds a client has to send a complete request head (stops slowloris); "
+            "answered with 408.",
+            group="Timeouts",
+        ),
+    )
+    timeout_graceful_shutdown: float = field(
+        default=30.0,
+        metadata=option(
+            "On shutdown, wait this many seconds for in-flight requests before cancelling them.",
+            group="Timeouts",
+        ),
+    )
+
+    # --- limits ------------------------------------------------------------
+    limit_request_line: int = field(
+        default=8190,
+        metadata=option("Maximum bytes in a request line; longer gets 414.", group="Limits"),
+    )
+    limit_request_headers: int = field(
+        default=100,
+        metadata=option("Maximum number of request header fields; more gets 431.", group="Limits"),
+    )
+    limit_request_header_size: int = field(
+        default=16384,
+        metadata=option(
+            "Maximum bytes in a request head (request line and all fields); more gets 431.",
+            group="Limits",
+            aliases=("--h11-max-incomplete-event-size",),
+        ),
+    )
+    limit_request_body: int = field(
+        default=100 * _MIB,
+        metadata=option("Maximum request body bytes; more gets 413.", group="Limits"),
+    )
+
+    def __post_init__(self) -> None:
+        # Normalize sequences given as lists (from Python callers) to tuples so
+        # the instance stays hashable and immutable all the way down.
+        for name in ("forwarded_allow_ips", "headers"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = tuple(v.strip() for v in value.split(",") if v.strip())
+            object.__setattr__(self, name, tuple(value))
+        _validate(self)
+
+    def replace(self, **changes: Any) -> ServerConfig:
+        """A copy with some settings changed (validated like a new instance)."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        current.update(changes)
+        return ServerConfig(**current)
+
+    @property
+    def parsed_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """``headers`` as lowercased (name, value) byte pairs."""
+        pairs = []
+        for item in self.headers:
+            name, _, value = item.partition(":")
+            pairs.append((name.strip().lower().encode("latin-1"), value.strip().encode("latin-1")))
+        return tuple(pairs)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _positive_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _validate(config: ServerConfig) -> None:
+    for spec in config_options():
+        value = getattr(config, spec.name)
+        if value is None and spec.optional:
+            continue
+        if spec.kind == "bool":
+            _check(isinstance(value, bool), f"{spec.name} must be true or false, got {value!r}")
+        elif spec.kind == "int":
+            _check(
+                isinstance(value, int) and not isinstance(value, bool),
+                f"{spec.name} must be an integer, got {value!r}",
+            )
+        elif spec.kind == "str":
+            _check(isinstance(value, str), f"{spec.name} must be a string, got {value!r}")
+        elif spec.kind == "choice":
+            _check(
+                value in spec.choices,
+                f"{spec.name} must be one of {', '.join(spec.choices)}, got {value!r}",
+            )
+        elif spec.kind == "list":
+            _check(
+                all(isinstance(v, str) for v in value),
+                f"{spec.name} must be a list of strings, got {value!r}",
+            )
+    _check(0 <= config.port <= 65535, f"port must be in 0..65535, got {config.port}")
+    _check(
+        not (config.uds is not None and config.fd is not None),
+        "uds and fd cannot both be given",
+    )
+    _check(config.fd is None or config.fd >= 0, f"fd must be >= 0, got {config.fd}")
+    _check(config.backlog > 0, f"backlog must be positive, got {config.backlog}")
+    root = config.root_path
+    _check(
+        root == "" or (root.startswith("/") and not root.endswith("/")),
+        f"root_path must be empty or start with '/' and not end with '/', got {root!r}",
+    )
+    for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown"):
+        value = getattr(config, name)
+        _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
+    for name in (
+        "limit_request_line",
+        "limit_request_headers",
+        "limit_request_header_size",
+        "limit_request_body",
+    ):
+        _check(getattr(config, name) > 0, f"{name} must be positive, got {getattr(config, name)}")
+    _check(
+        config.limit_request_line <= config.limit_request_header_size,
+        "limit_request_line cannot exceed limit_request_header_size",
+    )
+    for entry in config.forwarded_allow_ips:
+        if entry in ("*", "unix:"):
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"forwarded_allow_ips: {entry!r} is not an IP address or network"
+            ) from None
+    for item in config.headers:
+        name, sep, value = item.partition(":")
+        _check(bool(sep) and bool(name.strip()), f"header {item!r} must look like 'Name: value'")
+        _check(
+            all(33 <= ord(c) <= 126 and c not in '"(),/:;<=>?@[\\]{}' for c in name.strip()),
+            f"header name {name.strip()!r} is not a valid token",
+        )
+        _check(
+            all(c == "\t" or 32 <= ord(c) <= 126 or 128 <= ord(c) <= 255 for c in value),
+            f"header value {value.strip()!r} has control characters",
+        )
+
+
+def config_options() -> tuple[OptionSpec, ...]:
+    """Every setting of :class:`ServerConfig`, as the CLI and files see it."""
+    return _OPTION_SPECS
+
+
+_OPTION_SPECS: tuple[OptionSpec, ...] = option_specs(ServerConfig)

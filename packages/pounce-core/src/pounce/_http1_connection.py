@@ -1,0 +1,544 @@
+"""HTTP/1.1 over an asyncio transport: sockets on one side, streams on the other.
+
+:class:`HTTP1Connection` is the I/O edge of HTTP/1.1. It feeds received bytes
+to the Sans-IO :class:`~pounce_protocols.HTTP1ServerConnection`, starts an
+:class:`~pounce._http_stream.HTTPStream` per request and writes what the
+stream's response events serialize to. It owns the things that need a clock
+or a socket and nothing else:
+
+* timeouts: a new connection, and each request after the first byte of its
+  head, must deliver a complete head within ``timeout_request_header`` (408,
+  against slowloris); an idle keep-alive connection is closed after
+  ``timeout_keep_alive``;
+* flow control: reading pauses while the app has more than ``_READ_HIGH``
+  body bytes unconsumed or a pipelined request is waiting its turn; sending
+  waits while the transport's write buffer is above its high-water mark;
+* the cycle: when a response ends the next request (maybe pipelined, already
+  buffered) is started, or the connection is closed;
+* graceful shutdown: idle connections close at once, busy ones after their
+  current response, with ``connection: close``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from pounce._http_stream import HTTPStream
+from pounce._logging import ERROR_LOGGER
+from pounce._worker_context import WorkerContext, start_task
+from pounce_protocols import (
+    BodyEnded,
+    BodyReceived,
+    ConnectionLost,
+    Event,
+    HTTP1ServerConnection,
+    InformationalResponse,
+    LocalProtocolError,
+    RemoteProtocolError,
+    RequestReceived,
+    ResponseBody,
+    ResponseEnd,
+    ResponseEvent,
+    ResponseHead,
+)
+
+__all__ = ["HTTP1Connection"]
+
+_logger = logging.getLogger(ERROR_LOGGER)
+
+# Pause reading when this much request body waits for the app; resume below _READ_LOW.
+_READ_HIGH = 256 * 1024
+_READ_LOW = 64 * 1024
+# After an early response, discard at most this much of the unread request
+# body to keep the connection; past it, closing is cheaper than reading.
+_DISCARD_LIMIT = 64 * 1024
+
+_METHODS = {
+    m.encode("ascii"): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+}
+_CLOSE_HEADER = (b"connection", b"close")
+
+
+def _decode_path(raw: bytes) -> str:
+    if b"%" not in raw:
+        try:
+            return raw.decode("ascii")
+        except UnicodeDecodeError:
+            pass
+    return unquote_to_bytes(raw).decode("utf-8", "replace")
+
+
+def _address(info: Any) -> tuple[str, int] | None:
+    if isinstance(info, tuple) and len(info) >= 2:
+        return (str(info[0]), int(info[1]))
+    return None
+
+
+class HTTP1Connection(asyncio.Protocol):
+    """One client connection speaking HTTP/1.1."""
+
+    __slots__ = (
+        "_client",
+        "_closing",
+        "_ctx",
+        "_cycle_pending",
+        "_discarded",
+        "_dispatching",
+        "_drain_waiters",
+        "_head_timer_armed",
+        "_loop",
+        "_machine",
+        "_read_paused",
+        "_scheme",
+        "_server",
+        "_start_pending",
+        "_stream",
+        "_stream_done",
+        "_task",
+        "_timer",
+        "_transport",
+        "_write_paused",
+    )
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self._ctx = ctx
+        self._loop = ctx.loop
+        self._machine = HTTP1ServerConnection(ctx.http1_limits)
+        self._transport: asyncio.Transport | None = None
+        self._stream: HTTPStream | None = None
+        self._stream_done = False
+        self._start_pending = False
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._head_timer_armed = False
+        self._discarded = 0
+        self._read_paused = False
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._client: tuple[str, int] | None = None
+        self._server: tuple[str, int | None] | None = None
+        self._scheme = "http"
+        self._dispatching = False
+        self._cycle_pending = False
+        self._closing = False
+
+    # ------------------------------------------------------ asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._client = _address(transport.get_extra_info("peername"))
+        sockname = transport.get_extra_info("sockname")
+        if isinstance(sockname, str):
+            self._server = (sockname, None)
+        else:
+            self._server = _address(sockname)
+        if transport.get_extra_info("sslcontext") is not None:
+            self._scheme = "https"
+        self._ctx.connections.add(self)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ctx.connections.discard(self)
+        self._cancel_timer()
+        self._closing = True
+        stream = self._stream
+        if stream is not None and not stream.response_complete:
+            stream.feed_disconnect()
+        self._transport = None
+        self._wake_writers()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            events = self._machine.receive_data(data)
+        except RemoteProtocolError as exc:
+            self._on_protocol_error(exc)
+            return
+        if events:
+            self._process(events)
+        machine = self._machine
+        if machine.awaiting_request:
+            if machine.has_partial_request and not self._head_timer_armed:
+                self._arm_head_timer()
+        elif (
+            machine.request_complete
+            and machine.buffered_bytes > self._ctx.http1_limits.max_header_bytes
+        ):
+            # A pipelined request waits for the current response; stop taking more.
+            self._pause_reading()
+
+    def eof_received(self) -> bool | None:
+        events = self._machine.receive_data(b"")
+        self._process(events)
+        return None  # close our side too
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_writers()
+
+    # ------------------------------------------------------------ the cycle
+
+    def _process(self, events: list[Event]) -> None:
+        """Dispatch events, then start any cycles that became ready meanwhile.
+
+        A request whose app finishes without suspending ends its cycle while
+        we are still dispatching; rather than recursing into the next
+        (pipelined) request from inside that call, we note it and loop here.
+        """
+        self._dispatch(events)
+        while self._cycle_pending:
+            self._cycle_pending = False
+            next_events = self._next_cycle()
+            if next_events:
+                self._dispatch(next_events)
+
+    def _dispatch(self, events: list[Event]) -> None:
+        self._dispatching = True
+        try:
+            for event in events:
+                if isinstance(event, BodyReceived):
+                    self._on_body(event.data)
+                elif isinstance(event, RequestReceived):  # UpgradeRequested included
+                    self._on_request(event)
+                elif isinstance(event, BodyEnded):
+                    self._on_body_end()
+                elif isinstance(event, ConnectionLost):
+                    stream = self._stream
+                    if stream is not None and not stream.response_complete:
+                        stream.feed_disconnect()
+            if self._start_pending:
+                # Started after the whole batch so an app whose body came in
+                # the same read finds it complete on its first receive().
+                self._start_pending = False
+                stream = self._stream
+                assert stream is not None
+                self._task = start_task(self._loop, stream.run(self._ctx.app))
+        finally:
+            self._dispatching = False
+
+    def _on_request(self, event: RequestReceived) -> None:
+        self._cancel_timer()
+        self._head_timer_armed = False
+        ctx = self._ctx
+        ctx.requests_served += 1
+        headers = list(event.headers)
+        if event.authority is not None:
+            # RFC 9112 §3.2.2: the absolute-form authority replaces Host.
+            headers = [(b"host", event.authority)] + [h for h in headers if h[0] != b"host"]
+        content_length = None
+        for name, value in headers:
+            if name == b"content-length":
+                content_length = int(value)
+                break
+        client, scheme = self._client, self._scheme
+        if ctx.proxies is not None:
+            client, scheme = ctx.proxies.resolve(client, scheme, headers)
+        method = _METHODS.get(event.method) or event.method.decode("ascii")
+        root = ctx.root_path
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": event.http_version,
+            "server": self._server,
+            "client": client,
+            "scheme": scheme,
+            "method": method,
+            "root_path": root,
+            "path": root + _decode_path(event.path) if root else _decode_path(event.path),
+            "raw_path": ctx.root_path_bytes + event.path if root else event.path,
+            "query_string": event.query_string,
+            "headers": headers,
+            "state": ctx.lifespan_state.copy(),
+            "extensions": {"http.response.trailers": {}},
+        }
+        stream = HTTPStream(
+            sink=self,
+            stream_id=event.stream_id,
+            scope=scope,
+            default_headers=ctx.default_headers,
+            expect_continue=event.expect_continue,
+            body_limit=ctx.config.limit_request_body,
+        )
+        self._stream = stream
+        self._stream_done = False
+        self._discarded = 0
+        if content_length is not None and content_length > ctx.config.limit_request_body:
+            # Refuse before the body is sent (or read): the app never runs.
+            _logger.info(
+                "Request body of %d bytes from %s is over the limit: 413",
+                content_length,
+                self._peer(),
+            )
+            self._closing = True
+            stream.reject_request(413)
+            self._close()
+            return
+        self._start_pending = True
+
+    def _on_body(self, data: bytes) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        if not stream.feed_body(data):
+            _logger.info(
+                "Request body from %s over %d bytes: 413",
+                self._peer(),
+                self._ctx.config.limit_request_body,
+            )
+            self._closing = True
+            stream.reject_request(413)
+            self._close()
+            return
+        if stream.response_complete:
+            # An early response was sent; this body is being discarded.
+            self._discarded += len(data)
+            if self._discarded > _DISCARD_LIMIT:
+                self._close()
+        elif stream.buffered_body > _READ_HIGH:
+            self._pause_reading()
+
+    def _on_body_end(self) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        stream.feed_end()
+        if self._stream_done:
+            # The response finished first; the request just caught up.
+            self._cycle_pending = True
+
+    def _next_cycle(self) -> list[Event]:
+        """The current response is complete: start the next request, or close."""
+        machine = self._machine
+        if self._transport is None:
+            return []
+        if not machine.request_complete:
+            # Response finished before the request body; keep reading (and
+            # discarding) it so the connection can be reused.
+            self._resume_reading()
+            self._set_timer(self._ctx.config.timeout_keep_alive, self._close)
+            return []
+        if self._closing or not machine.keep_alive:
+            self._close()
+            return []
+        self._stream = None
+        self._task = None
+        try:
+            events = machine.start_next_cycle()
+        except RemoteProtocolError as exc:
+            self._on_protocol_error(exc)
+            return []
+        self._resume_reading()
+        if not events:
+            if machine.has_partial_request:
+                self._arm_head_timer()
+            else:
+                self._head_timer_armed = False
+                self._set_timer(self._ctx.config.timeout_keep_alive, self._on_keep_alive_timeout)
+        return events
+
+    # ----------------------------------------------------- StreamSink
+
+    def send_event(self, event: ResponseEvent) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        if type(event) is ResponseHead and (self._closing or self._ctx.draining):
+            event = ResponseHead(
+                stream_id=event.stream_id,
+                status=event.status,
+                headers=(*event.headers, _CLOSE_HEADER),
+                _trusted=True,
+            )
+        try:
+            data = self._machine.send(event)
+        except LocalProtocolError as exc:
+            raise RuntimeError(f"Invalid response: {exc}") from None
+        if data:
+            transport.write(data)
+
+    def writable(self, stream_id: int) -> bool:
+        return not self._write_paused or self._transport is None
+
+    async def wait_writable(self, stream_id: int) -> None:
+        if not self._write_paused or self._transport is None:
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    def body_consumed(self, stream_id: int, nbytes: int) -> None:
+        if self._read_paused and not self._machine.request_complete:
+            stream = self._stream
+            if stream is not None and stream.buffered_body < _READ_LOW:
+                self._resume_reading()
+
+    def stream_finished(self, stream: HTTPStream) -> None:
+        ctx = self._ctx
+        if ctx.access_logger.isEnabledFor(logging.INFO) and stream.status:
+            scope = stream.scope
+            client = scope["client"]
+            ctx.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d %d %.1fms',
+                f"{client[0]}:{client[1]}" if client else "-",
+                scope["method"],
+                scope["raw_path"].decode("latin-1")
+                + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""),
+                scope["http_version"],
+                stream.status,
+                stream.bytes_sent,
+                (time.perf_counter() - stream.started_at) * 1000,
+            )
+        if stream is not self._stream or self._transport is None:
+            return
+        self._stream_done = True
+        if self._dispatching:
+            self._cycle_pending = True  # _process picks it up when dispatch returns
+            return
+        events = self._next_cycle()
+        if events:
+            self._process(events)
+
+    def abort_stream(self, stream_id: int) -> None:
+        self._close()
+
+    def send_continue(self, stream_id: int) -> None:
+        if self._transport is None:
+            return
+        try:
+            data = self._machine.send(InformationalResponse(stream_id=stream_id, status=100))
+        except LocalProtocolError:
+            return  # h11 knows when 100 is no longer appropriate
+        self._transport.write(data)
+
+    def send_error_response(
+        self, stream_id: int, status: int, request_headers: Iterable[tuple[bytes, bytes]]
+    ) -> int:
+        ctx = self._ctx
+        extra, body = ctx.error_renderer(status, request_headers)
+        headers = [*ctx.default_headers(), *extra]
+        if self._closing or ctx.draining:
+            headers.append(_CLOSE_HEADER)
+        transport = self._transport
+        if transport is None:
+            return 0
+        machine = self._machine
+        if machine.response_started:
+            self._close()
+            return 0
+        try:
+            data = machine.send(
+                ResponseHead(
+                    stream_id=stream_id,
+                    status=status,
+                    headers=(*headers, (b"content-length", str(len(body)).encode("ascii"))),
+                    _trusted=True,
+                )
+            )
+            data += machine.send(ResponseBody(stream_id=stream_id, data=body, _trusted=True))
+            data += machine.send(ResponseEnd(stream_id=stream_id))
+        except LocalProtocolError:
+            # The app's own head was refused and left the serializer unusable;
+            # write a self-contained response and close.
+            data = machine.reject(status, tuple(headers), body)
+            self._closing = True
+        transport.write(data)
+        return len(body)
+
+    # ------------------------------------------------------------ helpers
+
+    def _on_protocol_error(self, exc: RemoteProtocolError) -> None:
+        _logger.warning("Invalid HTTP request from %s: %s (%d)", self._peer(), exc, exc.status_hint)
+        stream = self._stream
+        if stream is not None and not stream.response_complete:
+            stream.feed_disconnect()
+        transport = self._transport
+        if transport is not None and not self._machine.response_started:
+            extra, body = self._ctx.error_renderer(exc.status_hint, ())
+            headers = tuple([*self._ctx.default_headers(), *extra])
+            transport.write(self._machine.reject(exc.status_hint, headers, body))
+        self._close()
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer_armed = True
+        self._set_timer(self._ctx.config.timeout_request_header, self._on_header_timeout)
+
+    def _on_header_timeout(self) -> None:
+        self._timer = None
+        self._head_timer_armed = False
+        if self._stream is not None or self._transport is None:
+            return
+        if self._machine.has_partial_request:
+            _logger.info("Request head from %s not complete in time: 408", self._peer())
+            extra, body = self._ctx.error_renderer(408, ())
+            headers = tuple([*self._ctx.default_headers(), *extra])
+            self._transport.write(self._machine.reject(408, headers, body))
+        self._close()
+
+    def _on_keep_alive_timeout(self) -> None:
+        self._timer = None
+        if self._stream is None:
+            self._close()
+
+    def _set_timer(self, delay: float, callback: Any) -> None:
+        self._cancel_timer()
+        self._timer = self._loop.call_later(delay, callback)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self._transport is not None:
+            self._read_paused = True
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._read_paused and self._transport is not None:
+            self._read_paused = False
+            self._transport.resume_reading()
+
+    def _wake_writers(self) -> None:
+        waiters = self._drain_waiters
+        if waiters:
+            self._drain_waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _close(self) -> None:
+        self._closing = True
+        self._cancel_timer()
+        if self._transport is not None:
+            self._transport.close()
+
+    def _peer(self) -> str:
+        return f"{self._client[0]}:{self._client[1]}" if self._client else "unix socket peer"
+
+    # ---------------------------------------------------- worker shutdown
+
+    def is_idle(self) -> bool:
+        return self._stream is None or self._stream.response_complete
+
+    def shutdown(self) -> None:
+        """Close now if idle, else after the current response."""
+        self._closing = True
+        if self.is_idle() and (self._task is None or self._task.done()):
+            self._close()
+
+    def force_close(self) -> None:
+        """Shutdown grace period is over: cancel the app and drop the connection."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self._transport is not None:
+            self._transport.abort()

@@ -1,0 +1,441 @@
+"""One HTTP request as an ASGI ``http`` connection: the bridge.
+
+An :class:`HTTPStream` sits between a protocol connection (HTTP/1.1 today,
+HTTP/2 and HTTP/3 through the same door) and the application. The connection
+feeds it request-side facts (body data, end of body, disconnect) and gives it a
+:class:`StreamSink` to send protocol-neutral response events through. The
+stream never learns which protocol carries it.
+
+Response state machine
+----------------------
+The app's ``send()`` messages are checked against a transition table::
+
+    (state, message type) -> handler
+
+A pair that is not in the table is an invalid ASGI message and raises a
+``RuntimeError`` that says what was expected. ``http.response.start`` is held
+back until the first body message (the spec allows it), so a response whose
+whole body arrives in one message gets an exact ``content-length`` instead of
+chunked framing, and an app that fails before its first body byte can still
+get a clean 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from pounce._asgi_types import ASGIApp, Message, Scope
+from pounce._logging import ERROR_LOGGER
+from pounce_protocols import ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
+
+__all__ = ["ClientDisconnected", "HTTPStream", "StreamSink", "StreamState"]
+
+_logger = logging.getLogger(ERROR_LOGGER)
+
+# Response status codes whose responses never carry a body (RFC 9110 §6.4.1).
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class ClientDisconnected(OSError):
+    """Raised by ``send()`` once the client has gone away (ASGI HTTP spec 2.4)."""
+
+
+class StreamSink(Protocol):
+    """What a protocol connection offers the streams it carries."""
+
+    def send_event(self, event: ResponseEvent) -> None:
+        """Serialize and write one response event now."""
+
+    def writable(self, stream_id: int) -> bool:
+        """False while the peer is not keeping up and sending should wait."""
+
+    async def wait_writable(self, stream_id: int) -> None:
+        """Return when the stream may send again (or the peer is gone)."""
+
+    def body_consumed(self, stream_id: int, nbytes: int) -> None:
+        """The app has taken ``nbytes`` of request body: reading may resume."""
+
+    def stream_finished(self, stream: HTTPStream) -> None:
+        """The app is done with the stream, successfully or not."""
+
+    def abort_stream(self, stream_id: int) -> None:
+        """The response cannot be completed: reset the stream / close the connection."""
+
+    def send_continue(self, stream_id: int) -> None:
+        """Send ``100 Continue``: the app is reading a body the client holds back."""
+
+    def send_error_response(
+        self, stream_id: int, status: int, request_headers: Iterable[tuple[bytes, bytes]]
+    ) -> int:
+        """Send a whole response the server generates itself (a 500 for a failed
+        app, a 413 for a body over the limit); return its body length.
+
+        It must work even when the app's own response head was refused by the
+        protocol, so it is the sink's job rather than the stream's.
+        """
+
+
+class StreamState(enum.Enum):
+    START = "waiting for http.response.start"
+    STARTED = "waiting for the first http.response.body"
+    BODY = "sending the body"
+    TRAILERS = "waiting for http.response.trailers"
+    DONE = "complete"
+
+
+_START = StreamState.START
+_STARTED = StreamState.STARTED
+_BODY = StreamState.BODY
+_TRAILERS = StreamState.TRAILERS
+_DONE = StreamState.DONE
+
+
+def _validate_headers(raw: Any) -> list[tuple[bytes, bytes]]:
+    try:
+        headers = [(name, value) for name, value in raw]
+    except (TypeError, ValueError):
+        raise RuntimeError(
+            "http.response.start 'headers' must be an iterable of [name, value] pairs"
+        ) from None
+    for name, value in headers:
+        if type(name) is not bytes or type(value) is not bytes:
+            raise RuntimeError(
+                f"http.response.start header {name!r}: {value!r} must be a pair of bytes"
+            )
+    return headers
+
+
+class HTTPStream:
+    """The ASGI ``http`` connection for one request."""
+
+    __slots__ = (
+        "_body",
+        "_body_limit",
+        "_body_received",
+        "_buffered",
+        "_content_length",
+        "_default_headers",
+        "_disconnected",
+        "_expect_continue",
+        "_head_pending",
+        "_is_head",
+        "_request_complete",
+        "_request_delivered",
+        "_sink",
+        "_state",
+        "_trailers_expected",
+        "_waiters",
+        "bytes_sent",
+        "scope",
+        "started_at",
+        "status",
+        "stream_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        sink: StreamSink,
+        stream_id: int,
+        scope: Scope,
+        default_headers: Callable[[], list[tuple[bytes, bytes]]],
+        expect_continue: bool,
+        body_limit: int,
+    ) -> None:
+        self._sink = sink
+        self.stream_id = stream_id
+        self.scope = scope
+        self._default_headers = default_headers
+        self._is_head = scope["method"] == "HEAD"
+        self._expect_continue = expect_continue
+        self._body_limit = body_limit
+        self._body: list[bytes] = []
+        self._buffered = 0
+        self._body_received = 0
+        self._request_complete = False
+        self._request_delivered = False
+        self._disconnected = False
+        self._waiters: list[asyncio.Future[None]] = []
+        self._state = _START
+        self._head_pending: tuple[int, list[tuple[bytes, bytes]]] | None = None
+        self._content_length: int | None = None
+        self._trailers_expected = False
+        self.status = 0
+        self.bytes_sent = 0
+        self.started_at = time.perf_counter()
+
+    # ------------------------------------------------ fed by the connection
+
+    @property
+    def state(self) -> StreamState:
+        return self._state
+
+    @property
+    def response_complete(self) -> bool:
+        return self._state is _DONE
+
+    @property
+    def response_started(self) -> bool:
+        """True once response bytes may have reached the wire."""
+        return self._state is _BODY or self._state is _TRAILERS or self._state is _DONE
+
+    @property
+    def buffered_body(self) -> int:
+        """Request body bytes received and not yet taken by the app."""
+        return self._buffered
+
+    def feed_body(self, data: bytes) -> bool:
+        """Add request body bytes. Returns False when the body limit is exceeded."""
+        self._body_received += len(data)
+        if self._body_received > self._body_limit:
+            return False
+        if self._disconnected or self._state is _DONE:
+            return True  # nobody will read it; drop
+        self._body.append(data)
+        self._buffered += len(data)
+        self._wake()
+        return True
+
+    def feed_end(self) -> None:
+        self._request_complete = True
+        self._wake()
+
+    def feed_disconnect(self) -> None:
+        self._disconnected = True
+        self._wake()
+
+    def reject_request(self, status: int) -> None:
+        """The request broke a limit mid-body: answer ``status`` while that is
+        still possible, then treat the client as gone."""
+        if self._state is _START or self._state is _STARTED:
+            self._send_error_response(status)
+        else:
+            self._abort()
+        self._disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    # ----------------------------------------------------------- the app
+
+    async def run(self, app: ASGIApp) -> None:
+        """Run the app for this request; report to the sink when done."""
+        try:
+            await app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass  # we raised it because the client left; not an app error
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+        except BaseException as exc:
+            self._on_app_error(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if self._state is _START:
+                _logger.error("ASGI callable returned without starting a response.")
+                self._send_error_response(500)
+            elif self._state is not _DONE and not self._disconnected:
+                _logger.error("ASGI callable returned without completing the response.")
+                self._abort()
+        finally:
+            self._sink.stream_finished(self)
+
+    def _on_app_error(self, exc: BaseException) -> None:
+        if self._disconnected and isinstance(exc, OSError):
+            return  # the app tripped over the departed client; nothing to log
+        _logger.error("Exception in ASGI application", exc_info=exc)
+        if self._disconnected:
+            return
+        if self._state is _START or self._state is _STARTED:
+            self._send_error_response(500)
+        elif self._state is not _DONE:
+            self._abort()
+
+    def _abort(self) -> None:
+        if self._state is not _DONE:
+            self._state = _DONE
+            if not self._disconnected:
+                self._sink.abort_stream(self.stream_id)
+        self._wake()
+
+    def _send_error_response(self, status: int) -> None:
+        if self._disconnected:
+            return
+        self._head_pending = None
+        self._state = _DONE
+        self.status = status
+        self.bytes_sent = self._sink.send_error_response(
+            self.stream_id, status, self.scope["headers"]
+        )
+        self._wake()
+
+    # ------------------------------------------------------------ receive
+
+    async def receive(self) -> Message:
+        while True:
+            if self._body:
+                data = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+                self._body.clear()
+                self._buffered = 0
+                self._sink.body_consumed(self.stream_id, len(data))
+                more = not self._request_complete
+                if not more:
+                    self._request_delivered = True
+                return {"type": "http.request", "body": data, "more_body": more}
+            if self._request_complete and not self._request_delivered:
+                self._request_delivered = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            if self._disconnected or self._state is _DONE:
+                return {"type": "http.disconnect"}
+            if self._expect_continue and self._state is _START:
+                self._expect_continue = False
+                self._sink.send_continue(self.stream_id)
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+    # --------------------------------------------------------------- send
+
+    async def send(self, message: Message) -> None:
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            raise RuntimeError(f"ASGI message without a 'type': {message!r}") from None
+        if self._disconnected:
+            raise ClientDisconnected("the client disconnected")
+        handler = _TRANSITIONS.get((self._state, kind))
+        if handler is None:
+            raise RuntimeError(
+                f"Unexpected ASGI message {kind!r} sent while the response is {self._state.value}."
+            )
+        await handler(self, message)
+
+    async def _on_start(self, message: Message) -> None:
+        status = message.get("status")
+        if type(status) is not int or not 200 <= status <= 999:
+            raise RuntimeError(
+                f"http.response.start 'status' must be an int in 200..999, got {status!r}"
+            )
+        headers = _validate_headers(message.get("headers", ()))
+        self._trailers_expected = bool(message.get("trailers", False))
+        self._head_pending = (status, headers)
+        self._state = _STARTED
+
+    async def _on_first_body(self, message: Message) -> None:
+        body = message.get("body", b"")
+        more_body = message.get("more_body", False)
+        if type(body) is not bytes:
+            body = _coerce_body(body)
+        pending = self._head_pending
+        assert pending is not None
+        self._head_pending = None
+        status, headers = pending
+        # A body that arrives whole gets an exact length instead of chunking.
+        known_length = None if (more_body or self._trailers_expected) else len(body)
+        self._emit_head(status, headers, known_length)
+        self._state = _BODY
+        await self._write_body(body)
+        if not more_body:
+            self._finish_body()
+
+    async def _on_body(self, message: Message) -> None:
+        body = message.get("body", b"")
+        if type(body) is not bytes:
+            body = _coerce_body(body)
+        await self._write_body(body)
+        if not message.get("more_body", False):
+            self._finish_body()
+
+    async def _on_trailers(self, message: Message) -> None:
+        trailers = _validate_headers(message.get("headers", ()))
+        if not message.get("more_trailers", False):
+            self._state = _DONE
+            self._sink.send_event(ResponseEnd(stream_id=self.stream_id, trailers=tuple(trailers)))
+            self._wake()
+
+    def _emit_head(
+        self, status: int, app_headers: list[tuple[bytes, bytes]], body_length: int | None
+    ) -> None:
+        app_names = {name.lower() for name, _ in app_headers}
+        headers = [pair for pair in self._default_headers() if pair[0] not in app_names]
+        has_length = False
+        for name, value in app_headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                try:
+                    self._content_length = int(value)
+                except ValueError:
+                    raise RuntimeError(f"invalid content-length {value!r} in response") from None
+                has_length = True
+            elif lowered == b"transfer-encoding":
+                continue  # the server owns framing (ASGI HTTP spec)
+            headers.append((lowered, value))
+        if not has_length and body_length is not None and status not in _NO_BODY_STATUS:
+            headers.append((b"content-length", str(body_length).encode("ascii")))
+            self._content_length = body_length
+        self.status = status
+        self._sink.send_event(
+            ResponseHead(
+                stream_id=self.stream_id, status=status, headers=tuple(headers), _trusted=True
+            )
+        )
+
+    async def _write_body(self, body: bytes) -> None:
+        if not body:
+            return
+        self.bytes_sent += len(body)
+        limit = self._content_length
+        if limit is not None and self.bytes_sent > limit:
+            raise RuntimeError("Response content longer than Content-Length")
+        if self._is_head or self.status in _NO_BODY_STATUS:
+            return  # the head is all such a response has; the body is dropped
+        sink = self._sink
+        sink.send_event(ResponseBody(stream_id=self.stream_id, data=body, _trusted=True))
+        if not sink.writable(self.stream_id):
+            await sink.wait_writable(self.stream_id)
+            if self._disconnected:
+                raise ClientDisconnected("the client disconnected")
+
+    def _finish_body(self) -> None:
+        limit = self._content_length
+        if (
+            limit is not None
+            and self.bytes_sent < limit
+            and not self._is_head
+            and self.status not in _NO_BODY_STATUS
+        ):
+            raise RuntimeError("Response content shorter than Content-Length")
+        if self._trailers_expected:
+            self._state = _TRAILERS
+            return
+        self._state = _DONE
+        self._sink.send_event(ResponseEnd(stream_id=self.stream_id))
+        self._wake()
+
+
+def _coerce_body(body: Any) -> bytes:
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise RuntimeError(f"http.response.body 'body' must be bytes, got {type(body).__name__}")
+
+
+_Handler = Callable[[HTTPStream, Message], Any]
+
+_TRANSITIONS: dict[tuple[StreamState, str], _Handler] = {
+    (_START, "http.response.start"): HTTPStream._on_start,
+    (_STARTED, "http.response.body"): HTTPStream._on_first_body,
+    (_BODY, "http.response.body"): HTTPStream._on_body,
+    (_TRAILERS, "http.response.trailers"): HTTPStream._on_trailers,
+}

@@ -1,0 +1,80 @@
+"""Pounce's loggers and their default configuration.
+
+``pounce.error`` carries server messages (start-up, shutdown, protocol errors,
+application tracebacks) and ``pounce.access`` one line per request. Apps keep
+their own logging: we attach handlers to the ``pounce`` logger only, and only
+when :func:`configure_logging` is called by ``pounce.run`` or the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import sys
+from pathlib import Path
+
+__all__ = ["ACCESS_LOGGER", "ERROR_LOGGER", "TRACE", "configure_logging", "level_number"]
+
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+ERROR_LOGGER = "pounce.error"
+ACCESS_LOGGER = "pounce.access"
+
+_LEVELS = {
+    "critical": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+
+
+class _DefaultFormatter(logging.Formatter):
+    """``INFO     message`` with a timestamp, tracebacks included."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-8s %(message)s", "%Y-%m-%d %H:%M:%S")
+
+
+def _load_log_config(path: str) -> None:
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"log config file {path!r} does not exist")
+    suffix = file.suffix.lower()
+    if suffix == ".json":
+        logging.config.dictConfig(json.loads(file.read_text()))
+    elif suffix in (".yaml", ".yml"):
+        try:
+            import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - optional
+        except ImportError:
+            raise ValueError("a YAML log config needs PyYAML installed") from None
+        logging.config.dictConfig(yaml.safe_load(file.read_text()))
+    else:
+        logging.config.fileConfig(str(file), disable_existing_loggers=False)
+
+
+def level_number(level: str) -> int:
+    """The numeric level of a ``--log-level`` name."""
+    return _LEVELS[level]
+
+
+def configure_logging(*, log_level: str, access_log: bool, log_config: str | None) -> None:
+    """Set up Pounce's loggers for a server run."""
+    if log_config is not None:
+        _load_log_config(log_config)
+    base = logging.getLogger("pounce")
+    if log_config is None:
+        for handler in list(base.handlers):
+            if getattr(handler, "_pounce_default", False):
+                base.removeHandler(handler)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_DefaultFormatter())
+        handler._pounce_default = True  # type: ignore[attr-defined]
+        base.addHandler(handler)
+        base.propagate = False
+    base.setLevel(_LEVELS[log_level])
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.disabled = not access_log

@@ -1,0 +1,170 @@
+"""How a :class:`ServerConfig` field is presented outside Python.
+
+Every server setting is declared once, as a field of ``ServerConfig`` whose
+metadata comes from :func:`option`. The CLI flags, the ``pounce.run(**kwargs)``
+keywords and the textual parsing used for flags and files are all derived from
+those declarations by :func:`option_specs`, so a new setting is one new field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["OptionKind", "OptionSpec", "option", "option_specs"]
+
+_METADATA_KEY = "pounce.option"
+
+OptionKind = Literal["bool", "int", "float", "str", "choice", "list"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _OptionInfo:
+    help: str
+    group: str
+    flag: str | None
+    aliases: tuple[str, ...]
+    metavar: str | None
+    separator: str | None
+    secret: bool
+
+
+def option(
+    help: str,
+    *,
+    group: str = "Server",
+    flag: str | None = None,
+    aliases: tuple[str, ...] = (),
+    metavar: str | None = None,
+    separator: str | None = None,
+    secret: bool = False,
+) -> dict[str, Any]:
+    """Field metadata declaring a setting.
+
+    ``flag`` overrides the CLI flag derived from the field name
+    (``timeout_keep_alive`` -> ``--timeout-keep-alive``); ``aliases`` are extra
+    flags accepted for the same setting. For list settings, ``separator`` makes
+    one textual value split into several (``--forwarded-allow-ips a,b``);
+    without it the flag is repeated instead. ``secret`` values are redacted
+    wherever configuration is displayed.
+    """
+    info = _OptionInfo(
+        help=help,
+        group=group,
+        flag=flag,
+        aliases=aliases,
+        metavar=metavar,
+        separator=separator,
+        secret=secret,
+    )
+    return {_METADATA_KEY: info}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptionSpec:
+    """A setting as seen from outside Python: its flag, kind, default and help."""
+
+    name: str
+    flag: str
+    aliases: tuple[str, ...]
+    kind: OptionKind
+    optional: bool
+    default: Any
+    help: str
+    group: str
+    metavar: str | None
+    choices: tuple[str, ...]
+    separator: str | None
+    secret: bool
+
+    def parse(self, text: str) -> Any:
+        """Convert one textual value (a flag argument, an environment variable)."""
+        text = text.strip()
+        if self.optional and text.lower() in ("", "none"):
+            return None
+        if self.kind == "bool":
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{self.flag}: expected a boolean, got {text!r}")
+        if self.kind == "int":
+            try:
+                return int(text, 0) if text.lower().startswith(("0x", "0o")) else int(text)
+            except ValueError:
+                raise ValueError(f"{self.flag}: expected an integer, got {text!r}") from None
+        if self.kind == "float":
+            try:
+                return float(text)
+            except ValueError:
+                raise ValueError(f"{self.flag}: expected a number, got {text!r}") from None
+        if self.kind == "choice":
+            if text not in self.choices:
+                raise ValueError(
+                    f"{self.flag}: expected one of {', '.join(self.choices)}, got {text!r}"
+                )
+            return text
+        if self.kind == "list":
+            if self.separator is None:
+                return (text,)
+            return tuple(part.strip() for part in text.split(self.separator) if part.strip())
+        return text
+
+
+def _classify(hint: Any) -> tuple[OptionKind, bool, tuple[str, ...]]:
+    """Map a field's type hint to (kind, optional, choices)."""
+    optional = False
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        if len(args) != 1:
+            raise TypeError(f"unsupported option type {hint!r}")
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    if origin is Literal:
+        return "choice", optional, tuple(str(a) for a in typing.get_args(hint))
+    if origin is tuple:
+        return "list", optional, ()
+    kinds: dict[Any, OptionKind] = {bool: "bool", int: "int", float: "float", str: "str"}
+    if hint in kinds:
+        return kinds[hint], optional, ()
+    raise TypeError(f"unsupported option type {hint!r}")
+
+
+def option_specs(config_cls: type) -> tuple[OptionSpec, ...]:
+    """The :class:`OptionSpec` of every declared field of ``config_cls``, in order."""
+    hints = typing.get_type_hints(config_cls)
+    specs = []
+    for field in dataclasses.fields(config_cls):
+        info = field.metadata.get(_METADATA_KEY)
+        if info is None:
+            continue
+        kind, optional, choices = _classify(hints[field.name])
+        if field.default is not dataclasses.MISSING:
+            default = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        else:
+            raise TypeError(f"option {field.name} needs a default")
+        specs.append(
+            OptionSpec(
+                name=field.name,
+                flag=info.flag or "--" + field.name.replace("_", "-"),
+                aliases=info.aliases,
+                kind=kind,
+                optional=optional,
+                default=default,
+                help=info.help,
+                group=info.group,
+                metavar=info.metavar,
+                choices=choices,
+                separator=info.separator,
+                secret=info.secret,
+            )
+        )
+    return tuple(specs)

@@ -1,0 +1,128 @@
+"""What all connections of one worker share.
+
+A :class:`WorkerContext` belongs to exactly one event loop, hence one thread:
+its mutable parts (the set of open connections, the date cache, the draining
+flag) are only touched from that loop, so they need no lock even when several
+workers run as threads of one interpreter. What workers share with each other
+(the config, the app) is immutable or the app's own business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from pounce._asgi_types import ASGIApp
+from pounce._config import ServerConfig
+from pounce._error_responses import ErrorRenderer, plain_text_error
+from pounce._http_date import HTTPDateCache
+from pounce._logging import ACCESS_LOGGER
+from pounce._proxy_headers import TrustedProxies
+from pounce_protocols import HTTP1Limits
+
+__all__ = ["ConnectionLike", "WorkerContext", "start_task"]
+
+
+class ConnectionLike(Protocol):
+    """The part of a protocol connection the worker drives at shutdown."""
+
+    def shutdown(self) -> None:
+        """Close when idle; otherwise after the current response(s)."""
+
+    def is_idle(self) -> bool:
+        """True when no request is in flight."""
+
+    def force_close(self) -> None:
+        """Cancel in-flight requests and drop the connection."""
+
+
+if sys.version_info >= (3, 12):
+
+    def start_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        """Start ``coro`` as a task that runs eagerly up to its first suspension.
+
+        Most requests never suspend (the body is already here, the response fits
+        the socket buffer), so they complete without a trip through the event
+        loop's ready queue. Only our own request tasks start eagerly; the app's
+        tasks keep the loop's default behaviour.
+        """
+        return asyncio.eager_task_factory(loop, coro)
+
+else:  # pragma: no cover - Python 3.11
+
+    def start_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        """Start ``coro`` as a task (3.11 has no eager tasks)."""
+        return loop.create_task(coro)
+
+
+class WorkerContext:
+    """State shared by one worker's connections; touched only from its loop."""
+
+    __slots__ = (
+        "access_logger",
+        "app",
+        "config",
+        "connections",
+        "date",
+        "draining",
+        "error_renderer",
+        "extra_headers",
+        "http1_limits",
+        "lifespan_state",
+        "loop",
+        "proxies",
+        "requests_served",
+        "root_path",
+        "root_path_bytes",
+        "send_date",
+        "server_header",
+    )
+
+    def __init__(
+        self,
+        *,
+        config: ServerConfig,
+        app: ASGIApp,
+        loop: asyncio.AbstractEventLoop,
+        lifespan_state: dict[str, Any],
+        error_renderer: ErrorRenderer = plain_text_error,
+    ) -> None:
+        self.config = config
+        self.app = app
+        self.loop = loop
+        self.lifespan_state = lifespan_state
+        self.error_renderer = error_renderer
+        self.http1_limits = HTTP1Limits(
+            max_request_line=config.limit_request_line,
+            max_header_bytes=config.limit_request_header_size,
+            max_header_count=config.limit_request_headers,
+        )
+        self.date = HTTPDateCache()
+        self.proxies = TrustedProxies(config.forwarded_allow_ips) if config.proxy_headers else None
+        self.connections: set[ConnectionLike] = set()
+        self.draining = False
+        self.requests_served = 0
+        self.root_path = config.root_path
+        self.root_path_bytes = config.root_path.encode("utf-8")
+        self.access_logger = logging.getLogger(ACCESS_LOGGER)
+        self.server_header: tuple[tuple[bytes, bytes], ...] = (
+            ((b"server", b"pounce"),) if config.server_header else ()
+        )
+        self.send_date = config.date_header
+        self.extra_headers = config.parsed_headers
+
+    def default_headers(self) -> list[tuple[bytes, bytes]]:
+        """Headers the server adds to every response unless the app sets them."""
+        headers = list(self.server_header)
+        if self.send_date:
+            headers.append((b"date", self.date.value()))
+        if self.extra_headers:
+            headers.extend(self.extra_headers)
+        return headers

@@ -1,0 +1,453 @@
+"""HTTP/1.1 server connection: bytes in, protocol-neutral events out.
+
+Theory of operation
+-------------------
+A connection is a sequence of request/response *cycles*; cycle N is reported as
+stream N. Each cycle goes through three request-side phases:
+
+``IDLE``      waiting for a request head. Bytes accumulate in our own buffer and
+              :mod:`._http1_head` checks the raw head (framing, limits, bare CR/LF,
+              obs-fold) *before* any parser sees it. That gate is ours rather than
+              h11's because h11 accepts a few shapes RFC 9112 tells a server to
+              reject or that other parts of a proxy chain read differently.
+``BODY``      the head was accepted and handed to a fresh :class:`h11.Connection`,
+              which frames the body (Content-Length or chunked). Chunked input is
+              fed in bounded slices so an over-long chunk-size line is caught no
+              matter how the bytes were split by the network.
+``DONE``      the request is complete. Bytes that arrive now belong to the next,
+              pipelined request: they wait in our buffer, unparsed, until the
+              response of this cycle is complete and :meth:`start_next_cycle` is
+              called. Responses therefore always leave in request order.
+
+One h11 connection serves exactly one cycle. When the cycle ends its leftover
+bytes are taken back into our buffer and it is dropped, so every request head,
+including pipelined ones, passes through the same gate.
+
+The response side is h11's serializer; our job there is only to translate
+events and errors. h11 exceptions never leave this module.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import h11
+
+from pounce_protocols._errors import LocalProtocolError, RemoteProtocolError
+from pounce_protocols._events import (
+    BodyEnded,
+    BodyReceived,
+    ConnectionLost,
+    Event,
+    Headers,
+    InformationalResponse,
+    RequestReceived,
+    ResponseBody,
+    ResponseEnd,
+    ResponseEvent,
+    ResponseHead,
+    UpgradeRequested,
+)
+from pounce_protocols._http1_head import (
+    HeadLimits,
+    RequestTarget,
+    check_content_length,
+    check_head,
+    split_target,
+)
+
+__all__ = ["HTTP1Limits", "HTTP1ServerConnection"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HTTP1Limits(HeadLimits):
+    """Size limits of the HTTP/1.1 machine (request-head limits are inherited).
+
+    ``max_chunk_line`` bounds a chunk-size line including chunk extensions, and
+    the trailer section of a chunked body.
+    """
+
+    max_chunk_line: int = 4096
+
+    def __post_init__(self) -> None:
+        HeadLimits.__post_init__(self)
+        if self.max_chunk_line < 16:
+            raise ValueError("max_chunk_line must be at least 16 bytes")
+
+
+class _Phase(enum.Enum):
+    IDLE = "idle"  # waiting for (more of) a request head
+    BODY = "body"  # receiving the request body
+    DONE = "done"  # request complete; next bytes are a pipelined request
+    SWITCHED = "switched"  # a 101 was sent; the bytes belong to another protocol
+    CLOSED = "closed"  # nothing more will be parsed on this connection
+
+
+def _h11_status_hint(exc: h11.ProtocolError) -> int:
+    hint = getattr(exc, "error_status_hint", 400)
+    return hint if isinstance(hint, int) and 400 <= hint <= 599 else 400
+
+
+def _header_tokens(headers: Headers, name: bytes) -> list[bytes]:
+    """The comma-separated, lowercased tokens of every ``name`` field."""
+    tokens: list[bytes] = []
+    for key, value in headers:
+        if key == name:
+            tokens.extend(t.strip().lower() for t in value.split(b","))
+    return [t for t in tokens if t]
+
+
+class HTTP1ServerConnection:
+    """The server side of one HTTP/1.1 connection, without I/O.
+
+    Feed the peer's bytes to :meth:`receive_data` (``b""`` for end of input) and
+    act on the events it returns; give response events to :meth:`send` and write
+    the bytes it returns. When the response of a cycle has ended, call
+    :meth:`start_next_cycle` if :attr:`keep_alive` allows, or close.
+
+    A :class:`RemoteProtocolError` from :meth:`receive_data` means the peer broke
+    the protocol; answer with :meth:`reject` (its ``status_hint``) and close.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_chunked",
+        "_h11",
+        "_limits",
+        "_method",
+        "_peer_closed",
+        "_phase",
+        "_response_ended",
+        "_response_started",
+        "_stream_id",
+        "_upgrade_requested",
+    )
+
+    def __init__(self, limits: HTTP1Limits | None = None) -> None:
+        self._limits = limits if limits is not None else HTTP1Limits()
+        self._buffer = bytearray()
+        self._phase = _Phase.IDLE
+        self._h11: h11.Connection | None = None
+        self._stream_id = 0
+        self._chunked = False
+        self._method = b""
+        self._response_started = False
+        self._response_ended = False
+        self._peer_closed = False
+        self._upgrade_requested = False
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def stream_id(self) -> int:
+        """The id of the current (or last) cycle; 0 before the first request."""
+        return self._stream_id
+
+    @property
+    def awaiting_request(self) -> bool:
+        """True while no request head has been completed in this cycle."""
+        return self._phase is _Phase.IDLE
+
+    @property
+    def has_partial_request(self) -> bool:
+        """True when part of a request head has arrived but not all of it."""
+        return self._phase is _Phase.IDLE and bool(self._buffer)
+
+    @property
+    def request_complete(self) -> bool:
+        """True once the current request's body has been received whole."""
+        return self._phase in (_Phase.DONE, _Phase.SWITCHED)
+
+    @property
+    def response_started(self) -> bool:
+        return self._response_started
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes received but not yet parsed (the start of a pipelined request)."""
+        return len(self._buffer)
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection can carry another request after this response."""
+        conn = self._h11
+        return (
+            conn is not None
+            and not self._peer_closed
+            and self._phase is _Phase.DONE
+            and self._response_ended
+            and conn.our_state is h11.DONE
+            and conn.their_state is h11.DONE
+        )
+
+    # ----------------------------------------------------------- receiving
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Take bytes from the peer (``b""`` = end of input); return new events."""
+        if not data:
+            return self._receive_eof()
+        phase = self._phase
+        if phase is _Phase.BODY:
+            return self._feed_body(data)
+        if phase is _Phase.CLOSED:
+            return []
+        self._buffer += data
+        if phase is _Phase.IDLE:
+            return self._parse_head()
+        return []  # DONE / SWITCHED: held until the next cycle or the new protocol
+
+    def start_next_cycle(self) -> list[Event]:
+        """Begin the next request/response cycle; return its events so far.
+
+        Only valid when :attr:`keep_alive` is true. Pipelined bytes that arrived
+        during the previous cycle are parsed now.
+        """
+        if not self.keep_alive:
+            raise LocalProtocolError("the connection cannot be reused for another request")
+        self._h11 = None
+        self._phase = _Phase.IDLE
+        self._response_started = False
+        self._response_ended = False
+        return self._parse_head() if self._buffer else []
+
+    def take_upgraded_data(self) -> bytes:
+        """After a ``101`` response: the bytes that already belong to the new protocol."""
+        if self._phase is not _Phase.SWITCHED:
+            raise LocalProtocolError("no protocol switch has happened")
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+    def _receive_eof(self) -> list[Event]:
+        self._peer_closed = True
+        if self._phase is not _Phase.SWITCHED:
+            self._phase = _Phase.CLOSED
+        self._buffer.clear()
+        return [ConnectionLost()]
+
+    def _parse_head(self) -> list[Event]:
+        buf = self._buffer
+        try:
+            head_end = check_head(buf, self._limits)
+        except RemoteProtocolError:
+            self._phase = _Phase.CLOSED
+            raise
+        if head_end == 0:
+            return []
+        head = bytes(buf[:head_end])
+        rest = bytes(buf[head_end:])
+        buf.clear()
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._limits.max_header_bytes)
+        try:
+            check_content_length(head)
+            conn.receive_data(head)
+            request = conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            self._phase = _Phase.CLOSED
+            raise RemoteProtocolError(str(exc), status_hint=_h11_status_hint(exc)) from None
+        except RemoteProtocolError:
+            self._phase = _Phase.CLOSED
+            raise
+        if not isinstance(request, h11.Request):  # a complete head always yields a Request
+            self._phase = _Phase.CLOSED
+            raise RemoteProtocolError("malformed request head")
+        self._stream_id += 1
+        self._h11 = conn
+        try:
+            event = self._request_event(request)
+        except RemoteProtocolError:
+            self._phase = _Phase.CLOSED
+            raise
+        self._phase = _Phase.BODY
+        return [event, *self._feed_body(rest)]
+
+    def _request_event(self, request: h11.Request) -> RequestReceived:
+        version = request.http_version
+        if not version.startswith(b"1."):
+            raise RemoteProtocolError(
+                f"HTTP/{version.decode('ascii')} is not supported on this connection",
+                status_hint=505,
+            )
+        http_version = "1.0" if version == b"1.0" else "1.1"
+        headers: Headers = tuple(request.headers)  # h11 gives lowercased names
+        has_te = has_cl = False
+        for name, _ in headers:
+            if name == b"transfer-encoding":
+                has_te = True
+            elif name == b"content-length":
+                has_cl = True
+        if has_te and has_cl:
+            # RFC 9112 §6.1: a request with both is a smuggling attempt or a
+            # broken intermediary; reject and close instead of guessing.
+            raise RemoteProtocolError("both Transfer-Encoding and Content-Length present")
+        if has_te and http_version == "1.0":
+            # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+            raise RemoteProtocolError("Transfer-Encoding in an HTTP/1.0 request")
+        self._chunked = has_te
+        self._method = request.method
+        target: RequestTarget = split_target(request.method, request.target)
+        expect_continue = http_version == "1.1" and b"100-continue" in _header_tokens(
+            headers, b"expect"
+        )
+        upgrade = _header_tokens(headers, b"upgrade")
+        self._upgrade_requested = bool(upgrade) and b"upgrade" in _header_tokens(
+            headers, b"connection"
+        )
+        if self._upgrade_requested:
+            return UpgradeRequested(
+                stream_id=self._stream_id,
+                method=request.method,
+                path=target.path,
+                query_string=target.query_string,
+                http_version=http_version,
+                headers=headers,
+                scheme=target.scheme,
+                authority=target.authority,
+                expect_continue=expect_continue,
+                protocol=upgrade[0],
+                _trusted=True,
+            )
+        return RequestReceived(
+            stream_id=self._stream_id,
+            method=request.method,
+            path=target.path,
+            query_string=target.query_string,
+            http_version=http_version,
+            headers=headers,
+            scheme=target.scheme,
+            authority=target.authority,
+            expect_continue=expect_continue,
+            _trusted=True,
+        )
+
+    def _feed_body(self, data: bytes) -> list[Event]:
+        conn = self._h11
+        assert conn is not None
+        events: list[Event] = []
+        stream_id = self._stream_id
+        # Chunked input goes in slices no longer than a chunk-size line may be,
+        # so a line that is too long is always seen while still incomplete.
+        step = self._limits.max_chunk_line if self._chunked else max(len(data), 1)
+        offset = 0
+        while True:
+            if offset < len(data):
+                conn.receive_data(data[offset : offset + step])
+                offset += step
+            while True:
+                try:
+                    event = conn.next_event()
+                except h11.RemoteProtocolError as exc:
+                    self._phase = _Phase.CLOSED
+                    raise RemoteProtocolError(str(exc), status_hint=400) from None
+                if event is h11.NEED_DATA:
+                    if self._chunked:
+                        self._check_chunk_framing(conn)
+                    break
+                if type(event) is h11.Data:
+                    events.append(BodyReceived(stream_id=stream_id, data=event.data, _trusted=True))
+                elif type(event) is h11.EndOfMessage:
+                    trailers: Headers = tuple(event.headers)
+                    events.append(BodyEnded(stream_id=stream_id, trailers=trailers, _trusted=True))
+                    leftover, _ = conn.trailing_data
+                    self._buffer[:0] = leftover + data[offset:]
+                    self._phase = _Phase.DONE
+                    return events
+                else:  # PAUSED or ConnectionClosed cannot come before EndOfMessage
+                    break
+            if offset >= len(data):
+                return events
+
+    def _check_chunk_framing(self, conn: h11.Connection) -> None:
+        # While h11 waits for more of a chunked body, its buffer holds only an
+        # incomplete chunk-size line, chunk footer or trailer section: chunk
+        # data itself is handed out as soon as it arrives. So the pending
+        # bytes are exactly the framing line(s) being built.
+        pending, _ = conn.trailing_data
+        problem = None
+        if len(pending) > self._limits.max_chunk_line:
+            problem = "chunk-size line or trailer section too long"
+        elif pending.count(b"\n") != pending.count(b"\r\n"):
+            problem = "bare LF in chunked framing"
+        if problem is not None:
+            self._phase = _Phase.CLOSED
+            raise RemoteProtocolError(problem)
+
+    # ------------------------------------------------------------- sending
+
+    def send(self, event: ResponseEvent) -> bytes:
+        """Serialize one response event of the current cycle."""
+        conn = self._h11
+        if conn is None or event.stream_id != self._stream_id:
+            raise LocalProtocolError(f"stream {event.stream_id} is not the current request")
+        try:
+            if type(event) is ResponseBody:
+                if not event.data:
+                    return b""
+                return conn.send(h11.Data(data=event.data)) or b""
+            if type(event) is ResponseHead:
+                return self._send_head(conn, event)
+            if type(event) is ResponseEnd:
+                out = conn.send(h11.EndOfMessage(headers=list(event.trailers))) or b""
+                self._response_ended = True
+                return out
+            if type(event) is InformationalResponse:
+                if self._response_started:
+                    raise LocalProtocolError("interim response after the final response")
+                return (
+                    conn.send(
+                        h11.InformationalResponse(
+                            status_code=event.status, headers=list(event.headers)
+                        )
+                    )
+                    or b""
+                )
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from None
+        raise LocalProtocolError(f"cannot send {type(event).__name__} over HTTP/1.1")
+
+    def _send_head(self, conn: h11.Connection, event: ResponseHead) -> bytes:
+        if self._response_started:
+            raise LocalProtocolError("response already started")
+        if event.status == 101 and not self._upgrade_requested:
+            raise LocalProtocolError("101 without a pending protocol switch")
+        try:
+            reason = HTTPStatus(event.status).phrase.encode("ascii")
+        except ValueError:
+            reason = b""
+        out = conn.send(
+            h11.Response(status_code=event.status, headers=list(event.headers), reason=reason)
+        )
+        self._response_started = True
+        if event.status == 101:
+            leftover, _ = conn.trailing_data
+            self._buffer[:0] = leftover
+            self._phase = _Phase.SWITCHED
+            self._response_ended = True
+        return out or b""
+
+    def reject(self, status: int, headers: Headers = (), body: bytes = b"") -> bytes:
+        """A complete error response that ends the connection.
+
+        Returns ``b""`` when a response has already started on this cycle: the
+        only honest thing left to do then is to close.
+        """
+        if self._response_started:
+            self._phase = _Phase.CLOSED
+            return b""
+        self._response_started = True
+        self._response_ended = True
+        self._phase = _Phase.CLOSED
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
+        lines = [f"HTTP/1.1 {status} {reason}".encode("ascii")]
+        for name, value in headers:
+            if b"\r" in value or b"\n" in value or b":" in name or b"\n" in name:
+                raise LocalProtocolError(f"invalid header {name!r} in an error response")
+            lines.append(name + b": " + value)
+        lines.append(b"content-length: " + str(len(body)).encode("ascii"))
+        lines.append(b"connection: close")
+        return b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if self._method == b"HEAD" else body)

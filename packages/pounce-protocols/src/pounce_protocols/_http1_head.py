@@ -1,0 +1,144 @@
+"""The gate every HTTP/1.1 request head passes before it is parsed.
+
+These checks run on the raw bytes, so they see exactly what a proxy in front of
+us saw, and they hold no matter which parser runs next:
+
+* framing: lines end in CRLF only. A bare LF or CR is rejected (RFC 9112 §2.2
+  allows a server to accept a bare LF, but two parsers that disagree on it is
+  how requests get smuggled, so we do not);
+* obs-fold (a line starting with SP or HTAB) is rejected (RFC 9112 §5.2);
+* sizes: the request line (414), the whole head and the number of fields (431),
+  enforced while the head is still arriving so a slow or endless head never
+  grows past the limit.
+
+:func:`split_target` then splits the request target (RFC 9112 §3.2) into the
+pieces a server needs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pounce_protocols._errors import RemoteProtocolError
+
+__all__ = ["HeadLimits", "RequestTarget", "check_content_length", "check_head", "split_target"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeadLimits:
+    """Size limits of a request head.
+
+    Defaults: an 8 KiB request line (as nginx and gunicorn), a 16 KiB head (as
+    Uvicorn's h11 default) and 100 header fields (as gunicorn).
+    """
+
+    max_request_line: int = 8190
+    max_header_bytes: int = 16384
+    max_header_count: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("max_request_line", "max_header_bytes", "max_header_count"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.max_request_line > self.max_header_bytes:
+            raise ValueError("max_request_line cannot exceed max_header_bytes")
+
+
+def _reject(message: str, status: int = 400) -> RemoteProtocolError:
+    return RemoteProtocolError(message, status_hint=status)
+
+
+def check_head(buf: bytearray, limits: HeadLimits) -> int:
+    """Check the request head at the start of ``buf``.
+
+    Empty lines before the request line are removed from ``buf`` (RFC 9112 §2.2
+    asks servers to ignore them). Returns the length of the complete head,
+    blank line included, or 0 while it is incomplete. Raises
+    :class:`RemoteProtocolError` as soon as the bytes so far cannot become an
+    acceptable head.
+    """
+    while buf.startswith(b"\r\n"):
+        del buf[:2]
+    if not buf:
+        return 0
+    end = buf.find(b"\r\n\r\n")
+    length = len(buf) if end < 0 else end + 4
+
+    line_end = buf.find(b"\r\n", 0, length)
+    line_length = length if line_end < 0 else line_end
+    if line_length > limits.max_request_line:
+        raise _reject("request line too long", 414)
+    if length > limits.max_header_bytes:
+        raise _reject("request header section too large", 431)
+
+    crlf = buf.count(b"\r\n", 0, length)
+    if buf.count(b"\n", 0, length) != crlf:
+        raise _reject("bare LF in request head")
+    # A CR as the very last byte of an incomplete head may be half of a CRLF.
+    cr_scan_end = length if end >= 0 else max(length - 1, 0)
+    if buf.count(b"\r", 0, cr_scan_end) != buf.count(b"\r\n", 0, cr_scan_end):
+        raise _reject("bare CR in request head")
+    if buf.find(b"\r\n ", 0, length) >= 0 or buf.find(b"\r\n\t", 0, length) >= 0:
+        raise _reject("obsolete line folding in request head")
+    # CRLFs: one ends the request line, one each field line, one the blank line.
+    fields = crlf - (2 if end >= 0 else 1)
+    if fields > limits.max_header_count:
+        raise _reject("too many header fields", 431)
+    return 0 if end < 0 else length
+
+
+_CONTENT_LENGTH_FIELD = re.compile(rb"\r\ncontent-length[ \t]*:([^\r]*)", re.IGNORECASE)
+
+
+def check_content_length(head: bytes) -> None:
+    """Reject a head with more than one Content-Length value.
+
+    RFC 9110 §8.6 lets a recipient collapse identical repeated values, and some
+    parsers do while others take the first or the last; a request whose length
+    depends on which rule applies is the root of CL.CL smuggling, so any
+    repetition, as a second field or as a list, is answered with 400.
+    """
+    values = _CONTENT_LENGTH_FIELD.findall(head)
+    if len(values) > 1 or (values and b"," in values[0]):
+        raise _reject("more than one Content-Length value")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTarget:
+    """A request target split into path, query and, for absolute form, the rest."""
+
+    path: bytes
+    query_string: bytes
+    scheme: bytes | None = None
+    authority: bytes | None = None
+
+
+_ABSOLUTE_FORM = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)(.*)", re.DOTALL)
+
+
+def split_target(method: bytes, target: bytes) -> RequestTarget:
+    """Split a request target (origin, absolute, asterisk or authority form)."""
+    if b"#" in target:
+        raise _reject("fragment in request target")
+    if target[:1] == b"/":
+        path, _, query = target.partition(b"?")
+        return RequestTarget(path, query)
+    if target == b"*":
+        if method != b"OPTIONS":
+            raise _reject("asterisk-form target is only allowed with OPTIONS")
+        return RequestTarget(b"*", b"")
+    if method == b"CONNECT":
+        raise _reject("CONNECT tunnels are not supported", 501)
+    match = _ABSOLUTE_FORM.fullmatch(target)
+    if match is None:
+        raise _reject("invalid request target")
+    scheme, authority, rest = match.groups()
+    scheme = scheme.lower()
+    if scheme not in (b"http", b"https"):
+        raise _reject("absolute-form target with a scheme other than http or https")
+    if not authority:
+        raise _reject("absolute-form target without an authority")
+    path, _, query = rest.partition(b"?")
+    return RequestTarget(path or b"/", query, scheme, authority)
