@@ -140,6 +140,7 @@ mkdir -p -- "$META" "$WORK"
 echo "created by scripts/bootstrap-python3.14.sh (Pounce); safe to delete" >"$OWNER_MARK"
 
 # An EXIT trap (rather than ERR) also covers die() and failures inside functions.
+# shellcheck disable=SC2329  # invoked by the trap
 on_exit() {
     local rc=$?
     if [[ $rc != 0 ]]; then
@@ -181,10 +182,24 @@ mkdir -p "$APT_DIR"/{state/lists/partial,cache/archives/partial,sources.list.d,p
 : >"$APT_DIR/status"   # empty dpkg status: apt believes nothing is installed → full closure
 ARCH=$(dpkg --print-architecture)
 
-# Every path apt would read or write is redirected into $APT_DIR. The system's apt.conf.d is
-# still read (so proxy settings keep working), but sources, pinning, state, cache, logs and
-# the dpkg status are all private.
+# The system's apt.conf.d is still read (so proxy settings keep working), but it may register
+# hooks that act on the SYSTEM after every "apt-get update" — e.g. appstream's
+# "appstreamcli refresh" rewrites /var/cache/swcatalog, PackageKit gets poked over D-Bus.
+# None of that concerns our private index, so drop every hook list (#clear only works in a
+# config file, hence -c).
+cat >"$APT_DIR/no-hooks.conf" <<'APTCONF'
+#clear APT::Update::Pre-Invoke;
+#clear APT::Update::Post-Invoke;
+#clear APT::Update::Post-Invoke-Success;
+#clear DPkg::Pre-Invoke;
+#clear DPkg::Post-Invoke;
+#clear DPkg::Pre-Install-Pkgs;
+APTCONF
+
+# Every path apt would read or write is redirected into $APT_DIR: sources, pinning, state,
+# cache, logs and the dpkg status are all private.
 APT_OPTS=(
+    -c "$APT_DIR/no-hooks.conf"
     -o "Dir::State=$APT_DIR/state"
     -o "Dir::State::status=$APT_DIR/status"
     -o "Dir::Cache=$APT_DIR/cache"
@@ -294,6 +309,7 @@ mkdir -p "$META/files"
 : >"$META/packages"
 GLIBC_FILES=()
 for deb in "${DEBS[@]}"; do
+    # shellcheck disable=SC2016  # ${...} is dpkg-deb's format syntax, not the shell's
     read -r pkg ver src < <(dpkg-deb --show --showformat='${Package} ${Version} ${source:Package}\n' "$deb")
     dpkg-deb -X "$deb" "$PREFIX" | sed 's|^\./|/|' >"$META/files/$pkg.list"
     printf '%s %s %s\n' "$pkg" "$ver" "$src" >>"$META/packages"
@@ -318,7 +334,9 @@ LOADER=$(find "$PREFIX/usr" -type f -name "$LOADER_NAME" -print -quit)
 LIBDIR=$(dirname -- "$LOADER")      # e.g. $PREFIX/usr/lib/x86_64-linux-gnu
 LIBDIRS=("$LIBDIR")
 # Tolerate a package that still ships libraries in the pre-usrmerge /lib/<triplet>.
-[[ -d $PREFIX/lib/$(basename -- "$LIBDIR") ]] && LIBDIRS+=("$PREFIX/lib/$(basename -- "$LIBDIR")")
+if [[ -d $PREFIX/lib/$(basename -- "$LIBDIR") ]]; then
+    LIBDIRS+=("$PREFIX/lib/$(basename -- "$LIBDIR")")
+fi
 
 # RPATH string for an object living in directory $1, relative via $ORIGIN (no need to escape
 # unusual characters of $PREFIX; ':' in the prefix would otherwise break the list).
@@ -326,6 +344,7 @@ origin_path() {
     local from=$1 dir rel out=()
     for dir in "${LIBDIRS[@]}"; do
         rel=$(realpath -m --relative-to="$from" -- "$dir")
+        # shellcheck disable=SC2016  # $ORIGIN is for the dynamic loader, not the shell
         if [[ $rel == . ]]; then out+=('$ORIGIN'); else out+=("\$ORIGIN/$rel"); fi
     done
     local IFS=:
@@ -381,11 +400,11 @@ for obj in "${OBJECTS[@]}"; do
         if [[ -z $found ]]; then missing+=("${obj#"$PREFIX"/} needs $soname"); fi
     done <<<"$needed"
 done
-log "all DT_NEEDED entries of ${#OBJECTS[@]} objects resolve inside the prefix"
 if ((${#missing[@]})); then
     printf '  %s\n' "${missing[@]}" >&2
     die "shared libraries missing from the private prefix (see above)"
 fi
+log "all DT_NEEDED entries of ${#OBJECTS[@]} objects resolve inside the prefix"
 
 # --- 2g. Python-level fixups ------------------------------------------------------------------
 
@@ -424,7 +443,7 @@ log "byte-compiling the standard library"
 # --- 3. verification --------------------------------------------------------------------------
 
 log "verifying"
-"$ENTRY" -c "import ssl, zlib, lzma, bz2, ctypes, sqlite3, decimal, uuid, hashlib, readline, compression.zstd, sys; print(sys.version)" >&2 ||
+"$ENTRY" -I -c "import ssl, zlib, lzma, bz2, ctypes, sqlite3, decimal, uuid, hashlib, readline, compression.zstd, sys; print(sys.version)" >&2 ||
     die "the required stdlib modules do not import"
 
 "$ENTRY" -I - "$PREFIX" <<'EOF' >&2 || die "verification failed"
