@@ -43,7 +43,7 @@ _HTTP_VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
 
 
 def _check_stream_id(stream_id: int) -> None:
-    if not isinstance(stream_id, int) or stream_id < 0:
+    if not isinstance(stream_id, int) or isinstance(stream_id, bool) or stream_id < 0:
         raise ValueError(f"stream_id must be a non-negative int, got {stream_id!r}")
 
 

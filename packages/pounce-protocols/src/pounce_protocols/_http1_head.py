@@ -7,6 +7,8 @@ us saw, and they hold no matter which parser runs next:
   allows a server to accept a bare LF, but two parsers that disagree on it is
   how requests get smuggled, so we do not);
 * obs-fold (a line starting with SP or HTAB) is rejected (RFC 9112 §5.2);
+* control characters other than HTAB (NUL, DEL...) are rejected anywhere in
+  the head (RFC 9110 §5.5);
 * sizes: the request line (414), the whole head and the number of fields (431),
   enforced while the head is still arriving so a slow or endless head never
   grows past the limit.
@@ -46,6 +48,13 @@ class HeadLimits:
             raise ValueError("max_request_line cannot exceed max_header_bytes")
 
 
+_CR = 0x0D
+# Control characters other than HTAB, CR and LF (which have rules of their own).
+# RFC 9110 §5.5 makes them invalid in field values; NUL, DEL and the rest are
+# read differently by different parsers, so none of them passes the gate.
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _reject(message: str, status: int = 400) -> RemoteProtocolError:
     return RemoteProtocolError(message, status_hint=status)
 
@@ -66,8 +75,11 @@ def check_head(buf: bytearray, limits: HeadLimits) -> int:
     end = buf.find(b"\r\n\r\n")
     length = len(buf) if end < 0 else end + 4
 
+    # A CR as the very last byte of an incomplete head may be half of a CRLF.
+    pending_cr = end < 0 and buf[length - 1] == _CR
+
     line_end = buf.find(b"\r\n", 0, length)
-    line_length = length if line_end < 0 else line_end
+    line_length = line_end if line_end >= 0 else length - pending_cr
     if line_length > limits.max_request_line:
         raise _reject("request line too long", 414)
     if length > limits.max_header_bytes:
@@ -76,12 +88,12 @@ def check_head(buf: bytearray, limits: HeadLimits) -> int:
     crlf = buf.count(b"\r\n", 0, length)
     if buf.count(b"\n", 0, length) != crlf:
         raise _reject("bare LF in request head")
-    # A CR as the very last byte of an incomplete head may be half of a CRLF.
-    cr_scan_end = length if end >= 0 else max(length - 1, 0)
-    if buf.count(b"\r", 0, cr_scan_end) != buf.count(b"\r\n", 0, cr_scan_end):
+    if buf.count(b"\r", 0, length) != crlf + pending_cr:
         raise _reject("bare CR in request head")
     if buf.find(b"\r\n ", 0, length) >= 0 or buf.find(b"\r\n\t", 0, length) >= 0:
         raise _reject("obsolete line folding in request head")
+    if _CONTROL.search(buf, 0, length) is not None:
+        raise _reject("control character in request head")
     # CRLFs: one ends the request line, one each field line, one the blank line.
     fields = crlf - (2 if end >= 0 else 1)
     if fields > limits.max_header_count:
@@ -89,11 +101,12 @@ def check_head(buf: bytearray, limits: HeadLimits) -> int:
     return 0 if end < 0 else length
 
 
+_MAX_CONTENT_LENGTH = 2**63 - 1
 _CONTENT_LENGTH_FIELD = re.compile(rb"\r\ncontent-length[ \t]*:([^\r]*)", re.IGNORECASE)
 
 
 def check_content_length(head: bytes) -> None:
-    """Reject a head with more than one Content-Length value.
+    """Reject a head with more than one Content-Length value, or a huge one.
 
     RFC 9110 §8.6 lets a recipient collapse identical repeated values, and some
     parsers do while others take the first or the last; a request whose length
@@ -103,6 +116,12 @@ def check_content_length(head: bytes) -> None:
     values = _CONTENT_LENGTH_FIELD.findall(head)
     if len(values) > 1 or (values and b"," in values[0]):
         raise _reject("more than one Content-Length value")
+    if values:
+        # A length past what a signed 64-bit integer holds is no real body,
+        # and parsers that wrap or saturate would each read a different one.
+        digits = values[0].strip(b" \t").lstrip(b"0")
+        if digits.isdigit() and (len(digits) > 19 or int(digits) > _MAX_CONTENT_LENGTH):
+            raise _reject("Content-Length too large")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +139,8 @@ _ABSOLUTE_FORM = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)(.*)", re.D
 
 def split_target(method: bytes, target: bytes) -> RequestTarget:
     """Split a request target (origin, absolute, asterisk or authority form)."""
+    if method == b"CONNECT":
+        raise _reject("CONNECT tunnels are not supported", 501)
     if b"#" in target:
         raise _reject("fragment in request target")
     if target[:1] == b"/":
@@ -129,8 +150,6 @@ def split_target(method: bytes, target: bytes) -> RequestTarget:
         if method != b"OPTIONS":
             raise _reject("asterisk-form target is only allowed with OPTIONS")
         return RequestTarget(b"*", b"")
-    if method == b"CONNECT":
-        raise _reject("CONNECT tunnels are not supported", 501)
     match = _ABSOLUTE_FORM.fullmatch(target)
     if match is None:
         raise _reject("invalid request target")
