@@ -10,7 +10,8 @@ from pounce._config import ServerConfig, config_options
 from pounce._http_stream import ClientDisconnected
 from pounce._importer import AppLoadError, load_app
 from pounce._options import OptionSpec
-from pounce._server import VERSION, Server, run
+from pounce._server import VERSION as __version__
+from pounce._server import Server, run
 
 __all__ = [
     "ASGIApp",
@@ -28,5 +29,3 @@ __all__ = [
     "load_app",
     "run",
 ]
-
-__version__ = VERSION

@@ -197,12 +197,23 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         # Normalize sequences given as lists (from Python callers) to tuples so
-        # the instance stays hashable and immutable all the way down.
-        for name in ("forwarded_allow_ips", "headers"):
-            value = getattr(self, name)
+        # the instance stays hashable and immutable all the way down. A lone
+        # string is read as on the command line: split only where the option
+        # has a separator (a header value may contain commas).
+        for spec in config_options():
+            if spec.kind != "list":
+                continue
+            value = getattr(self, spec.name)
             if isinstance(value, str):
-                value = tuple(v.strip() for v in value.split(",") if v.strip())
-            object.__setattr__(self, name, tuple(value))
+                value = spec.parse(value)
+            elif not isinstance(value, tuple):
+                try:
+                    value = tuple(value)
+                except TypeError:
+                    raise ValueError(
+                        f"{spec.name} must be a list of strings, got {value!r}"
+                    ) from None
+            object.__setattr__(self, spec.name, value)
         _validate(self)
 
     def replace(self, **changes: Any) -> ServerConfig:

@@ -281,6 +281,7 @@ class HTTP1Connection(asyncio.Protocol):
             )
             self._closing = True
             stream.reject_request(413)
+            self._log_access(stream)  # the app never runs, so nothing else will
             self._close()
             return
         self._start_pending = True
@@ -383,21 +384,7 @@ class HTTP1Connection(asyncio.Protocol):
                 self._resume_reading()
 
     def stream_finished(self, stream: HTTPStream) -> None:
-        ctx = self._ctx
-        if ctx.access_logger.isEnabledFor(logging.INFO) and stream.status:
-            scope = stream.scope
-            client = scope["client"]
-            ctx.access_logger.info(
-                '%s - "%s %s HTTP/%s" %d %d %.1fms',
-                f"{client[0]}:{client[1]}" if client else "-",
-                scope["method"],
-                scope["raw_path"].decode("latin-1")
-                + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""),
-                scope["http_version"],
-                stream.status,
-                stream.bytes_sent,
-                (time.perf_counter() - stream.started_at) * 1000,
-            )
+        self._log_access(stream)
         if stream is not self._stream or self._transport is None:
             return
         self._stream_done = True
@@ -435,6 +422,10 @@ class HTTP1Connection(asyncio.Protocol):
         if machine.response_started:
             self._close()
             return 0
+        # A response to HEAD has the length of the body it would have had, and
+        # no body: the serializer refuses body bytes for it.
+        stream = self._stream
+        head_only = stream is not None and stream.scope["method"] == "HEAD"
         try:
             data = machine.send(
                 ResponseHead(
@@ -444,7 +435,8 @@ class HTTP1Connection(asyncio.Protocol):
                     _trusted=True,
                 )
             )
-            data += machine.send(ResponseBody(stream_id=stream_id, data=body, _trusted=True))
+            if not head_only:
+                data += machine.send(ResponseBody(stream_id=stream_id, data=body, _trusted=True))
             data += machine.send(ResponseEnd(stream_id=stream_id))
         except LocalProtocolError:
             # The app's own head was refused and left the serializer unusable;
@@ -452,9 +444,26 @@ class HTTP1Connection(asyncio.Protocol):
             data = machine.reject(status, tuple(headers), body)
             self._closing = True
         transport.write(data)
-        return len(body)
+        return 0 if head_only else len(body)
 
     # ------------------------------------------------------------ helpers
+
+    def _log_access(self, stream: HTTPStream) -> None:
+        ctx = self._ctx
+        if ctx.access_logger.isEnabledFor(logging.INFO) and stream.status:
+            scope = stream.scope
+            client = scope["client"]
+            ctx.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d %d %.1fms',
+                f"{client[0]}:{client[1]}" if client else "-",
+                scope["method"],
+                scope["raw_path"].decode("latin-1")
+                + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""),
+                scope["http_version"],
+                stream.status,
+                stream.bytes_sent,
+                (time.perf_counter() - stream.started_at) * 1000,
+            )
 
     def _on_protocol_error(self, exc: RemoteProtocolError) -> None:
         _logger.warning("Invalid HTTP request from %s: %s (%d)", self._peer(), exc, exc.status_hint)

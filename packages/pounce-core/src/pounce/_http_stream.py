@@ -196,6 +196,9 @@ class HTTPStream:
             return False
         if self._disconnected or self._state is _DONE:
             return True  # nobody will read it; drop
+        # The client is sending without waiting for 100 Continue; a late one
+        # would only be noise (RFC 9110 §10.1.1 lets us omit it).
+        self._expect_continue = False
         self._body.append(data)
         self._buffered += len(data)
         self._wake()
@@ -243,17 +246,21 @@ class HTTPStream:
             if not isinstance(exc, Exception):
                 raise
         else:
-            if self._state is _START:
+            if self._disconnected:
+                # Returning without a (complete) response is the right answer
+                # to a client that left (http.disconnect); nothing to report.
+                pass
+            elif self._state is _START:
                 _logger.error("ASGI callable returned without starting a response.")
                 self._send_error_response(500)
-            elif self._state is not _DONE and not self._disconnected:
+            elif self._state is not _DONE:
                 _logger.error("ASGI callable returned without completing the response.")
                 self._abort()
         finally:
             self._sink.stream_finished(self)
 
     def _on_app_error(self, exc: BaseException) -> None:
-        if self._disconnected and isinstance(exc, OSError):
+        if self._disconnected and (isinstance(exc, OSError) or _from_disconnect(exc)):
             return  # the app tripped over the departed client; nothing to log
         _logger.error("Exception in ASGI application", exc_info=exc)
         if self._disconnected:
@@ -315,7 +322,8 @@ class HTTPStream:
             raise RuntimeError(f"ASGI message without a 'type': {message!r}") from None
         if self._disconnected:
             raise ClientDisconnected("the client disconnected")
-        handler = _TRANSITIONS.get((self._state, kind))
+        # An unhashable 'type' cannot be looked up; it is just as unexpected.
+        handler = _TRANSITIONS.get((self._state, kind)) if type(kind) is str else None
         if handler is None:
             raise RuntimeError(
                 f"Unexpected ASGI message {kind!r} sent while the response is {self._state.value}."
@@ -342,8 +350,12 @@ class HTTPStream:
         assert pending is not None
         self._head_pending = None
         status, headers = pending
-        # A body that arrives whole gets an exact length instead of chunking.
+        # A body that arrives whole gets an exact length instead of chunking;
+        # but an empty one for HEAD says nothing about the GET body's length,
+        # so no length is invented for it (RFC 9110 §8.6).
         known_length = None if (more_body or self._trailers_expected) else len(body)
+        if self._is_head and not body:
+            known_length = None
         self._emit_head(status, headers, known_length)
         self._state = _BODY
         await self._write_body(body)
@@ -423,6 +435,30 @@ class HTTPStream:
         self._state = _DONE
         self._sink.send_event(ResponseEnd(stream_id=self.stream_id))
         self._wake()
+
+
+def _from_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling our :class:`ClientDisconnected`.
+
+    Frameworks translate it (Starlette raises ``ClientDisconnect`` from it),
+    so the exception the app lets out is a consequence of the client leaving,
+    found in its context chain or, from a task group, among its members.
+    """
+    pending = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ClientDisconnected):
+            return True
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                pending.append(linked)
+    return False
 
 
 def _coerce_body(body: Any) -> bytes:

@@ -33,7 +33,10 @@ def _import_attribute(target: str) -> Any:
             and module_name.startswith(exc.name)
             and (module_name == exc.name or module_name.startswith(exc.name + "."))
         ):
-            raise AppLoadError(f'Could not import module "{module_name}".') from exc
+            # Name the missing part when it is a parent package, so a typo
+            # in "pkg.sub" is told apart from a missing "sub".
+            missing = "" if exc.name == module_name else f': no package "{exc.name}"'
+            raise AppLoadError(f'Could not import module "{module_name}"{missing}.') from exc
         # The module exists but something it imports does not: that is the
         # user's real problem, so show it rather than hiding it.
         raise AppLoadError(

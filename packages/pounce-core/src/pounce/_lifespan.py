@@ -39,6 +39,7 @@ class Lifespan:
         self._startup_result: asyncio.Future[str | None] | None = None
         self._shutdown_result: asyncio.Future[str | None] | None = None
         self._supported = mode != "off"
+        self._aborted = False
 
     @property
     def supported(self) -> bool:
@@ -54,7 +55,11 @@ class Lifespan:
         self._shutdown_result = loop.create_future()
         self._inbox.put_nowait({"type": "lifespan.startup"})
         self._task = loop.create_task(self._main(), name="pounce-lifespan")
-        failure = await self._startup_result
+        try:
+            failure = await self._startup_result
+        except asyncio.CancelledError:
+            await self._abort()  # a forced stop while the app was starting
+            raise
         if failure is not None:
             raise LifespanFailure(failure)
 
@@ -67,8 +72,11 @@ class Lifespan:
             failure = await asyncio.wait_for(asyncio.shield(self._shutdown_result), timeout)
         except TimeoutError:
             _logger.error("Lifespan shutdown did not complete in %ss; cancelling it.", timeout)
-            self._task.cancel()
+            await self._abort()
             return
+        except asyncio.CancelledError:
+            await self._abort()
+            raise
         if failure is not None:
             _logger.error("Application shutdown failed: %s", failure)
         else:
@@ -84,11 +92,21 @@ class Lifespan:
         try:
             await self._app(scope, self._receive, self._send)
         except BaseException as exc:
+            if self._aborted:
+                raise  # we cancelled it; nobody is waiting for the outcome
             self._on_app_exit(exc)
             if not isinstance(exc, Exception):
                 raise
         else:
             self._on_app_exit(None)
+
+    async def _abort(self) -> None:
+        """End the app's lifespan coroutine wherever it is (a timeout or forced stop)."""
+        task = self._task
+        if task is not None and not task.done():
+            self._aborted = True
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     def _on_app_exit(self, exc: BaseException | None) -> None:
         startup = self._startup_result

@@ -12,7 +12,9 @@ import json
 import logging
 import logging.config
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 __all__ = ["ACCESS_LOGGER", "ERROR_LOGGER", "TRACE", "configure_logging", "level_number"]
 
@@ -44,16 +46,25 @@ def _load_log_config(path: str) -> None:
     if not file.is_file():
         raise ValueError(f"log config file {path!r} does not exist")
     suffix = file.suffix.lower()
+    parse: Callable[[str], Any] | None = None  # None: an .ini-style fileConfig
     if suffix == ".json":
-        logging.config.dictConfig(json.loads(file.read_text()))
+        parse = json.loads
     elif suffix in (".yaml", ".yml"):
         try:
             import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - optional
         except ImportError:
             raise ValueError("a YAML log config needs PyYAML installed") from None
-        logging.config.dictConfig(yaml.safe_load(file.read_text()))
-    else:
-        logging.config.fileConfig(str(file), disable_existing_loggers=False)
+        parse = yaml.safe_load
+    # A broken file fails in many ways (JSON/YAML syntax, configparser, a
+    # handler class that does not import...); the user needs one line saying
+    # which file and why, so every one of them becomes a ValueError.
+    try:
+        if parse is not None:
+            logging.config.dictConfig(parse(file.read_text()))
+        else:
+            logging.config.fileConfig(str(file), disable_existing_loggers=False)
+    except Exception as exc:
+        raise ValueError(f"invalid log config file {path!r}: {type(exc).__name__}: {exc}") from exc
 
 
 def level_number(level: str) -> int:

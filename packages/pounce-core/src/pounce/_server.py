@@ -182,9 +182,15 @@ def run(app: str | ASGIApp, **options: Any) -> None:
         configure_logging(log_level="info", access_log=False, log_config=None)
         _logger.error("%s", exc)
         sys.exit(EXIT_BAD_CONFIG)
-    configure_logging(
-        log_level=config.log_level, access_log=config.access_log, log_config=config.log_config
-    )
+    try:
+        configure_logging(
+            log_level=config.log_level, access_log=config.access_log, log_config=config.log_config
+        )
+    except ValueError as exc:
+        # The user's logging setup is what failed: report it through ours.
+        configure_logging(log_level="info", access_log=False, log_config=None)
+        _logger.error("%s", exc)
+        sys.exit(EXIT_BAD_CONFIG)
     code = Server(config, app).run()
     if code:
         sys.exit(code)

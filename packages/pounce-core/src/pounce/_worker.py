@@ -10,6 +10,10 @@ calls :meth:`Worker.serve` on a loop and, from that loop, :meth:`Worker.stop`.
    finish for up to ``timeout_graceful_shutdown`` seconds, then cancel what is
    left and drop those connections;
 4. lifespan shutdown.
+
+``stop(force=True)`` cuts short whichever wait is under way: a lifespan
+startup that never completes, the drain, or (when forced again) a lifespan
+shutdown that hangs. Waiting on the app must never make a server unstoppable.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pounce._asgi_types import ASGIApp
@@ -57,6 +61,7 @@ class Worker:
         self._on_ready = on_ready
         self._stop: asyncio.Event | None = None
         self._force = False
+        self._forced: asyncio.Event | None = None  # set by each forced stop
         self._ctx: WorkerContext | None = None
 
     @property
@@ -71,6 +76,8 @@ class Worker:
         """
         if force:
             self._force = True
+            if self._forced is not None:
+                self._forced.set()
             ctx = self._ctx
             if ctx is not None:
                 for conn in list(ctx.connections):
@@ -81,9 +88,12 @@ class Worker:
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._forced = asyncio.Event()
         lifespan_state: dict[str, Any] = {}
         if self._lifespan is not None:
-            await self._lifespan.startup()
+            if not await self._unless_forced(self._lifespan.startup()):
+                _logger.warning("Application startup cancelled.")
+                return
             lifespan_state = self._lifespan.state
         ctx = WorkerContext(
             config=self._config,
@@ -108,15 +118,43 @@ class Worker:
                 server.close()
             await self._drain(ctx)
             if self._lifespan is not None:
-                await self._lifespan.shutdown(self._config.timeout_graceful_shutdown)
+                # The app gets its shutdown even after a forced drain; only a
+                # further forced stop cuts it short.
+                self._forced.clear()
+                timeout = self._config.timeout_graceful_shutdown
+                if not await self._unless_forced(self._lifespan.shutdown(timeout)):
+                    _logger.warning("Application shutdown cancelled.")
+
+    async def _unless_forced(self, work: Coroutine[Any, Any, None]) -> bool:
+        """Await ``work`` unless a forced stop comes first; False if it was cut short.
+
+        Cutting it short cancels it (and, through the lifespan, the app's
+        lifespan task); an exception it raises is re-raised here.
+        """
+        assert self._forced is not None
+        task = asyncio.ensure_future(work)
+        forced = asyncio.ensure_future(self._forced.wait())
+        try:
+            await asyncio.wait((task, forced), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            forced.cancel()
+            task.cancel()  # no-op once it has finished
+        await asyncio.gather(task, return_exceptions=True)
+        if task.cancelled():
+            return False
+        task.result()
+        return True
 
     async def _drain(self, ctx: WorkerContext) -> None:
         ctx.draining = True
         for conn in list(ctx.connections):
             conn.shutdown()
         if ctx.connections and not self._force:
-            busy = len(ctx.connections)
-            _logger.info("Waiting for %d connection(s) to finish their requests.", busy)
+            # Idle connections were just told to close and leave the set once
+            # their transport has; only the busy ones are worth reporting.
+            busy = sum(1 for conn in ctx.connections if not conn.is_idle())
+            if busy:
+                _logger.info("Waiting for %d connection(s) to finish their requests.", busy)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self._config.timeout_graceful_shutdown
             # Polling keeps connections free of shutdown bookkeeping on their
