@@ -1,0 +1,231 @@
+"""``ServerConfig``: safe defaults, validation at construction, immutability."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any
+
+import pytest
+
+from pounce import ServerConfig, config_options
+
+# -------------------------------------------------------------- defaults
+
+EXPECTED_DEFAULTS: dict[str, Any] = {
+    "host": "127.0.0.1",
+    "port": 8000,
+    "uds": None,
+    "fd": None,
+    "backlog": 2048,
+    "factory": False,
+    "app_dir": ".",
+    "root_path": "",
+    "lifespan": "auto",
+    "env_file": None,
+    "proxy_headers": True,
+    "forwarded_allow_ips": ("127.0.0.1", "::1"),
+    "log_level": "info",
+    "access_log": True,
+    "log_config": None,
+    "server_header": True,
+    "date_header": True,
+    "headers": (),
+    "timeout_keep_alive": 5.0,
+    "timeout_request_header": 10.0,
+    "timeout_graceful_shutdown": 30.0,
+    "limit_request_line": 8190,
+    "limit_request_headers": 100,
+    "limit_request_header_size": 16384,
+    "limit_request_body": 100 * 1024 * 1024,
+}
+
+
+def test_defaults() -> None:
+    config = ServerConfig()
+    assert {f.name: getattr(config, f.name) for f in dataclasses.fields(config)} == (
+        EXPECTED_DEFAULTS
+    )
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in EXPECTED_DEFAULTS if n.startswith(("timeout_", "limit_"))]
+)
+def test_every_wait_and_size_is_bounded_by_default(name: str) -> None:
+    value = getattr(ServerConfig(), name)
+    assert isinstance(value, int | float)
+    assert 0 < value < math.inf
+
+
+def test_default_binding_is_loopback_only() -> None:
+    assert ServerConfig().host == "127.0.0.1"
+
+
+# ------------------------------------------------------------ validation
+
+INVALID: list[tuple[dict[str, Any], str]] = [
+    ({"host": None}, "host must be a string, got None"),
+    ({"port": -1}, "port must be in 0..65535, got -1"),
+    ({"port": 65536}, "port must be in 0..65535, got 65536"),
+    ({"port": "80"}, "port must be an integer, got '80'"),
+    ({"port": 80.0}, "port must be an integer, got 80.0"),
+    ({"port": True}, "port must be an integer, got True"),
+    ({"uds": 5}, "uds must be a string, got 5"),
+    ({"fd": -1}, "fd must be >= 0, got -1"),
+    ({"uds": "/tmp/s", "fd": 3}, "uds and fd cannot both be given"),
+    ({"backlog": 0}, "backlog must be positive, got 0"),
+    ({"factory": "yes"}, "factory must be true or false, got 'yes'"),
+    ({"factory": 1}, "factory must be true or false, got 1"),
+    ({"app_dir": None}, "app_dir must be a string, got None"),
+    ({"root_path": "api"}, "root_path must be empty or start with '/'"),
+    ({"root_path": "/api/"}, "root_path must be empty or start with '/' and not end with '/'"),
+    ({"lifespan": "maybe"}, "lifespan must be one of auto, on, off, got 'maybe'"),
+    (
+        {"log_level": "verbose"},
+        "log_level must be one of critical, error, warning, info, debug, trace",
+    ),
+    ({"log_level": "INFO"}, "log_level must be one of"),
+    ({"forwarded_allow_ips": ["10.0.0.300"]}, "forwarded_allow_ips: '10.0.0.300' is not an IP"),
+    ({"forwarded_allow_ips": ["proxy.local"]}, "forwarded_allow_ips: 'proxy.local' is not an IP"),
+    ({"forwarded_allow_ips": [1]}, "forwarded_allow_ips must be a list of strings"),
+    ({"headers": ["NoColon"]}, "header 'NoColon' must look like 'Name: value'"),
+    ({"headers": [": value"]}, "header ': value' must look like 'Name: value'"),
+    ({"headers": ["Bad Name: v"]}, "header name 'Bad Name' is not a valid token"),
+    ({"headers": ["X-A: a\r\nInjected: 1"]}, r"header value 'a\r\nInjected: 1' has control"),
+    ({"headers": ["X-A: a\x00"]}, r"header value 'a\x00' has control characters"),
+    ({"headers": ["X-A: a\x7f"]}, r"header value 'a\x7f' has control characters"),
+    ({"timeout_keep_alive": 0}, "timeout_keep_alive must be positive seconds, got 0"),
+    ({"timeout_keep_alive": -1.0}, "timeout_keep_alive must be positive seconds"),
+    ({"timeout_request_header": math.inf}, "timeout_request_header must be positive seconds"),
+    ({"timeout_request_header": math.nan}, "timeout_request_header must be positive seconds"),
+    ({"timeout_graceful_shutdown": True}, "timeout_graceful_shutdown must be positive seconds"),
+    ({"timeout_graceful_shutdown": "30"}, "timeout_graceful_shutdown must be positive seconds"),
+    ({"limit_request_line": 0}, "limit_request_line must be positive, got 0"),
+    ({"limit_request_headers": -5}, "limit_request_headers must be positive, got -5"),
+    ({"limit_request_header_size": 0}, "limit_request_header_size must be positive"),
+    ({"limit_request_body": 0}, "limit_request_body must be positive, got 0"),
+    ({"limit_request_body": 1.5}, "limit_request_body must be an integer, got 1.5"),
+    (
+        {"limit_request_line": 20000},
+        "limit_request_line cannot exceed limit_request_header_size",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [pytest.param(c, m, id=",".join(f"{k}={v!r}" for k, v in c.items())) for c, m in INVALID],
+)
+def test_invalid_values_raise_value_error_naming_the_setting(
+    changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        ServerConfig(**changes)
+
+
+@pytest.mark.parametrize(
+    "changes", [{"forwarded_allow_ips": 5}, {"headers": None}], ids=["ips-int", "headers-none"]
+)
+def test_non_iterable_list_setting_raises_value_error(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(changes))):
+        ServerConfig(**changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"port": 0},
+        {"port": 65535},
+        {"fd": 0},
+        {"uds": "/run/pounce.sock"},
+        {"root_path": "/api/v1"},
+        {"forwarded_allow_ips": ["*"]},
+        {"forwarded_allow_ips": ["unix:"]},
+        {"forwarded_allow_ips": ["10.0.0.0/8", "2001:db8::/32", "192.168.1.1"]},
+        {"forwarded_allow_ips": ["10.0.0.1/8"]},  # host bits set: not strict
+        {"headers": ["X-Frame-Options: DENY", "Cache-Control: no-cache, no-store"]},
+        {"headers": ["X-Empty:"]},
+        {"timeout_keep_alive": 1},
+        {"timeout_keep_alive": 0.001},
+        {"limit_request_line": 16384},
+    ],
+    ids=lambda c: ",".join(f"{k}={v!r}" for k, v in c.items()),
+)
+def test_valid_edge_values_are_accepted(changes: dict[str, Any]) -> None:
+    config = ServerConfig(**changes)
+    for name, value in changes.items():
+        assert getattr(config, name) == (tuple(value) if isinstance(value, list) else value)
+
+
+def test_sequences_are_normalized_to_tuples() -> None:
+    config = ServerConfig(forwarded_allow_ips=["10.0.0.1"], headers=["X-A: 1"])  # type: ignore[arg-type]
+    assert config.forwarded_allow_ips == ("10.0.0.1",)
+    assert config.headers == ("X-A: 1",)
+    assert hash(config) == hash(
+        ServerConfig(forwarded_allow_ips=("10.0.0.1",), headers=("X-A: 1",))
+    )
+
+
+def test_comma_separated_string_of_proxies_is_split() -> None:
+    config = ServerConfig(forwarded_allow_ips=" 10.0.0.1, ,10.0.0.2 ")  # type: ignore[arg-type]
+    assert config.forwarded_allow_ips == ("10.0.0.1", "10.0.0.2")
+
+
+def test_a_single_header_given_as_a_string_keeps_its_commas() -> None:
+    config = ServerConfig(headers="Cache-Control: no-cache, no-store")  # type: ignore[arg-type]
+    assert config.headers == ("Cache-Control: no-cache, no-store",)
+
+
+def test_parsed_headers() -> None:
+    config = ServerConfig(headers=("X-Frame-Options:  DENY ", "Link: </a>; rel=preload"))
+    assert config.parsed_headers == (
+        (b"x-frame-options", b"DENY"),
+        (b"link", b"</a>; rel=preload"),
+    )
+
+
+# ---------------------------------------------------------- immutability
+
+
+def test_config_is_frozen_and_slotted() -> None:
+    config = ServerConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.port = 1  # type: ignore[misc]
+    assert not hasattr(config, "__dict__")
+
+
+def test_config_is_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        ServerConfig("0.0.0.0")  # type: ignore[call-arg]
+
+
+def test_unknown_setting_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        ServerConfig(prot=80)  # type: ignore[call-arg]
+
+
+def test_replace_returns_a_validated_copy() -> None:
+    config = ServerConfig(port=9000)
+    changed = config.replace(host="0.0.0.0", limit_request_body=1024)
+    assert (changed.host, changed.port, changed.limit_request_body) == ("0.0.0.0", 9000, 1024)
+    assert (config.host, config.limit_request_body) == ("127.0.0.1", 100 * 1024 * 1024)
+    assert changed == ServerConfig(port=9000, host="0.0.0.0", limit_request_body=1024)
+
+
+def test_replace_validates() -> None:
+    with pytest.raises(ValueError, match=r"port must be in 0\.\.65535"):
+        ServerConfig().replace(port=70000)
+    with pytest.raises(ValueError, match="uds and fd cannot both be given"):
+        ServerConfig(uds="/tmp/s").replace(fd=3)
+
+
+def test_replace_with_unknown_setting_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        ServerConfig().replace(prot=80)
+
+
+def test_every_field_is_an_option() -> None:
+    assert [spec.name for spec in config_options()] == [
+        f.name for f in dataclasses.fields(ServerConfig)
+    ]
