@@ -1,0 +1,1 @@
+"""Small apps built on real frameworks, served by Pounce in the conformance tests."""

@@ -1,0 +1,70 @@
+"""Fixtures shared by every suite.
+
+``serve``: an in-process server (``pounce.testing.live_server``) in a
+background thread on a free 127.0.0.1 port, stopped at teardown.
+``pounce``: the real command line in a subprocess, killed (with its whole
+process group) at teardown whatever state it is in.
+
+Both are factories, so a test can start several servers with different
+settings; each one is stopped when the test ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pounce.testing import LiveServer, live_server
+from support.servers import TESTS_DIR, PounceProcess
+
+ServeFactory = Callable[..., LiveServer]
+PounceFactory = Callable[..., PounceProcess]
+
+
+@pytest.fixture
+def serve() -> Iterator[ServeFactory]:
+    """``serve(app, **config) -> LiveServer``: a running in-process server."""
+    with ExitStack() as stack:
+
+        def start(app: Any, **options: Any) -> LiveServer:
+            return stack.enter_context(live_server(app, **options))
+
+        yield start
+
+
+@pytest.fixture
+def pounce() -> Iterator[PounceFactory]:
+    """``pounce(*args, ready=True, bind=True, ...) -> PounceProcess``.
+
+    Runs ``python -m pounce *args`` (``script=True``: the console script) with
+    the tests directory as working directory, so ``support.apps:...`` imports.
+    ``bind`` adds ``--host 127.0.0.1 --port 0``; ``ready`` waits for the
+    startup line and learns the port.
+    """
+    started: list[PounceProcess] = []
+
+    def start(
+        *args: str,
+        ready: bool = True,
+        bind: bool = True,
+        cwd: Path | str = TESTS_DIR,
+        env: dict[str, str] | None = None,
+        script: bool = False,
+        pass_fds: Sequence[int] = (),
+    ) -> PounceProcess:
+        full = [*args, "--host", "127.0.0.1", "--port", "0"] if bind else list(args)
+        process = PounceProcess(full, cwd=cwd, env=env, script=script, pass_fds=pass_fds)
+        started.append(process)
+        if ready:
+            process.wait_ready()
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.kill()
