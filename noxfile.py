@@ -1,0 +1,67 @@
+"""Test matrix, lint and type checks.
+
+    nox -s tests          # every supported interpreter found on PATH
+    nox -s tests-3.14t    # one interpreter
+    nox -s lint typecheck
+
+Each session installs the whole workspace (editable) from ``uv.lock`` into
+its own environment. A session whose interpreter is not on PATH is skipped
+with a message rather than failing: 3.14t in particular is only tested where
+a free-threaded build has been installed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.needs_version = ">=2024.10.9"
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_missing_interpreters = False
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+PYTHONS = ["3.11", "3.12", "3.13", "3.14", "3.14t"]
+
+_SHOW_INTERPRETER = (
+    "import sys; gil = getattr(sys, '_is_gil_enabled', lambda: True)(); "
+    "print(sys.version, '| GIL', 'enabled' if gil else 'disabled')"
+)
+
+
+def _sync(session: nox.Session, *groups: str) -> None:
+    """Install the workspace and dependency groups into the session's venv."""
+    args = ["uv", "sync", "--locked", "--all-packages", "--no-default-groups"]
+    for group in groups:
+        args += ["--group", group]
+    python = session.virtualenv.location  # type: ignore[union-attr]
+    session.run_install(
+        *args,
+        "--python",
+        os.path.join(python, "bin", "python"),
+        env={"UV_PROJECT_ENVIRONMENT": python},
+        external=True,
+    )
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The whole test suite: unit, integration and conformance."""
+    _sync(session, "test")
+    session.run("python", "-c", _SHOW_INTERPRETER)
+    session.run("pytest", *(session.posargs or ["tests"]))
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    _sync(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over every package."""
+    _sync(session, "lint", "test")
+    session.run("mypy")
