@@ -28,6 +28,7 @@ __all__ = [
     "lifespan_raising",
     "make_app",
     "not_callable",
+    "print_lifecycle_event",
     "respond",
     "scope_summary",
     "track",
@@ -192,3 +193,8 @@ async def lifespan_hanging_shutdown(scope: Scope, receive: Receive, send: Send) 
         print("app: shutdown hangs", file=sys.stderr, flush=True)
         await asyncio.Event().wait()
     await respond(send, "hello")
+
+
+def print_lifecycle_event(event: object) -> None:
+    """A lifecycle hook for subprocess tests: one line per event on stderr."""
+    print(f"LIFECYCLE {type(event).__name__}", file=sys.stderr, flush=True)

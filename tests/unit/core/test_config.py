@@ -28,6 +28,7 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "forwarded_allow_ips": ("127.0.0.1", "::1"),
     "log_level": "info",
     "access_log": True,
+    "lifecycle_hooks": (),
     "log_config": None,
     "server_header": True,
     "date_header": True,

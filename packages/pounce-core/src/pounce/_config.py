@@ -122,6 +122,16 @@ class ServerConfig:
         default=True,
         metadata=option("Log one line per request.", group="Logging"),
     )
+    lifecycle_hooks: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "Import path (module:callable) of a function called with every lifecycle "
+            "event (repeatable).",
+            group="Logging",
+            flag="--lifecycle-hook",
+            metavar="MODULE:CALLABLE",
+        ),
+    )
     log_config: str | None = field(
         default=None,
         metadata=option(

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from pounce._http_stream import HTTPStream
+from pounce._lifecycle import RequestCompleted
 from pounce._logging import ERROR_LOGGER
 from pounce._worker_context import WorkerContext, start_task
 from pounce_protocols import (
@@ -450,6 +451,20 @@ class HTTP1Connection(asyncio.Protocol):
 
     def _log_access(self, stream: HTTPStream) -> None:
         ctx = self._ctx
+        if ctx.emitter.active:
+            scope = stream.scope
+            ctx.emitter.emit(
+                RequestCompleted(
+                    worker_id=ctx.worker_id,
+                    method=scope["method"],
+                    path=scope["path"],
+                    http_version=scope["http_version"],
+                    status=stream.status,
+                    bytes_sent=stream.bytes_sent,
+                    duration=time.perf_counter() - stream.started_at,
+                    client=scope["client"],
+                )
+            )
         if ctx.access_logger.isEnabledFor(logging.INFO) and stream.status:
             scope = stream.scope
             client = scope["client"]

@@ -19,13 +19,23 @@ import socket
 import sys
 import sysconfig
 import threading
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
+from pounce._app_stack import build_app
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._env_file import load_env_file
 from pounce._importer import AppLoadError, load_app
+from pounce._lifecycle import (
+    LifecycleEmitter,
+    LifecycleHook,
+    ServerDraining,
+    ServerStarted,
+    ServerStopped,
+    load_hooks,
+)
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER, configure_logging
 from pounce._sockets import BindError, bind_sockets, describe_socket
@@ -71,9 +81,17 @@ def build_config(options: dict[str, Any]) -> ServerConfig:
 class Server:
     """A Pounce server for one app and one config."""
 
-    def __init__(self, config: ServerConfig, app: str | ASGIApp) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        app: str | ASGIApp,
+        *,
+        lifecycle_hooks: Iterable[LifecycleHook] = (),
+    ) -> None:
         self.config = config
         self._app_target = app
+        self._extra_hooks = tuple(lifecycle_hooks)
+        self._emitter = LifecycleEmitter()
         self._worker: Worker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._signals = 0
@@ -91,7 +109,11 @@ class Server:
         try:
             if config.env_file is not None:
                 load_env_file(config.env_file)
+            self._emitter = LifecycleEmitter(
+                [*load_hooks(config.lifecycle_hooks), *self._extra_hooks]
+            )
             app = load_app(self._app_target, factory=config.factory, app_dir=config.app_dir)
+            app = build_app(app, config)
         except (AppLoadError, ValueError) as exc:
             _logger.error("%s", exc)
             self.exit_code = EXIT_BAD_CONFIG
@@ -109,6 +131,7 @@ class Server:
             sockets=self.sockets,
             lifespan=lifespan,
             on_ready=self._on_ready,
+            emitter=self._emitter,
         )
         self._worker = worker
         self._install_signal_handlers()
@@ -125,16 +148,20 @@ class Server:
                 with contextlib.suppress(OSError):
                     os.unlink(config.uds)
             _logger.info("Finished server process [%d].", os.getpid())
+            self._emitter.emit(ServerStopped(exit_code=self.exit_code))
         return self.exit_code
 
     def _on_ready(self) -> None:
-        addresses = ", ".join(describe_socket(s) for s in self.sockets)
+        addresses = [describe_socket(s) for s in self.sockets]
         _logger.info(
             "Pounce %s serving on %s; 1 worker (asyncio); %s; pid %d.",
             VERSION,
-            addresses,
+            ", ".join(addresses),
             runtime_description(),
             os.getpid(),
+        )
+        self._emitter.emit(
+            ServerStarted(addresses=tuple(addresses), workers=1, worker_mode="single")
         )
         self.started.set()
 
@@ -143,6 +170,8 @@ class Server:
         loop, worker = self._loop, self._worker
         if loop is None or worker is None or loop.is_closed():
             return
+        if not force:
+            self._emitter.emit(ServerDraining(reason="shutdown requested"))
         loop.call_soon_threadsafe(lambda: worker.stop(force=force))
 
     def _on_signal(self, signum: int) -> None:
@@ -151,7 +180,9 @@ class Server:
         if worker is None:
             return
         if self._signals == 1:
-            _logger.info("Received %s: shutting down gracefully.", signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            _logger.info("Received %s: shutting down gracefully.", name)
+            self._emitter.emit(ServerDraining(reason=name))
             worker.stop()
         else:
             _logger.warning("Received %s again: shutting down now.", signal.Signals(signum).name)

@@ -28,6 +28,7 @@ from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._error_responses import ErrorRenderer, plain_text_error
 from pounce._http1_connection import HTTP1Connection
+from pounce._lifecycle import LifecycleEmitter
 from pounce._lifespan import Lifespan
 from pounce._logging import ERROR_LOGGER
 from pounce._worker_context import WorkerContext
@@ -52,7 +53,11 @@ class Worker:
         lifespan: Lifespan | None = None,
         error_renderer: ErrorRenderer = plain_text_error,
         on_ready: Callable[[], None] | None = None,
+        emitter: LifecycleEmitter | None = None,
+        worker_id: int = 0,
     ) -> None:
+        self._emitter = emitter if emitter is not None else LifecycleEmitter()
+        self._worker_id = worker_id
         self._config = config
         self._app = app
         self._sockets = sockets
@@ -101,6 +106,8 @@ class Worker:
             loop=loop,
             lifespan_state=lifespan_state,
             error_renderer=self._error_renderer,
+            emitter=self._emitter,
+            worker_id=self._worker_id,
         )
         self._ctx = ctx
         servers = [

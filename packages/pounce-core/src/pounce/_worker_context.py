@@ -19,6 +19,7 @@ from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._error_responses import ErrorRenderer, plain_text_error
 from pounce._http_date import HTTPDateCache
+from pounce._lifecycle import LifecycleEmitter
 from pounce._logging import ACCESS_LOGGER
 from pounce._proxy_headers import TrustedProxies
 from pounce_protocols import HTTP1Limits
@@ -72,6 +73,7 @@ class WorkerContext:
         "connections",
         "date",
         "draining",
+        "emitter",
         "error_renderer",
         "extra_headers",
         "http1_limits",
@@ -83,6 +85,7 @@ class WorkerContext:
         "root_path_bytes",
         "send_date",
         "server_header",
+        "worker_id",
     )
 
     def __init__(
@@ -93,8 +96,12 @@ class WorkerContext:
         loop: asyncio.AbstractEventLoop,
         lifespan_state: dict[str, Any],
         error_renderer: ErrorRenderer = plain_text_error,
+        emitter: LifecycleEmitter | None = None,
+        worker_id: int = 0,
     ) -> None:
         self.config = config
+        self.emitter = emitter if emitter is not None else LifecycleEmitter()
+        self.worker_id = worker_id
         self.app = app
         self.loop = loop
         self.lifespan_state = lifespan_state
