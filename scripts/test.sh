@@ -12,6 +12,9 @@ ensure_uv
 # Interpreters come from this machine only (PATH, pyenv, the bootstrap), never a download.
 export UV_PYTHON_DOWNLOADS=never
 
+# Programs the suites drive (curl, h2load, ...), from Debian.
+scripts/install-test-tools.sh
+
 # CPython 3.14 is made available to nox by putting its directory first on PATH.
 PY314=$(scripts/bootstrap-python3.14.sh | tail -1)
 export PATH="$(dirname "$PY314"):$PATH"

@@ -11,6 +11,8 @@ settings; each one is stopped when the test ends.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -68,3 +70,24 @@ def pounce() -> Iterator[PounceFactory]:
     finally:
         for process in started:
             process.kill()
+
+
+@pytest.fixture
+def require_tool() -> Callable[[str], str]:
+    """``require_tool("h2load") -> path``: an external program a test drives.
+
+    ``scripts/test.sh`` installs every such program, so a missing one fails
+    the test instead of skipping it; set ``POUNCE_SKIP_MISSING_TOOLS=1`` to
+    skip instead on a machine where they cannot be installed.
+    """
+
+    def find(name: str) -> str:
+        path = shutil.which(name)
+        if path is None:
+            message = f"{name} is not installed (scripts/install-test-tools.sh installs it)"
+            if os.environ.get("POUNCE_SKIP_MISSING_TOOLS") == "1":
+                pytest.skip(message)
+            pytest.fail(message)
+        return path
+
+    return find

@@ -23,6 +23,7 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "app_dir": ".",
     "root_path": "",
     "lifespan": "auto",
+    "loop": "auto",
     "env_file": None,
     "proxy_headers": True,
     "forwarded_allow_ips": ("127.0.0.1", "::1"),

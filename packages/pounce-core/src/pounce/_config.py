@@ -22,6 +22,7 @@ from pounce._options import OptionSpec, option, option_specs
 __all__ = ["LifespanMode", "LogLevel", "ServerConfig", "config_options"]
 
 LifespanMode = Literal["auto", "on", "off"]
+LoopChoice = Literal["auto", "asyncio", "uvloop"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
 _MIB = 1024 * 1024
@@ -91,6 +92,15 @@ class ServerConfig:
         default=None,
         metadata=option(
             "Load environment variables from this file before importing the app.",
+            group="Application",
+        ),
+    )
+
+    loop: LoopChoice = field(
+        default="auto",
+        metadata=option(
+            "Event loop: 'uvloop' (GIL builds only), 'asyncio', or 'auto' "
+            "(uvloop when installed and the GIL is on).",
             group="Application",
         ),
     )

@@ -27,6 +27,7 @@ from pounce._app_stack import build_app
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._env_file import load_env_file
+from pounce._event_loop import loop_factory, resolve_loop
 from pounce._importer import AppLoadError, load_app
 from pounce._lifecycle import (
     LifecycleEmitter,
@@ -101,7 +102,14 @@ class Server:
 
     def run(self) -> int:
         """Serve until shut down; return the process exit status."""
-        return asyncio.run(self.serve())
+        try:
+            factory = loop_factory(self.config.loop)
+        except ValueError as exc:
+            _logger.error("%s", exc)
+            self.exit_code = EXIT_BAD_CONFIG
+            return self.exit_code
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(self.serve())
 
     async def serve(self) -> int:
         config = self.config
@@ -154,9 +162,10 @@ class Server:
     def _on_ready(self) -> None:
         addresses = [describe_socket(s) for s in self.sockets]
         _logger.info(
-            "Pounce %s serving on %s; 1 worker (asyncio); %s; pid %d.",
+            "Pounce %s serving on %s; 1 worker (%s); %s; pid %d.",
             VERSION,
             ", ".join(addresses),
+            resolve_loop(self.config.loop),
             runtime_description(),
             os.getpid(),
         )
