@@ -162,6 +162,7 @@ class FrameGate:
                     pieces.append(view[pos : pos + take])
                 else:
                     goaway += view[pos : pos + take]
+                    clean = False
                 self._payload_left = left - take
                 pos += take
                 if goaway is not None and not self._payload_left:
