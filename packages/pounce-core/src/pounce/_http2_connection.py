@@ -8,7 +8,8 @@ a clock or a socket:
 
 * writing: response events from every stream are serialized at once and
   written together once per loop turn, so a burst of small responses on
-  many streams is one write;
+  many streams is one write (a large body is written at once, so that the
+  transport's back-pressure reaches its app);
 * flow control, per stream: a stream may send while its body waits for no
   flow-control window and the transport is not paused; its app reading the
   request body reopens that stream's window (and no other);
@@ -66,6 +67,9 @@ _logger = logging.getLogger(ERROR_LOGGER)
 # How long the app of a stream the client reset may run on after it was told
 # (http.disconnect) before it is cancelled.
 _RESET_GRACE = 2.0
+# Output is written once per loop turn, unless this much is waiting: then at
+# once, so that the transport's back-pressure reaches a streaming app.
+_WRITE_NOW = 64 * 1024
 
 
 class _Slot:
@@ -363,11 +367,15 @@ class HTTP2Connection(asyncio.Protocol):
     def send_event(self, event: ResponseEvent) -> None:
         if self._transport is None:
             return
+        machine = self._machine
         try:
-            self._machine.send(event)
+            machine.send(event)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
-        self._schedule_write()
+        if machine.buffered_output >= _WRITE_NOW:
+            self._write_out()
+        else:
+            self._schedule_write()
 
     def writable(self, stream_id: int) -> bool:
         if self._transport is None or stream_id not in self._slots:

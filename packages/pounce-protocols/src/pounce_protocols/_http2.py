@@ -219,6 +219,11 @@ class HTTP2ServerConnection:
         """False once a GOAWAY was sent or received: no new streams will start."""
         return not (self._closed or self._peer_going_away or self._goaway_last is not None)
 
+    @property
+    def buffered_output(self) -> int:
+        """Bytes queued by :meth:`send` that :meth:`data_to_send` has not handed over."""
+        return len(self._out)
+
     def pending_bytes(self, stream_id: int) -> int:
         """Response body bytes of ``stream_id`` waiting for flow-control window."""
         stream = self._streams.get(stream_id)
@@ -590,6 +595,8 @@ class HTTP2ServerConnection:
                 raise LocalProtocolError(f"cannot send {kind.__name__} over HTTP/2")
         except h2.exceptions.H2Error as exc:
             raise LocalProtocolError(str(exc)) from None
+        # Keep the output where buffered_output can count it.
+        self._out += self._h2.data_to_send()
 
     def _send_frame(self, stream: _Stream) -> bool:
         """Send at most one frame of ``stream``; True if another could follow now."""
