@@ -165,3 +165,11 @@ def test_server_reset_stream() -> None:
     (reset,) = client_events(pair.to_client(), h2.events.StreamReset)
     assert reset.error_code == HTTP2ErrorCode.INTERNAL_ERROR  # type: ignore[attr-defined]
     assert pair.server.open_streams == 0
+
+
+def test_local_errors_carry_an_http2_error_code() -> None:
+    pair = Pair()
+    pair.request(1)
+    with pytest.raises(LocalProtocolError) as caught:
+        pair.server.send(ResponseBody(stream_id=1, data=b"no head yet"))
+    assert caught.value.error_code == HTTP2ErrorCode.INTERNAL_ERROR

@@ -126,6 +126,11 @@ class _Stream:
         self.trailers_in: Headers = ()
 
 
+def _local(message: str) -> LocalProtocolError:
+    # What we were asked to send cannot go out: the stream is reset with this.
+    return LocalProtocolError(message, error_code=HTTP2ErrorCode.INTERNAL_ERROR)
+
+
 def _goaway_frame(last_stream_id: int, error_code: int) -> bytes:
     # length 8, type GOAWAY (7), no flags, stream 0 (RFC 9113 §6.8).
     return (
@@ -139,9 +144,9 @@ def _response_fields(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes
     fields = []
     for name, value in headers:
         if not _RESPONSE_TOKEN.fullmatch(name):
-            raise LocalProtocolError(f"invalid header name {name!r}")
+            raise _local(f"invalid header name {name!r}")
         if _BAD_VALUE.search(value):
-            raise LocalProtocolError(f"invalid value for header {name!r}")
+            raise _local(f"invalid value for header {name!r}")
         lowered = name.lower()
         if lowered not in _CONNECTION_FIELDS:
             fields.append((lowered, value))
@@ -551,15 +556,15 @@ class HTTP2ServerConnection:
         if stream is None:
             if self._closed or 0 < stream_id <= self._h2.highest_inbound_stream_id:
                 return
-            raise LocalProtocolError(f"stream {stream_id} is not open")
+            raise _local(f"stream {stream_id} is not open")
         if stream.local_ended or stream.end_pending:
-            raise LocalProtocolError(f"the response on stream {stream_id} is complete")
+            raise _local(f"the response on stream {stream_id} is complete")
         kind = type(event)
         try:
             if kind is ResponseBody:
                 assert isinstance(event, ResponseBody)
                 if not stream.head_sent:
-                    raise LocalProtocolError("response body before the response head")
+                    raise _local("response body before the response head")
                 if event.data:
                     if stream.offset < len(stream.data):
                         stream.data = stream.data[stream.offset :] + event.data
@@ -570,9 +575,9 @@ class HTTP2ServerConnection:
             elif kind is ResponseHead:
                 assert isinstance(event, ResponseHead)
                 if stream.head_sent:
-                    raise LocalProtocolError("response already started")
+                    raise _local("response already started")
                 if event.status == 101:
-                    raise LocalProtocolError("HTTP/2 has no 101 Switching Protocols")
+                    raise _local("HTTP/2 has no 101 Switching Protocols")
                 fields = _response_fields(event.headers)
                 status = str(event.status).encode("ascii")
                 self._h2.send_headers(stream_id, [(b":status", status), *fields])
@@ -580,21 +585,21 @@ class HTTP2ServerConnection:
             elif kind is ResponseEnd:
                 assert isinstance(event, ResponseEnd)
                 if not stream.head_sent:
-                    raise LocalProtocolError("response end before the response head")
+                    raise _local("response end before the response head")
                 stream.trailers = _response_fields(event.trailers)
                 stream.end_pending = True
                 self._flush_stream(stream)
             elif kind is InformationalResponse:
                 assert isinstance(event, InformationalResponse)
                 if stream.head_sent:
-                    raise LocalProtocolError("interim response after the final response")
+                    raise _local("interim response after the final response")
                 fields = _response_fields(event.headers)
                 status = str(event.status).encode("ascii")
                 self._h2.send_headers(stream_id, [(b":status", status), *fields])
             else:
-                raise LocalProtocolError(f"cannot send {kind.__name__} over HTTP/2")
+                raise _local(f"cannot send {kind.__name__} over HTTP/2")
         except h2.exceptions.H2Error as exc:
-            raise LocalProtocolError(str(exc)) from None
+            raise _local(str(exc)) from None
         # Keep the output where buffered_output can count it.
         self._out += self._h2.data_to_send()
 
