@@ -34,8 +34,19 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "server_header": True,
     "date_header": True,
     "headers": (),
+    "ssl_certfile": None,
+    "ssl_keyfile": None,
+    "ssl_keyfile_password": None,
+    "ssl_ca_certs": None,
+    "ssl_cert_reqs": "none",
+    "ssl_ciphers": None,
+    "http2": True,
+    "h2c": True,
+    "http2_max_concurrent_streams": 100,
+    "http2_initial_window_size": 65535,
     "timeout_keep_alive": 5.0,
     "timeout_request_header": 10.0,
+    "timeout_flow_control": 20.0,
     "timeout_graceful_shutdown": 30.0,
     "limit_request_line": 8190,
     "limit_request_headers": 100,
@@ -112,6 +123,21 @@ INVALID: list[tuple[dict[str, Any], str]] = [
         {"limit_request_line": 20000},
         "limit_request_line cannot exceed limit_request_header_size",
     ),
+    ({"ssl_keyfile": "k.pem"}, "ssl_keyfile needs ssl_certfile (TLS is off)"),
+    ({"ssl_keyfile_password": "x"}, "ssl_keyfile_password needs ssl_certfile"),
+    ({"ssl_ca_certs": "ca.pem"}, "ssl_ca_certs needs ssl_certfile"),
+    ({"ssl_ciphers": "ECDHE"}, "ssl_ciphers needs ssl_certfile"),
+    ({"ssl_cert_reqs": "required"}, "ssl_cert_reqs needs ssl_certfile"),
+    (
+        {"ssl_certfile": "c.pem", "ssl_cert_reqs": "optional"},
+        "ssl_cert_reqs=optional needs ssl_ca_certs",
+    ),
+    ({"ssl_certfile": "c.pem", "ssl_cert_reqs": "2"}, "ssl_cert_reqs must be one of none,"),
+    ({"http2": "yes"}, "http2 must be true or false"),
+    ({"http2_max_concurrent_streams": 0}, "http2_max_concurrent_streams must be positive"),
+    ({"http2_initial_window_size": 1024}, "http2_initial_window_size must be in 65535.."),
+    ({"http2_initial_window_size": 2**31}, "http2_initial_window_size must be in 65535.."),
+    ({"timeout_flow_control": 0}, "timeout_flow_control must be positive seconds"),
 ]
 
 
@@ -151,6 +177,9 @@ def test_non_iterable_list_setting_raises_value_error(changes: dict[str, Any]) -
         {"timeout_keep_alive": 1},
         {"timeout_keep_alive": 0.001},
         {"limit_request_line": 16384},
+        {"ssl_certfile": "c.pem", "ssl_ca_certs": "ca.pem", "ssl_cert_reqs": "required"},
+        {"http2_initial_window_size": 2**31 - 1},
+        {"http2": False, "h2c": False},
     ],
     ids=lambda c: ",".join(f"{k}={v!r}" for k, v in c.items()),
 )
@@ -231,3 +260,10 @@ def test_every_field_is_an_option() -> None:
     assert [spec.name for spec in config_options()] == [
         f.name for f in dataclasses.fields(ServerConfig)
     ]
+
+
+def test_the_keyfile_password_is_secret_and_never_shown() -> None:
+    config = ServerConfig(ssl_certfile="c.pem", ssl_keyfile_password="hunter2")
+    assert "hunter2" not in repr(config)
+    (spec,) = [s for s in config_options() if s.name == "ssl_keyfile_password"]
+    assert spec.secret

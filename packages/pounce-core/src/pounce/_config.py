@@ -24,6 +24,7 @@ __all__ = ["LifespanMode", "LogLevel", "ServerConfig", "config_options"]
 LifespanMode = Literal["auto", "on", "off"]
 LoopChoice = Literal["auto", "asyncio", "uvloop"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+CertReqs = Literal["none", "optional", "required"]
 
 _MIB = 1024 * 1024
 
@@ -151,6 +152,81 @@ class ServerConfig:
         ),
     )
 
+    # --- TLS ---------------------------------------------------------------
+    ssl_certfile: str | None = field(
+        default=None,
+        metadata=option(
+            "Serve HTTPS (TLS 1.2 or later) with this PEM certificate (chain); "
+            "the key may be in the same file.",
+            group="TLS",
+        ),
+    )
+    ssl_keyfile: str | None = field(
+        default=None,
+        metadata=option("The PEM private key of --ssl-certfile.", group="TLS"),
+    )
+    ssl_keyfile_password: str | None = field(
+        default=None,
+        repr=False,  # a secret: never shown
+        metadata=option("Password of an encrypted --ssl-keyfile.", group="TLS", secret=True),
+    )
+    ssl_ca_certs: str | None = field(
+        default=None,
+        metadata=option(
+            "CA certificates (PEM file or directory) that client certificates must "
+            "chain to (mutual TLS).",
+            group="TLS",
+        ),
+    )
+    ssl_cert_reqs: CertReqs = field(
+        default="none",
+        metadata=option(
+            "Client certificates: 'none' not asked for, 'optional' verified when sent, "
+            "'required' (mutual TLS) refuses clients without a valid one.",
+            group="TLS",
+        ),
+    )
+    ssl_ciphers: str | None = field(
+        default=None,
+        metadata=option(
+            "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's); "
+            "default: OpenSSL's secure defaults.",
+            group="TLS",
+        ),
+    )
+
+    # --- HTTP/2 ------------------------------------------------------------
+    http2: bool = field(
+        default=True,
+        metadata=option(
+            "Serve HTTP/2: offered by ALPN over TLS, and over cleartext (see --h2c).",
+            group="HTTP/2",
+        ),
+    )
+    h2c: bool = field(
+        default=True,
+        metadata=option(
+            "Accept HTTP/2 over cleartext: clients that start with the HTTP/2 preface "
+            "(prior knowledge) or ask for 'Upgrade: h2c'.",
+            group="HTTP/2",
+        ),
+    )
+    http2_max_concurrent_streams: int = field(
+        default=100,
+        metadata=option(
+            "Most HTTP/2 streams (requests) a client may have open on one connection.",
+            group="HTTP/2",
+        ),
+    )
+    http2_initial_window_size: int = field(
+        default=65535,
+        metadata=option(
+            "Bytes of request body a client may send on a stream ahead of the app "
+            "reading it (the HTTP/2 flow-control window).",
+            group="HTTP/2",
+        ),
+    )
+
     # --- response headers --------------------------------------------------
     server_header: bool = field(
         default=True,
@@ -182,6 +258,15 @@ class ServerConfig:
         metadata=option(
             "Seconds a client has to send a complete request head (stops slowloris); "
             "answered with 408.",
+            group="Timeouts",
+        ),
+    )
+    timeout_flow_control: float = field(
+        default=20.0,
+        metadata=option(
+            "An HTTP/2 stream whose response waits this many seconds for a client that "
+            "keeps its flow-control window shut is reset; a client that reads nothing "
+            "at all for this long is disconnected.",
             group="Timeouts",
         ),
     )
@@ -302,7 +387,12 @@ def _validate(config: ServerConfig) -> None:
         root == "" or (root.startswith("/") and not root.endswith("/")),
         f"root_path must be empty or start with '/' and not end with '/', got {root!r}",
     )
-    for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown"):
+    for name in (
+        "timeout_keep_alive",
+        "timeout_request_header",
+        "timeout_flow_control",
+        "timeout_graceful_shutdown",
+    ):
         value = getattr(config, name)
         _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
     for name in (
@@ -315,6 +405,17 @@ def _validate(config: ServerConfig) -> None:
     _check(
         config.limit_request_line <= config.limit_request_header_size,
         "limit_request_line cannot exceed limit_request_header_size",
+    )
+    _validate_tls(config)
+    streams = config.http2_max_concurrent_streams
+    _check(
+        1 <= streams <= 2**31 - 1,
+        f"http2_max_concurrent_streams must be positive, got {streams}",
+    )
+    window = config.http2_initial_window_size
+    _check(
+        65535 <= window <= 2**31 - 1,
+        f"http2_initial_window_size must be in 65535..2147483647, got {window}",
     )
     for entry in config.forwarded_allow_ips:
         if entry in ("*", "unix:"):
@@ -336,6 +437,18 @@ def _validate(config: ServerConfig) -> None:
             all(c == "\t" or 32 <= ord(c) <= 126 or 128 <= ord(c) <= 255 for c in value),
             f"header value {value.strip()!r} has control characters",
         )
+
+
+def _validate_tls(config: ServerConfig) -> None:
+    """Settings that only make sense together; the files are read at start-up."""
+    if config.ssl_certfile is None:
+        for name in ("ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_ciphers"):
+            _check(getattr(config, name) is None, f"{name} needs ssl_certfile (TLS is off)")
+        _check(config.ssl_cert_reqs == "none", "ssl_cert_reqs needs ssl_certfile (TLS is off)")
+    _check(
+        config.ssl_cert_reqs == "none" or config.ssl_ca_certs is not None,
+        f"ssl_cert_reqs={config.ssl_cert_reqs} needs ssl_ca_certs to verify client certificates",
+    )
 
 
 def config_options() -> tuple[OptionSpec, ...]:

@@ -40,6 +40,7 @@ from pounce._lifecycle import (
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER, configure_logging
 from pounce._sockets import BindError, bind_sockets, describe_socket
+from pounce._tls import ServerTLS, build_server_tls
 from pounce._worker import Worker
 
 __all__ = ["EXIT_BAD_CONFIG", "EXIT_STARTUP_FAILED", "Server", "build_config", "run"]
@@ -96,6 +97,7 @@ class Server:
         self._worker: Worker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._signals = 0
+        self._tls: ServerTLS | None = None
         self.sockets: list[socket.socket] = []
         self.started = threading.Event()
         self.exit_code = 0
@@ -122,6 +124,7 @@ class Server:
             )
             app = load_app(self._app_target, factory=config.factory, app_dir=config.app_dir)
             app = build_app(app, config)
+            self._tls = build_server_tls(config)
         except (AppLoadError, ValueError) as exc:
             _logger.error("%s", exc)
             self.exit_code = EXIT_BAD_CONFIG
@@ -140,6 +143,7 @@ class Server:
             lifespan=lifespan,
             on_ready=self._on_ready,
             emitter=self._emitter,
+            tls=self._tls,
         )
         self._worker = worker
         self._install_signal_handlers()
@@ -160,7 +164,8 @@ class Server:
         return self.exit_code
 
     def _on_ready(self) -> None:
-        addresses = [describe_socket(s) for s in self.sockets]
+        scheme = "https" if self._tls is not None else "http"
+        addresses = [describe_socket(s, scheme=scheme) for s in self.sockets]
         _logger.info(
             "Pounce %s serving on %s; 1 worker (%s); %s; pid %d.",
             VERSION,

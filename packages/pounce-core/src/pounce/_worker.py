@@ -27,10 +27,11 @@ from typing import Any
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._error_responses import ErrorRenderer, plain_text_error
-from pounce._http1_connection import HTTP1Connection
 from pounce._lifecycle import LifecycleEmitter
 from pounce._lifespan import Lifespan
 from pounce._logging import ERROR_LOGGER
+from pounce._protocol_select import protocol_factory
+from pounce._tls import ServerTLS
 from pounce._worker_context import WorkerContext
 
 __all__ = ["Worker"]
@@ -39,6 +40,8 @@ _logger = logging.getLogger(ERROR_LOGGER)
 
 # How often the drain phase checks whether in-flight requests are done.
 _DRAIN_POLL = 0.05
+# How long closing a TLS connection waits for the client's close_notify.
+_TLS_SHUTDOWN_TIMEOUT = 5.0
 
 
 class Worker:
@@ -55,7 +58,9 @@ class Worker:
         on_ready: Callable[[], None] | None = None,
         emitter: LifecycleEmitter | None = None,
         worker_id: int = 0,
+        tls: ServerTLS | None = None,
     ) -> None:
+        self._tls = tls
         self._emitter = emitter if emitter is not None else LifecycleEmitter()
         self._worker_id = worker_id
         self._config = config
@@ -108,11 +113,21 @@ class Worker:
             error_renderer=self._error_renderer,
             emitter=self._emitter,
             worker_id=self._worker_id,
+            tls=self._tls,
         )
         self._ctx = ctx
+        factory = protocol_factory(ctx)
+        tls_options: dict[str, Any] = {}
+        if self._tls is not None:
+            tls_options = {
+                "ssl": self._tls.context,
+                # The client must finish its handshake as soon as its head.
+                "ssl_handshake_timeout": self._config.timeout_request_header,
+                "ssl_shutdown_timeout": _TLS_SHUTDOWN_TIMEOUT,
+            }
         servers = [
             await loop.create_server(
-                lambda: HTTP1Connection(ctx), sock=sock, backlog=self._config.backlog
+                factory, sock=sock, backlog=self._config.backlog, **tls_options
             )
             for sock in self._sockets
         ]

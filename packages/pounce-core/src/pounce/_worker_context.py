@@ -22,7 +22,8 @@ from pounce._http_date import HTTPDateCache
 from pounce._lifecycle import LifecycleEmitter
 from pounce._logging import ACCESS_LOGGER
 from pounce._proxy_headers import TrustedProxies
-from pounce_protocols import HTTP1Limits
+from pounce._tls import ServerTLS
+from pounce_protocols import HTTP1Limits, HTTP2Limits
 
 __all__ = ["ConnectionLike", "WorkerContext", "start_task"]
 
@@ -77,6 +78,7 @@ class WorkerContext:
         "error_renderer",
         "extra_headers",
         "http1_limits",
+        "http2_limits",
         "lifespan_state",
         "loop",
         "proxies",
@@ -85,6 +87,7 @@ class WorkerContext:
         "root_path_bytes",
         "send_date",
         "server_header",
+        "tls",
         "worker_id",
     )
 
@@ -98,8 +101,10 @@ class WorkerContext:
         error_renderer: ErrorRenderer = plain_text_error,
         emitter: LifecycleEmitter | None = None,
         worker_id: int = 0,
+        tls: ServerTLS | None = None,
     ) -> None:
         self.config = config
+        self.tls = tls
         self.emitter = emitter if emitter is not None else LifecycleEmitter()
         self.worker_id = worker_id
         self.app = app
@@ -109,6 +114,16 @@ class WorkerContext:
         self.http1_limits = HTTP1Limits(
             max_request_line=config.limit_request_line,
             max_header_bytes=config.limit_request_header_size,
+            max_header_count=config.limit_request_headers,
+        )
+        # HTTP/2 shares the request-head limits; see docs/http2.md.
+        self.http2_limits = HTTP2Limits(
+            max_concurrent_streams=config.http2_max_concurrent_streams,
+            initial_window_size=config.http2_initial_window_size,
+            connection_window_size=min(
+                2**31 - 1, max(1024 * 1024, 4 * config.http2_initial_window_size)
+            ),
+            max_header_list_size=config.limit_request_header_size,
             max_header_count=config.limit_request_headers,
         )
         self.date = HTTPDateCache()
