@@ -14,6 +14,15 @@ calls :meth:`Worker.serve` on a loop and, from that loop, :meth:`Worker.stop`.
 ``stop(force=True)`` cuts short whichever wait is under way: a lifespan
 startup that never completes, the drain, or (when forced again) a lifespan
 shutdown that hangs. Waiting on the app must never make a server unstoppable.
+
+``stop(handoff=True)`` drains for a worker that is being *replaced* (a rolling
+reload, a retirement) while another worker keeps accepting from the same
+listening sockets. Idle keep-alive connections are then not closed at once
+(a client may be writing its next request on one that very moment); each
+gets ``connection: close`` on its next response, or is closed by its
+keep-alive timer, so no request is lost to the handover.
+
+A stop requested before :meth:`serve` has started is remembered.
 """
 
 from __future__ import annotations
@@ -65,6 +74,8 @@ class Worker:
         self._error_renderer = error_renderer
         self._on_ready = on_ready
         self._stop: asyncio.Event | None = None
+        self._stop_requested = False
+        self._handoff = False
         self._force = False
         self._forced: asyncio.Event | None = None  # set by each forced stop
         self._ctx: WorkerContext | None = None
@@ -73,12 +84,25 @@ class Worker:
     def context(self) -> WorkerContext | None:
         return self._ctx
 
-    def stop(self, *, force: bool = False) -> None:
+    def stop(self, *, force: bool = False, handoff: bool = False) -> None:
         """Begin a graceful shutdown (or, with ``force``, skip the grace period).
 
+        ``handoff`` means another worker takes over this one's sockets: idle
+        connections are left to finish their keep-alive cycle (see the module
+        docstring). A plain stop after a handoff stop turns it into a shutdown.
         Must be called from the worker's own loop (use
         ``loop.call_soon_threadsafe`` from elsewhere).
         """
+        if not self._stop_requested:
+            self._handoff = handoff
+        elif not handoff and self._handoff:
+            self._handoff = False
+            ctx = self._ctx
+            if ctx is not None and ctx.draining:
+                ctx.handoff = False
+                for conn in list(ctx.connections):
+                    conn.shutdown()
+        self._stop_requested = True
         if force:
             self._force = True
             if self._forced is not None:
@@ -94,6 +118,10 @@ class Worker:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._forced = asyncio.Event()
+        if self._stop_requested:
+            self._stop.set()
+            if self._force:
+                self._forced.set()
         lifespan_state: dict[str, Any] = {}
         if self._lifespan is not None:
             if not await self._unless_forced(self._lifespan.startup()):
@@ -121,6 +149,12 @@ class Worker:
         try:
             await self._stop.wait()
         finally:
+            # We run here in a task woken by the stop event, so connections
+            # accepted in the same loop iteration as the stop request have
+            # already been attached to their server (asyncio attaches them in
+            # a task scheduled before our wake-up); closing the server now
+            # cannot orphan one. Only this worker's duplicate of each
+            # listening socket is closed: the sockets themselves stay open.
             for server in servers:
                 server.close()
             await self._drain(ctx)
@@ -154,13 +188,15 @@ class Worker:
 
     async def _drain(self, ctx: WorkerContext) -> None:
         ctx.draining = True
-        for conn in list(ctx.connections):
-            conn.shutdown()
+        ctx.handoff = self._handoff
+        if not self._handoff:
+            for conn in list(ctx.connections):
+                conn.shutdown()
         if ctx.connections and not self._force:
             # Idle connections were just told to close and leave the set once
             # their transport has; only the busy ones are worth reporting.
             busy = sum(1 for conn in ctx.connections if not conn.is_idle())
-            if busy:
+            if busy and not self._handoff:
                 _logger.info("Waiting for %d connection(s) to finish their requests.", busy)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self._config.timeout_graceful_shutdown
