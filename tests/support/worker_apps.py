@@ -25,8 +25,9 @@ from support.apps import respond
 __all__ = ["RELOADABLE_MODULE", "WorkerKilled", "app", "identity", "write_reloadable"]
 
 
-class WorkerKilled(BaseException):
-    """Raised by ``/kill-worker``: not an ``Exception``, so it ends the worker's loop."""
+class WorkerKilled(SystemExit):
+    """Raised by ``/kill-worker``: asyncio lets a ``SystemExit`` out of the task
+    and the event loop, so it ends the worker serving the request."""
 
 
 def identity() -> dict[str, object]:

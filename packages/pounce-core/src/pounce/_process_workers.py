@@ -44,7 +44,13 @@ from pounce._lifecycle import LifecycleEmitter, load_hooks
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER, configure_logging
 from pounce._worker import Worker
-from pounce._worker_link import WorkerEvents, WorkerExit, beat_interval, run_supervised
+from pounce._worker_link import (
+    WorkerEvents,
+    WorkerExit,
+    beat_interval,
+    run_on_loop,
+    run_supervised,
+)
 
 __all__ = ["ProcessWorker", "ProcessWorkers", "child_main"]
 
@@ -237,11 +243,7 @@ def child_main() -> None:
     )
     try:
         with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-            try:
-                runner.run(_serve(worker, channel, link, spec))
-            except BaseException:
-                worker.stop(force=True)  # the loop died: drop connections, don't drain
-                raise
+            run_on_loop(runner.get_loop(), worker, _serve(worker, channel, link, spec))
     except LifespanFailure as exc:
         channel.send({"type": "failed", "exit_code": EXIT_STARTUP_FAILED, "reason": str(exc)})
         sys.exit(EXIT_STARTUP_FAILED)

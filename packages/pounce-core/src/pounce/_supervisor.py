@@ -533,8 +533,8 @@ class Supervisor:
             await asyncio.sleep(interval)
             now = time.monotonic()
             for record in list(self._records.values()):
-                if record.state == "starting" or record.unresponsive:
-                    continue
+                if not record.ready_at or record.unresponsive:
+                    continue  # not serving yet: its start-up is not judged
                 silent = now - record.last_beat
                 if silent < threshold:
                     continue

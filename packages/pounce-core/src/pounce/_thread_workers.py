@@ -45,7 +45,13 @@ from pounce._lifecycle import LifecycleEmitter
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER
 from pounce._worker import Worker
-from pounce._worker_link import WorkerEvents, WorkerExit, beat_interval, run_supervised
+from pounce._worker_link import (
+    WorkerEvents,
+    WorkerExit,
+    beat_interval,
+    run_on_loop,
+    run_supervised,
+)
 
 __all__ = ["ThreadWorker", "ThreadWorkers"]
 
@@ -132,7 +138,10 @@ class ThreadWorker:
         self._config = config
         self._app = app
         self._worker_id = worker_id
-        self._sockets = sockets
+        # Our own descriptors, made now, while the supervisor's sockets are
+        # certainly open: asyncio closes these when this worker stops
+        # accepting, and the supervisor's stay open.
+        self._sockets = [sock.dup() for sock in sockets]
         self._retire_after = retire_after
         self._emitter = emitter
         self._events = events
@@ -214,29 +223,20 @@ class ThreadWorker:
 
     def _run(self) -> None:
         config = self._config
-        # Our own descriptors: asyncio closes them when this worker stops
-        # accepting, and the supervisor's stay open.
-        sockets = [sock.dup() for sock in self._sockets]
-        worker = Worker(
-            config=config,
-            app=self._app,
-            sockets=sockets,
-            lifespan=Lifespan(self._app, config.lifespan),
-            on_ready=self.ready,
-            emitter=self._emitter,
-            worker_id=self._worker_id,
-        )
-        self._worker = worker
         outcome = WorkerExit(kind="stopped")
         try:
+            worker = Worker(
+                config=config,
+                app=self._app,
+                sockets=self._sockets,
+                lifespan=Lifespan(self._app, config.lifespan),
+                on_ready=self.ready,
+                emitter=self._emitter,
+                worker_id=self._worker_id,
+            )
+            self._worker = worker
             with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-                try:
-                    runner.run(self._main(worker))
-                except BaseException:
-                    # The loop died under the worker: drop its connections
-                    # rather than wait for a drain that cannot happen.
-                    worker.stop(force=True)
-                    raise
+                run_on_loop(runner.get_loop(), worker, self._main(worker))
         except LifespanFailure as exc:
             outcome = WorkerExit(kind="failed", exit_code=EXIT_STARTUP_FAILED, reason=str(exc))
         except BaseException as exc:
@@ -245,6 +245,7 @@ class ThreadWorker:
         finally:
             with self._lock:
                 self._loop = None
-            for sock in sockets:
+            for sock in self._sockets:
                 sock.close()
+            # Always, whatever happened above: the supervisor waits for it.
             self._post(self._events.worker_exited, self, outcome)

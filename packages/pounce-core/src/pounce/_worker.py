@@ -149,14 +149,7 @@ class Worker:
         try:
             await self._stop.wait()
         finally:
-            # We run here in a task woken by the stop event, so connections
-            # accepted in the same loop iteration as the stop request have
-            # already been attached to their server (asyncio attaches them in
-            # a task scheduled before our wake-up); closing the server now
-            # cannot orphan one. Only this worker's duplicate of each
-            # listening socket is closed: the sockets themselves stay open.
-            for server in servers:
-                server.close()
+            await self._stop_accepting(servers)
             await self._drain(ctx)
             if self._lifespan is not None:
                 # The app gets its shutdown even after a forced drain; only a
@@ -165,6 +158,27 @@ class Worker:
                 timeout = self._config.timeout_graceful_shutdown
                 if not await self._unless_forced(self._lifespan.shutdown(timeout)):
                     _logger.warning("Application shutdown cancelled.")
+
+    async def _stop_accepting(self, servers: list[asyncio.Server]) -> None:
+        """Stop accepting without losing a connection accepted a moment ago.
+
+        asyncio accepts in a reader callback, then sets each connection up in
+        a task of its own: one loop turn later the transport attaches to its
+        server (which fails once the server is closed, dropping the
+        connection), and one more turn later ``connection_made`` adds it to
+        our connections. So the readers go first, the loop turns twice, and
+        only then are the servers closed; the drain that follows sees every
+        connection that was accepted. Closing a server closes only this
+        worker's descriptor of each listening socket, never the socket.
+        """
+        loop = asyncio.get_running_loop()
+        for sock in self._sockets:
+            if sock.fileno() >= 0:
+                loop.remove_reader(sock.fileno())
+        for _ in range(2):
+            await asyncio.sleep(0)
+        for server in servers:
+            server.close()
 
     async def _unless_forced(self, work: Coroutine[Any, Any, None]) -> bool:
         """Await ``work`` unless a forced stop comes first; False if it was cut short.

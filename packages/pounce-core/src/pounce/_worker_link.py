@@ -25,9 +25,9 @@ import asyncio
 import contextlib
 import random
 import socket
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pounce._config import ServerConfig
 from pounce._worker import Worker
@@ -40,6 +40,7 @@ __all__ = [
     "WorkerLink",
     "beat_interval",
     "retire_after",
+    "run_on_loop",
     "run_supervised",
 ]
 
@@ -137,6 +138,28 @@ def retire_after(config: ServerConfig, rng: random.Random) -> int | None:
         return None
     jitter = config.limit_max_requests_jitter
     return limit + (rng.randint(0, jitter) if jitter else 0)
+
+
+def run_on_loop(
+    loop: asyncio.AbstractEventLoop, worker: Worker, main: Coroutine[Any, Any, None]
+) -> None:
+    """Run ``main`` (which serves with ``worker``) to completion on ``loop``.
+
+    If the loop dies under it (the app raised ``SystemExit`` in a request,
+    which asyncio lets out of the loop), the worker is stopped, forced, and
+    its shutdown path runs to its end before the error is re-raised: the
+    connections are dropped rather than drained, but the app's lifespan
+    still gets its shutdown instead of being cancelled mid-flight.
+    """
+    task = loop.create_task(main)
+    try:
+        loop.run_until_complete(task)
+    except BaseException:
+        if not task.done():
+            worker.stop(force=True)
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(task)
+        raise
 
 
 async def run_supervised(
