@@ -12,7 +12,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -20,7 +20,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from pydantic import BaseModel, Field
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     active = "active"
     suspended = "suspended"
 
@@ -71,7 +71,9 @@ def pagination(
 
 
 @users.get("/", response_model=list[User])
-async def list_users(request: Request, page: Annotated[tuple[int, int], Depends(pagination)]) -> Any:
+async def list_users(
+    request: Request, page: Annotated[tuple[int, int], Depends(pagination)]
+) -> Any:
     offset, limit = page
     return list(request.state.users.values())[offset : offset + limit]
 
