@@ -118,7 +118,6 @@ def test_process_mode_needs_an_import_string(caplog: pytest.LogCaptureFixture) -
 def test_auto_mode_uses_threads_for_an_app_object(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="pounce")
     server = Server(ServerConfig(port=0, workers=2), hello)
-    server.shutdown()  # nothing to stop yet: ignored
     thread = threading.Thread(target=server.run)
     thread.start()
     try:
@@ -130,3 +129,14 @@ def test_auto_mode_uses_threads_for_an_app_object(caplog: pytest.LogCaptureFixtu
         thread.join(60)
     assert "2 workers (thread, " in caplog.text
     assert server.exit_code == 0
+
+
+def test_a_shutdown_asked_for_before_start_up_is_applied() -> None:
+    server = Server(ServerConfig(port=0, workers=2), hello)
+    server.shutdown()
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert server.exit_code == 0
+    assert not server.started.is_set()

@@ -369,3 +369,23 @@ def test_a_stop_during_start_up_does_not_announce_the_server() -> None:
         assert h.ready_calls == 0
 
     run(scenario)
+
+
+def test_a_reload_before_the_server_is_ready_is_ignored() -> None:
+    async def scenario() -> None:
+        edge = FakeEdge(lambda w: None)
+        h = Harness(edge)
+        task = asyncio.create_task(h.supervisor.run("app-0"))
+        await until(lambda: len(edge.workers) == 2)
+        h.supervisor.reload()
+        await asyncio.sleep(0.01)
+        assert len(edge.workers) == 2
+        for worker in edge.workers:
+            worker.ready()
+        await until(lambda: h.ready_calls)
+        h.supervisor.reload()  # now it counts
+        await until(lambda: len(edge.workers) == 4)
+        h.supervisor.stop()
+        assert await task == 0
+
+    run(scenario)

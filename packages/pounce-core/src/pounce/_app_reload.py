@@ -37,7 +37,8 @@ def _installed_roots() -> list[Path]:
     roots = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
     roots.update(site.getsitepackages())
     roots.add(site.getusersitepackages())
-    roots.update({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    # Library directories only, not whole prefixes: with a system Python the
+    # prefix is /usr, and an app in /usr/src/app is still the app's own code.
     return [Path(root).resolve() for root in roots if root]
 
 

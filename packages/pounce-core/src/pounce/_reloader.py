@@ -152,7 +152,11 @@ class Reloader:
             while self._forwarded < self._stop_signals:
                 self._forwarded += 1
                 with contextlib.suppress(ProcessLookupError):
-                    child.send_signal(signal.SIGTERM)
+                    if self._forwarded < 3:
+                        child.send_signal(signal.SIGTERM)  # graceful, then forced
+                    else:
+                        _logger.warning("Killing the server process.")
+                        child.kill()
             try:
                 code = child.wait(0.1)
             except subprocess.TimeoutExpired:

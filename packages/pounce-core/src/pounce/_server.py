@@ -99,7 +99,9 @@ class Server:
 
     # Signals handled when the server runs in the main thread. Immutable: a
     # subclass narrows it (the --reload child leaves SIGINT to its parent).
-    handled_signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handled_signals: tuple[signal.Signals, ...] = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+    )
 
     def __init__(
         self,
@@ -118,6 +120,9 @@ class Server:
         self._plan: WorkerPlan | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._installed: list[signal.Signals] = []
+        # Set by shutdown() from any thread, read by serve(): a shutdown asked
+        # for before the supervisor exists is applied as soon as it does.
+        self._shutdown_requested = threading.Event()
         self._signals = 0
         self.sockets: list[socket.socket] = []
         self.started = threading.Event()
@@ -178,6 +183,8 @@ class Server:
             on_ready=self._on_ready,
         )
         self._supervisor = supervisor
+        if self._shutdown_requested.is_set():
+            supervisor.stop()
         self._install_signal_handlers()
         try:
             self.exit_code = await supervisor.run(payload)
@@ -212,7 +219,8 @@ class Server:
         self.started.set()
 
     def shutdown(self, *, force: bool = False) -> None:
-        """Stop serving. Safe to call from any thread."""
+        """Stop serving (at once if still starting). Safe to call from any thread."""
+        self._shutdown_requested.set()
         self._call_on_loop(self._shutdown, force)
 
     def reload(self) -> None:
@@ -243,7 +251,7 @@ class Server:
         if supervisor is None:
             return
         name = signal.Signals(signum).name
-        if signum == signal.SIGHUP:
+        if name == "SIGHUP":
             _logger.info("Received %s: reloading.", name)
             supervisor.reload()
             return

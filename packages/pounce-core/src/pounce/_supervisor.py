@@ -186,6 +186,7 @@ class Supervisor:
         self._reload_task: asyncio.Task[None] | None = None
         self._reload_again = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._serving = False  # the first generation is ready
 
     # ------------------------------------------------------------ public
 
@@ -206,6 +207,7 @@ class Supervisor:
             if await self._all_ready(records):
                 for slot, record in zip(self._slots, records, strict=True):
                     slot.current = record
+                self._serving = True
                 self._on_ready()
                 await self._stop_event.wait()
             elif not self._stopping:
@@ -253,6 +255,9 @@ class Supervisor:
     def reload(self) -> None:
         """Start a rolling reload (a new generation of every worker)."""
         if self._stopping or self._loop is None:
+            return
+        if not self._serving:
+            _logger.warning("Reload ignored: the server is still starting.")
             return
         if self._reload_task is not None:
             self._reload_again = True
