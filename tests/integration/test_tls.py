@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -334,3 +335,28 @@ def test_cli_tls_errors_are_one_line(certificates: Certificates, case: str) -> N
     assert len(lines) == 1, err
     assert expected in lines[0]
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_https_with_several_workers(pounce: Any, certificates: Certificates, mode: str) -> None:
+    """Every worker, including a separate process, serves TLS with HTTP/2 by ALPN."""
+    process = pounce(
+        "support.apps:app",
+        "--workers",
+        "2",
+        "--worker-mode",
+        mode,
+        "--ssl-certfile",
+        str(certificates.server_cert),
+        "--ssl-keyfile",
+        str(certificates.server_key),
+    )
+    assert process.url.startswith("https://127.0.0.1:")
+    context = client_context(certificates)
+    for _ in range(10):
+        with httpx.Client(verify=context, http2=True, timeout=WAIT) as client:
+            response = client.get(process.url + "/")
+        assert response.status_code == 200
+        assert response.http_version == "HTTP/2"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait() == 0

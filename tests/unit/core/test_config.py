@@ -24,6 +24,17 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "root_path": "",
     "lifespan": "auto",
     "loop": "auto",
+    "workers": 1,
+    "worker_mode": "auto",
+    "timeout_worker_healthcheck": 30.0,
+    "limit_max_requests": None,
+    "limit_max_requests_jitter": 0,
+    "health_path": None,
+    "reload": False,
+    "reload_dirs": (),
+    "reload_includes": (),
+    "reload_excludes": (),
+    "reload_delay": 0.25,
     "env_file": None,
     "proxy_headers": True,
     "forwarded_allow_ips": ("127.0.0.1", "::1"),
@@ -62,8 +73,14 @@ def test_defaults() -> None:
     )
 
 
+# Worker recycling (--limit-max-requests) is a policy, not a bound on what a
+# client can make the server do: it is off by default.
+_RECYCLING = ("limit_max_requests", "limit_max_requests_jitter")
+
+
 @pytest.mark.parametrize(
-    "name", [n for n in EXPECTED_DEFAULTS if n.startswith(("timeout_", "limit_"))]
+    "name",
+    [n for n in EXPECTED_DEFAULTS if n.startswith(("timeout_", "limit_")) and n not in _RECYCLING],
 )
 def test_every_wait_and_size_is_bounded_by_default(name: str) -> None:
     value = getattr(ServerConfig(), name)
@@ -138,6 +155,17 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"http2_initial_window_size": 1024}, "http2_initial_window_size must be in 65535.."),
     ({"http2_initial_window_size": 2**31}, "http2_initial_window_size must be in 65535.."),
     ({"timeout_flow_control": 0}, "timeout_flow_control must be positive seconds"),
+    ({"workers": -1}, "workers must be in 0..1024 (0 = one per CPU), got -1"),
+    ({"workers": 5000}, "workers must be in 0..1024"),
+    ({"worker_mode": "fork"}, "worker_mode must be one of auto, thread, process, got 'fork'"),
+    ({"timeout_worker_healthcheck": 0}, "timeout_worker_healthcheck must be positive seconds"),
+    ({"reload_delay": -1}, "reload_delay must be positive seconds"),
+    ({"limit_max_requests": 0}, "limit_max_requests must be positive, got 0"),
+    ({"limit_max_requests_jitter": -1}, "limit_max_requests_jitter must be >= 0, got -1"),
+    ({"health_path": "healthz"}, "health_path must be an ASCII path starting with '/'"),
+    ({"health_path": "/h\u00e9"}, "health_path must be an ASCII path starting with '/'"),
+    ({"health_path": "/a b"}, "health_path must be an ASCII path starting with '/'"),
+    ({"reload_dirs": [1]}, "reload_dirs must be a list of strings"),
 ]
 
 

@@ -19,14 +19,16 @@ from typing import Any, Literal
 
 from pounce._options import OptionSpec, option, option_specs
 
-__all__ = ["LifespanMode", "LogLevel", "ServerConfig", "config_options"]
+__all__ = ["LifespanMode", "LogLevel", "ServerConfig", "WorkerMode", "config_options"]
 
 LifespanMode = Literal["auto", "on", "off"]
 LoopChoice = Literal["auto", "asyncio", "uvloop"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 CertReqs = Literal["none", "optional", "required"]
+WorkerMode = Literal["auto", "thread", "process"]
 
 _MIB = 1024 * 1024
+_MAX_WORKERS = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +105,98 @@ class ServerConfig:
             "Event loop: 'uvloop' (GIL builds only), 'asyncio', or 'auto' "
             "(uvloop when installed and the GIL is on).",
             group="Application",
+        ),
+    )
+
+    # --- workers -----------------------------------------------------------
+    workers: int = field(
+        default=1,
+        metadata=option(
+            "Number of workers, each with its own event loop (0 = one per CPU).",
+            group="Workers",
+        ),
+    )
+    worker_mode: WorkerMode = field(
+        default="auto",
+        metadata=option(
+            "Run workers as threads of one process or as processes; 'auto' uses threads "
+            "on free-threaded Python (or for a single worker), processes otherwise.",
+            group="Workers",
+        ),
+    )
+    timeout_worker_healthcheck: float = field(
+        default=30.0,
+        metadata=option(
+            "A worker whose event loop has not checked in for this many seconds is "
+            "reported as stuck (and, in process mode, killed and replaced).",
+            group="Workers",
+        ),
+    )
+    limit_max_requests: int | None = field(
+        default=None,
+        metadata=option(
+            "Replace a worker after it has served this many requests (none dropped).",
+            group="Workers",
+        ),
+    )
+    limit_max_requests_jitter: int = field(
+        default=0,
+        metadata=option(
+            "Add a random 0..N to each worker's --limit-max-requests, so workers are not "
+            "all replaced at once.",
+            group="Workers",
+        ),
+    )
+    health_path: str | None = field(
+        default=None,
+        metadata=option(
+            "Answer this path in the server, before the app: 200 while serving, 503 "
+            "while shutting down.",
+            group="Workers",
+        ),
+    )
+
+    # --- development ---------------------------------------------------------
+    reload: bool = field(
+        default=False,
+        metadata=option(
+            "Restart the server when watched files change (development only).",
+            group="Development",
+        ),
+    )
+    reload_dirs: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "A directory to watch with --reload (repeatable; default: --app-dir).",
+            group="Development",
+            flag="--reload-dir",
+            metavar="DIR",
+        ),
+    )
+    reload_includes: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "A glob of files to watch besides *.py, e.g. '*.html' (repeatable).",
+            group="Development",
+            flag="--reload-include",
+            metavar="GLOB",
+        ),
+    )
+    reload_excludes: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "A glob of files or directories not to watch, besides hidden ones and "
+            "__pycache__ (repeatable).",
+            group="Development",
+            flag="--reload-exclude",
+            metavar="GLOB",
+        ),
+    )
+    reload_delay: float = field(
+        default=0.25,
+        metadata=option(
+            "Seconds between two looks at the watched files with --reload.",
+            group="Development",
         ),
     )
 
@@ -416,6 +510,26 @@ def _validate(config: ServerConfig) -> None:
     _check(
         65535 <= window <= 2**31 - 1,
         f"http2_initial_window_size must be in 65535..2147483647, got {window}",
+    )
+    _check(
+        0 <= config.workers <= _MAX_WORKERS,
+        f"workers must be in 0..{_MAX_WORKERS} (0 = one per CPU), got {config.workers}",
+    )
+    for name in ("timeout_worker_healthcheck", "reload_delay"):
+        value = getattr(config, name)
+        _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
+    _check(
+        config.limit_max_requests is None or config.limit_max_requests > 0,
+        f"limit_max_requests must be positive, got {config.limit_max_requests}",
+    )
+    _check(
+        config.limit_max_requests_jitter >= 0,
+        f"limit_max_requests_jitter must be >= 0, got {config.limit_max_requests_jitter}",
+    )
+    health = config.health_path
+    _check(
+        health is None or (health.startswith("/") and health.isascii() and " " not in health),
+        f"health_path must be an ASCII path starting with '/', got {health!r}",
     )
     for entry in config.forwarded_allow_ips:
         if entry in ("*", "unix:"):

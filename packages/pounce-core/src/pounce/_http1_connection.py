@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pounce._access_log import log_request
+from pounce._asgi_types import ASGIApp
 from pounce._h2c import upgrade_h2c
 from pounce._http_scope import address, connection_tls, content_length, http_scope, request_headers
 from pounce._http_stream import HTTPStream
@@ -98,7 +99,7 @@ class HTTP1Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._stream: HTTPStream | None = None
         self._stream_done = False
-        self._start_pending = False
+        self._start_pending: ASGIApp | None = None  # the app to start after this batch
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._head_timer_armed = False
@@ -204,13 +205,14 @@ class HTTP1Connection(asyncio.Protocol):
                     stream = self._stream
                     if stream is not None and not stream.response_complete:
                         stream.feed_disconnect()
-            if self._start_pending:
+            app = self._start_pending
+            if app is not None:
                 # Started after the whole batch so an app whose body came in
                 # the same read finds it complete on its first receive().
-                self._start_pending = False
+                self._start_pending = None
                 stream = self._stream
                 assert stream is not None
-                self._task = start_task(self._loop, stream.run(self._ctx.app))
+                self._task = start_task(self._loop, stream.run(app))
         finally:
             self._dispatching = False
 
@@ -261,7 +263,11 @@ class HTTP1Connection(asyncio.Protocol):
             self._log_access(stream)  # the app never runs, so nothing else will
             self._close()
             return
-        self._start_pending = True
+        health = ctx.health
+        # A health check is answered by the server, never by the app.
+        self._start_pending = (
+            health if health is not None and health.matches(event.path) else ctx.app
+        )
 
     def _on_body(self, data: bytes) -> None:
         stream = self._stream

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._error_responses import ErrorRenderer, plain_text_error
+from pounce._health import HealthEndpoint
 from pounce._http_date import HTTPDateCache
 from pounce._lifecycle import LifecycleEmitter
 from pounce._logging import ACCESS_LOGGER
@@ -77,6 +78,8 @@ class WorkerContext:
         "emitter",
         "error_renderer",
         "extra_headers",
+        "handoff",
+        "health",
         "http1_limits",
         "http2_limits",
         "lifespan_state",
@@ -130,6 +133,14 @@ class WorkerContext:
         self.proxies = TrustedProxies(config.forwarded_allow_ips) if config.proxy_headers else None
         self.connections: set[ConnectionLike] = set()
         self.draining = False
+        # True when this worker drains because another takes its place (a
+        # reload or a retirement) rather than because the server shuts down.
+        self.handoff = False
+        self.health = (
+            HealthEndpoint(config.health_path, self._shutting_down)
+            if config.health_path is not None
+            else None
+        )
         self.requests_served = 0
         self.root_path = config.root_path
         self.root_path_bytes = config.root_path.encode("utf-8")
@@ -139,6 +150,9 @@ class WorkerContext:
         )
         self.send_date = config.date_header
         self.extra_headers = config.parsed_headers
+
+    def _shutting_down(self) -> bool:
+        return self.draining and not self.handoff
 
     def default_headers(self) -> list[tuple[bytes, bytes]]:
         """Headers the server adds to every response unless the app sets them."""
