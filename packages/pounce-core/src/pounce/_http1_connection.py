@@ -31,6 +31,7 @@ from urllib.parse import unquote_to_bytes
 from pounce._http_stream import HTTPStream
 from pounce._lifecycle import RequestCompleted
 from pounce._logging import ERROR_LOGGER
+from pounce._websocket_http1 import start_websocket
 from pounce._worker_context import WorkerContext, start_task
 from pounce_protocols import (
     BodyEnded,
@@ -46,6 +47,7 @@ from pounce_protocols import (
     ResponseEnd,
     ResponseEvent,
     ResponseHead,
+    UpgradeRequested,
 )
 
 __all__ = ["HTTP1Connection"]
@@ -210,6 +212,13 @@ class HTTP1Connection(asyncio.Protocol):
                 if isinstance(event, BodyReceived):
                     self._on_body(event.data)
                 elif isinstance(event, RequestReceived):  # UpgradeRequested included
+                    if (
+                        type(event) is UpgradeRequested
+                        and event.protocol == b"websocket"
+                        and self._ctx.websocket
+                    ):
+                        self._switch_to_websocket(event)
+                        return  # the rest of the batch is the WebSocket edge's
                     self._on_request(event)
                 elif isinstance(event, BodyEnded):
                     self._on_body_end()
@@ -286,6 +295,27 @@ class HTTP1Connection(asyncio.Protocol):
             self._close()
             return
         self._start_pending = True
+
+    def _switch_to_websocket(self, event: UpgradeRequested) -> None:
+        """Hand the transport to the WebSocket edge and step aside for good."""
+        transport = self._transport
+        if transport is None:
+            return
+        self._cancel_timer()
+        self._closing = True
+        self._transport = None
+        self._ctx.connections.discard(self)
+        start_websocket(
+            self._ctx,
+            transport,
+            self._machine,
+            event,
+            path=_decode_path(event.path),
+            client=self._client,
+            server=self._server,
+            scheme=self._scheme,
+            write_paused=self._write_paused,
+        )
 
     def _on_body(self, data: bytes) -> None:
         stream = self._stream

@@ -40,6 +40,7 @@ from pounce._lifecycle import (
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER, configure_logging
 from pounce._sockets import BindError, bind_sockets, describe_socket
+from pounce._websocket_session import check_websocket_support
 from pounce._worker import Worker
 
 __all__ = ["EXIT_BAD_CONFIG", "EXIT_STARTUP_FAILED", "Server", "build_config", "run"]
@@ -115,6 +116,7 @@ class Server:
         config = self.config
         self._loop = asyncio.get_running_loop()
         try:
+            check_websocket_support(config.ws)
             if config.env_file is not None:
                 load_env_file(config.env_file)
             self._emitter = LifecycleEmitter(

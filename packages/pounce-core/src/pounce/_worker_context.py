@@ -22,7 +22,7 @@ from pounce._http_date import HTTPDateCache
 from pounce._lifecycle import LifecycleEmitter
 from pounce._logging import ACCESS_LOGGER
 from pounce._proxy_headers import TrustedProxies
-from pounce_protocols import HTTP1Limits
+from pounce_protocols import HTTP1Limits, websocket_available
 
 __all__ = ["ConnectionLike", "WorkerContext", "start_task"]
 
@@ -85,6 +85,7 @@ class WorkerContext:
         "root_path_bytes",
         "send_date",
         "server_header",
+        "websocket",
         "worker_id",
     )
 
@@ -124,6 +125,8 @@ class WorkerContext:
         )
         self.send_date = config.date_header
         self.extra_headers = config.parsed_headers
+        # Upgrade requests for a WebSocket are served as such (otherwise as plain HTTP).
+        self.websocket = config.ws != "off" and websocket_available()
 
     def default_headers(self) -> list[tuple[bytes, bytes]]:
         """Headers the server adds to every response unless the app sets them."""
