@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import queue
 import socket
 import threading
@@ -20,6 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 from pounce import Receive, Scope, Send
 from pounce._logging import ERROR_LOGGER
 from support.raw import RawConnection
+from support.servers import TESTS_DIR, run_pounce
 from support.waiting import WAIT, log_records, wait_for
 from support.ws import CLOSE, PING, PONG, TEXT, RawWebSocket, close_payload, handshake_request
 
@@ -557,3 +560,40 @@ def test_ping_from_the_client_is_answered(serve):
         assert (pong.opcode, pong.payload) == (PONG, b"are you there")
         ws.send_frame(CLOSE, close_payload(1000))
         assert ws.read_frame().close_code == 1000
+
+
+# --------------------------------------------------------- without wsproto
+
+
+@pytest.fixture
+def no_wsproto(tmp_path) -> dict[str, str]:
+    """An environment in which ``import wsproto`` fails, as if it were not installed."""
+    hidden = tmp_path / "hide"
+    (hidden / "wsproto").mkdir(parents=True)
+    (hidden / "wsproto" / "__init__.py").write_text('raise ImportError("wsproto is hidden")\n')
+    return {"PYTHONPATH": os.pathsep.join([str(hidden), str(TESTS_DIR)])}
+
+
+def test_without_wsproto_upgrades_are_plain_http(pounce, no_wsproto):
+    server = pounce("support.apps:app", env=no_wsproto)
+    assert "wsproto is not installed" in server.output
+    with RawConnection("127.0.0.1", server.port) as conn:
+        conn.send_request(
+            "GET",
+            "/scope",
+            headers=[
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                ("Sec-WebSocket-Version", "13"),
+            ],
+        )
+        response = conn.read_response()
+    assert response.status == 200
+    assert json.loads(response.body)["type"] == "http"
+
+
+def test_ws_on_without_wsproto_refuses_to_start(no_wsproto):
+    code, out, err = run_pounce("support.apps:app", "--ws", "on", "--port", "0", env=no_wsproto)
+    assert code != 0
+    assert "--ws on needs wsproto installed" in out + err
