@@ -145,6 +145,7 @@ class WebSocketSession:
         "_ctx",
         "_draining",
         "_early",
+        "_ended",
         "_gone",
         "_loop",
         "_machine",
@@ -187,6 +188,7 @@ class WebSocketSession:
         self._queued = 0
         self._read_paused = False
         self._gone = False
+        self._ended = False
         self._app_done = False
         self._draining = False
         self._ping_count = 0
@@ -397,8 +399,9 @@ class WebSocketSession:
 
     def _finish(self) -> None:
         """The WebSocket is over: close the carrier (with a deadline for its flush)."""
-        if self._gone:
+        if self._gone or self._ended:
             return
+        self._ended = True
         self._cancel_ping_timers()
         if self._close_handle is not None:
             self._close_handle.cancel()
