@@ -24,7 +24,16 @@ from pounce._logging import ERROR_LOGGER
 from support.raw import RawConnection
 from support.servers import TESTS_DIR, run_pounce
 from support.waiting import WAIT, log_records, wait_for
-from support.ws import CLOSE, PING, PONG, TEXT, RawWebSocket, close_payload, handshake_request
+from support.ws import (
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    RawWebSocket,
+    client_frame,
+    close_payload,
+    handshake_request,
+)
 
 Record = Callable[[Any], None]
 
@@ -550,6 +559,15 @@ def test_protocol_failure_is_logged(serve, caplog):
     )
     assert records[0].levelno == logging.INFO
     assert "(close 1002)" in records[0].getMessage()
+
+
+def test_frames_sent_with_the_handshake_are_kept(serve):
+    server = serve(echo_app())
+    early = client_frame(TEXT, b"right behind the request") + client_frame(PING, b"p")
+    with RawWebSocket(server.port, early=early) as ws:
+        # The server answers the ping itself; the echo comes from the app.
+        frames = {(frame.opcode, frame.payload) for frame in (ws.read_frame(), ws.read_frame())}
+        assert frames == {(PONG, b"p"), (TEXT, b"right behind the request")}
 
 
 def test_ping_from_the_client_is_answered(serve):

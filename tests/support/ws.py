@@ -16,7 +16,16 @@ import struct
 from dataclasses import dataclass
 from types import TracebackType
 
-__all__ = ["CLOSE", "PING", "PONG", "Frame", "RawWebSocket", "close_payload", "handshake_request"]
+__all__ = [
+    "CLOSE",
+    "PING",
+    "PONG",
+    "Frame",
+    "RawWebSocket",
+    "client_frame",
+    "close_payload",
+    "handshake_request",
+]
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 DEFAULT_TIMEOUT = 30.0
@@ -36,6 +45,21 @@ def handshake_request(
     ]
     lines += [f"{name}: {value}" for name, value in extra or []]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def client_frame(opcode: int, payload: bytes = b"", *, fin: bool = True) -> bytes:
+    """One frame as a client sends it (masked)."""
+    mask = os.urandom(4)
+    first = (0x80 if fin else 0) | opcode
+    length = len(payload)
+    if length < 126:
+        head = bytes([first, 0x80 | length])
+    elif length < 65536:
+        head = bytes([first, 0x80 | 126]) + struct.pack("!H", length)
+    else:
+        head = bytes([first, 0x80 | 127]) + struct.pack("!Q", length)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + masked
 
 
 def close_payload(code: int, reason: str = "") -> bytes:
@@ -61,10 +85,13 @@ class Frame:
 class RawWebSocket:
     """One client connection that speaks WebSocket frames literally."""
 
-    def __init__(self, port: int, path: str = "/", *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, port: int, path: str = "/", *, timeout: float = DEFAULT_TIMEOUT, early: bytes = b""
+    ) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self._buffer = b""
-        self.sock.sendall(handshake_request(path))
+        # ``early``: frames sent right behind the request, before the answer.
+        self.sock.sendall(handshake_request(path) + early)
         head = self._read_until(b"\r\n\r\n")
         self.status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
         if " 101 " not in self.status_line:
@@ -84,17 +111,7 @@ class RawWebSocket:
     # -------------------------------------------------------------- writing
 
     def send_frame(self, opcode: int, payload: bytes = b"", *, fin: bool = True) -> None:
-        mask = os.urandom(4)
-        first = (0x80 if fin else 0) | opcode
-        length = len(payload)
-        if length < 126:
-            head = bytes([first, 0x80 | length])
-        elif length < 65536:
-            head = bytes([first, 0x80 | 126]) + struct.pack("!H", length)
-        else:
-            head = bytes([first, 0x80 | 127]) + struct.pack("!Q", length)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(head + mask + masked)
+        self.sock.sendall(client_frame(opcode, payload, fin=fin))
 
     # -------------------------------------------------------------- reading
 
