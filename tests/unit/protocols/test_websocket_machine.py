@@ -355,6 +355,17 @@ def test_deflate_bomb_is_stopped_at_the_limit() -> None:
     assert peak < 8 * 1024 * 1024
 
 
+@pytest.mark.parametrize("bits", [None, 9])
+def test_we_compress_at_the_fastest_level_within_the_agreed_window(bits: int | None) -> None:
+    text = "The quick brown fox jumps over the lazy dog. " * 200
+    machine = WebSocketMachine(deflate=DeflateParams(server_max_window_bits=bits))
+    out = machine.send_text(text)
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -(bits or 15))
+    expected = compressor.compress(text.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    header = 2 if out[1] < 126 else 4  # the frames are short: no 8-byte length
+    assert out[header:] == expected[:-4]
+
+
 def test_server_no_context_takeover_resets_the_compressor() -> None:
     machine = WebSocketMachine(deflate=DeflateParams(server_no_context_takeover=True))
     first = machine.send_text("same words " * 20)
