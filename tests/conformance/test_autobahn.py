@@ -72,6 +72,7 @@ def test_autobahn_fuzzingclient(pounce, tmp_path: Path) -> None:
     wstest = wstest_path()
     runs: list[tuple[Path, subprocess.Popen[bytes]]] = []
     servers = []
+    durations: list[float] = []
     started = time.monotonic()
     try:
         for index, (cases, excluded) in enumerate(shards()):
@@ -99,6 +100,7 @@ def test_autobahn_fuzzingclient(pounce, tmp_path: Path) -> None:
             remaining = SUITE_TIMEOUT - (time.monotonic() - started)
             code = process.wait(timeout=max(remaining, 1))
             assert code == 0, (workdir / "wstest.log").read_text()[-5000:]
+            durations.append(time.monotonic() - started)
     finally:
         for _, process in runs:
             if process.poll() is None:
@@ -111,12 +113,20 @@ def test_autobahn_fuzzingclient(pounce, tmp_path: Path) -> None:
         results.update(json.loads((workdir / "reports" / "index.json").read_text())["pounce"])
     behaviours = collections.Counter(r["behavior"] for r in results.values())
     closes = collections.Counter(r["behaviorClose"] for r in results.values())
-    print(f"\nAutobahn fuzzingclient: {len(results)} cases in {elapsed:.0f} s")
-    print("  behaviour:       " + ", ".join(f"{k} {v}" for k, v in sorted(behaviours.items())))
-    print("  close behaviour: " + ", ".join(f"{k} {v}" for k, v in sorted(closes.items())))
 
     def case_key(case: str) -> list[int]:
         return [int(part) for part in case.split(".")]
+
+    def listed(behaviour: str, key: str) -> str:
+        cases = sorted((c for c, r in results.items() if r[key] == behaviour), key=case_key)
+        return ", ".join(cases)
+
+    runs_done = ", ".join(f"{d:.0f} s" for d in durations)
+    print(f"\nAutobahn fuzzingclient: {len(results)} cases in {elapsed:.0f} s (runs: {runs_done})")
+    print("  behaviour:       " + ", ".join(f"{k} {v}" for k, v in sorted(behaviours.items())))
+    print("  close behaviour: " + ", ".join(f"{k} {v}" for k, v in sorted(closes.items())))
+    for behaviour in sorted(set(behaviours) - {"OK"}):
+        print(f"  {behaviour}: {listed(behaviour, 'behavior')}")
 
     bad = {
         case: (result["behavior"], result["behaviorClose"])
