@@ -24,7 +24,7 @@ from pounce._lifecycle import LifecycleEmitter
 from pounce._logging import ACCESS_LOGGER
 from pounce._proxy_headers import TrustedProxies
 from pounce._tls import ServerTLS
-from pounce_protocols import HTTP1Limits, HTTP2Limits
+from pounce_protocols import HTTP1Limits, HTTP2Limits, websocket_available
 
 __all__ = ["ConnectionLike", "WorkerContext", "start_task"]
 
@@ -91,6 +91,7 @@ class WorkerContext:
         "send_date",
         "server_header",
         "tls",
+        "websocket",
         "worker_id",
     )
 
@@ -150,6 +151,8 @@ class WorkerContext:
         )
         self.send_date = config.date_header
         self.extra_headers = config.parsed_headers
+        # Upgrade requests for a WebSocket are served as such (otherwise as plain HTTP).
+        self.websocket = config.ws != "off" and websocket_available()
 
     def _shutting_down(self) -> bool:
         return self.draining and not self.handoff
