@@ -98,8 +98,8 @@ def _te_field(name: tuple[bytes, str], value: bytes, fold: bool) -> Field:
     line_name, kind = name
     if fold:  # the value moved onto an obs-fold continuation line
         return Field(line_name + b":\r\n " + value, "invalid")
-    if any(c < 0x20 and c != 0x09 for c in value) or value.strip(b" \t") != value.strip():
-        kind = "invalid" if kind != "other" else "invalid"
+    if any((c < 0x20 and c != 0x09) or c == 0x7F for c in value):
+        kind = "invalid"  # a control character in any field value
     return Field(line_name + b": " + value, kind, value)
 
 
@@ -225,9 +225,11 @@ def run(chunks: list[bytes]) -> tuple[list[Event], int | None]:
                 conn.send(ResponseEnd(stream_id=stream))
                 events += conn.start_next_cycle()
     except RemoteProtocolError as exc:
-        assert exc.status_hint in STATUSES, exc
-        return events, exc.status_hint
-    return events, None
+        status: int | None = exc.status_hint
+    else:
+        status = None
+    assert status is None or status in STATUSES
+    return events, status
 
 
 @st.composite

@@ -33,7 +33,7 @@ from pounce._http_scope import address, connection_tls, content_length, http_sco
 from pounce._http_stream import HTTPStream
 from pounce._logging import ERROR_LOGGER
 from pounce._websocket_http1 import start_websocket
-from pounce._worker_context import WorkerContext, start_task
+from pounce._worker_context import FIRST_REQUEST_GRACE, WorkerContext, start_task
 from pounce_protocols import (
     BodyEnded,
     BodyReceived,
@@ -560,7 +560,17 @@ class HTTP1Connection(asyncio.Protocol):
         return self._stream is None or self._stream.response_complete
 
     def shutdown(self) -> None:
-        """Close now if idle, else after the current response."""
+        """Close now if idle, else after the current response.
+
+        A connection that has not sent a byte yet gets a moment to deliver
+        its first request (see ``FIRST_REQUEST_GRACE``); it is answered with
+        ``connection: close``.
+        """
+        machine = self._machine
+        if machine.stream_id == 0 and not machine.buffered_bytes and self._task is None:
+            grace = min(FIRST_REQUEST_GRACE, self._ctx.config.timeout_request_header)
+            self._set_timer(grace, self._close)
+            return
         self._closing = True
         if self.is_idle() and (self._task is None or self._task.done()):
             self._close()

@@ -166,7 +166,7 @@ class Worker:
         try:
             await self._stop.wait()
         finally:
-            await self._stop_accepting(servers)
+            await self._stop_accepting(servers, factory, tls_options)
             await self._drain(ctx)
             if self._lifespan is not None:
                 # The app gets its shutdown even after a forced drain; only a
@@ -176,7 +176,12 @@ class Worker:
                 if not await self._unless_forced(self._lifespan.shutdown(timeout)):
                     _logger.warning("Application shutdown cancelled.")
 
-    async def _stop_accepting(self, servers: list[asyncio.Server]) -> None:
+    async def _stop_accepting(
+        self,
+        servers: list[asyncio.Server],
+        factory: Callable[[], asyncio.Protocol],
+        tls_options: dict[str, Any],
+    ) -> None:
         """Stop accepting without losing a connection accepted a moment ago.
 
         asyncio accepts in a reader callback, then sets each connection up in
@@ -187,6 +192,12 @@ class Worker:
         only then are the servers closed; the drain that follows sees every
         connection that was accepted. Closing a server closes only this
         worker's descriptor of each listening socket, never the socket.
+
+        On a shutdown (not a handoff, where a successor accepts them) the
+        connections already waiting in the kernel's accept queue are accepted
+        and served too: the kernel completed their handshakes, their clients
+        have sent their requests, and closing the socket over them would reset
+        every one.
         """
         loop = asyncio.get_running_loop()
         for sock in self._sockets:
@@ -194,8 +205,46 @@ class Worker:
                 loop.remove_reader(sock.fileno())
         for _ in range(2):
             await asyncio.sleep(0)
+        if not self._handoff:
+            # Until the queues are empty, with no await between the last look
+            # and the close: nothing can slip in to be reset.
+            while waiting := self._take_waiting():
+                await self._start_waiting(waiting, factory, tls_options)
         for server in servers:
             server.close()
+
+    def _take_waiting(self) -> list[socket.socket]:
+        """Accept every connection waiting in the listening sockets' queues."""
+        waiting: list[socket.socket] = []
+        for sock in self._sockets:
+            while sock.fileno() >= 0:
+                try:
+                    conn, _ = sock.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    _logger.warning("Accepting a waiting connection failed: %s", exc)
+                    break
+                conn.setblocking(False)
+                waiting.append(conn)
+        return waiting
+
+    async def _start_waiting(
+        self,
+        waiting: list[socket.socket],
+        factory: Callable[[], asyncio.Protocol],
+        tls_options: dict[str, Any],
+    ) -> None:
+        """Serve connections accepted at shutdown; together, so TLS handshakes overlap."""
+        loop = asyncio.get_running_loop()
+        results = await asyncio.gather(
+            *(loop.connect_accepted_socket(factory, conn, **tls_options) for conn in waiting),
+            return_exceptions=True,
+        )
+        for conn, result in zip(waiting, results, strict=True):
+            if isinstance(result, BaseException):
+                conn.close()
+                _logger.info("A connection accepted at shutdown failed to start: %s", result)
 
     async def _unless_forced(self, work: Coroutine[Any, Any, None]) -> bool:
         """Await ``work`` unless a forced stop comes first; False if it was cut short.

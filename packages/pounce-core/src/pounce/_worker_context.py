@@ -26,7 +26,13 @@ from pounce._proxy_headers import TrustedProxies
 from pounce._tls import ServerTLS
 from pounce_protocols import HTTP1Limits, HTTP2Limits, websocket_available
 
-__all__ = ["ConnectionLike", "WorkerContext", "start_task"]
+__all__ = ["FIRST_REQUEST_GRACE", "ConnectionLike", "WorkerContext", "start_task"]
+
+#: At shutdown, how long a connection that has not sent a byte yet may still
+#: deliver its first request (capped by ``timeout_request_header``). Such a
+#: connection was most likely accepted a moment before the shutdown with its
+#: request already on the way; closing it at once would lose that request.
+FIRST_REQUEST_GRACE = 1.0
 
 
 class ConnectionLike(Protocol):
