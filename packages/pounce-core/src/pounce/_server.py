@@ -27,6 +27,7 @@ from pounce._app_stack import build_app
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._env_file import load_env_file
+from pounce._error_responses import plain_text_error
 from pounce._event_loop import loop_factory, resolve_loop
 from pounce._importer import AppLoadError, load_app
 from pounce._lifecycle import (
@@ -39,6 +40,13 @@ from pounce._lifecycle import (
 )
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER, configure_logging
+from pounce._plugins import (
+    ServerPlugin,
+    check_features,
+    error_renderer,
+    event_hooks,
+    load_plugins,
+)
 from pounce._sockets import BindError, bind_sockets, describe_socket
 from pounce._worker import Worker
 
@@ -117,11 +125,13 @@ class Server:
         try:
             if config.env_file is not None:
                 load_env_file(config.env_file)
+            check_features(config)
+            plugins = load_plugins(config)
             self._emitter = LifecycleEmitter(
-                [*load_hooks(config.lifecycle_hooks), *self._extra_hooks]
+                [*load_hooks(config.lifecycle_hooks), *self._extra_hooks, *event_hooks(plugins)]
             )
             app = load_app(self._app_target, factory=config.factory, app_dir=config.app_dir)
-            app = build_app(app, config)
+            app = build_app(app, config, plugins)
         except (AppLoadError, ValueError) as exc:
             _logger.error("%s", exc)
             self.exit_code = EXIT_BAD_CONFIG
@@ -132,12 +142,21 @@ class Server:
             _logger.error("%s", exc)
             self.exit_code = EXIT_BAD_CONFIG
             return self.exit_code
+        try:
+            started = _start_plugins(plugins)
+        except ValueError as exc:
+            _logger.error("%s", exc)
+            for sock in self.sockets:
+                sock.close()
+            self.exit_code = EXIT_BAD_CONFIG
+            return self.exit_code
         lifespan = Lifespan(app, config.lifespan)
         worker = Worker(
             config=config,
             app=app,
             sockets=self.sockets,
             lifespan=lifespan,
+            error_renderer=error_renderer(plugins) or plain_text_error,
             on_ready=self._on_ready,
             emitter=self._emitter,
         )
@@ -150,6 +169,7 @@ class Server:
             self.exit_code = EXIT_STARTUP_FAILED
         finally:
             self._remove_signal_handlers()
+            _stop_plugins(started)
             for sock in self.sockets:
                 sock.close()
             if config.uds is not None:
@@ -210,6 +230,27 @@ class Server:
             self._loop.remove_signal_handler(signum)
 
 
+def _start_plugins(plugins: list[ServerPlugin]) -> list[ServerPlugin]:
+    """Start each plugin; if one refuses, stop those already started and re-raise."""
+    started: list[ServerPlugin] = []
+    try:
+        for plugin in plugins:
+            plugin.start()
+            started.append(plugin)
+    except BaseException:
+        _stop_plugins(started)
+        raise
+    return started
+
+
+def _stop_plugins(plugins: list[ServerPlugin]) -> None:
+    for plugin in reversed(plugins):
+        try:
+            plugin.stop()
+        except Exception:
+            _logger.exception("Stopping server plugin %s failed.", type(plugin).__name__)
+
+
 def run(app: str | ASGIApp, **options: Any) -> None:
     """Serve ``app`` (an ASGI app or ``"module:attribute"``) until stopped.
 
@@ -224,7 +265,10 @@ def run(app: str | ASGIApp, **options: Any) -> None:
         sys.exit(EXIT_BAD_CONFIG)
     try:
         configure_logging(
-            log_level=config.log_level, access_log=config.access_log, log_config=config.log_config
+            log_level=config.log_level,
+            access_log=config.access_log,
+            log_config=config.log_config,
+            log_format=config.log_format,
         )
     except ValueError as exc:
         # The user's logging setup is what failed: report it through ours.

@@ -82,8 +82,10 @@ class WorkerContext:
         "proxies",
         "requests_served",
         "root_path",
+        "request_timing",
         "root_path_bytes",
         "send_date",
+        "sendfile",
         "server_header",
         "worker_id",
     )
@@ -124,6 +126,12 @@ class WorkerContext:
         )
         self.send_date = config.date_header
         self.extra_headers = config.parsed_headers
+        # Per-request timing facts (scope extension "pounce.timing") cost a
+        # clock read per request: only for --server-timing.
+        self.request_timing = config.server_timing
+        # Loops that implement sendfile (asyncio's) can offer zero-copy file
+        # responses; uvloop inherits the abstract method, which cannot.
+        self.sendfile = type(loop).sendfile is not asyncio.AbstractEventLoop.sendfile
 
     def default_headers(self) -> list[tuple[bytes, bytes]]:
         """Headers the server adds to every response unless the app sets them."""
