@@ -793,7 +793,7 @@ def _validate_batteries(config: ServerConfig) -> None:
         value = getattr(config, name)
         _check(value is None or _is_path(value), f"{name} must start with '/', got {value!r}")
     if config.metrics_bind is not None:
-        host, sep, port = config.metrics_bind.rpartition(":")
+        _, sep, port = config.metrics_bind.rpartition(":")
         _check(
             bool(sep) and port.isdigit() and 0 <= int(port) <= 65535,
             f"metrics_bind must look like HOST:PORT, got {config.metrics_bind!r}",
