@@ -12,6 +12,7 @@ import types
 import pytest
 
 import pounce
+import pounce_extras
 import pounce_protocols
 
 PUBLIC_API = {
@@ -63,6 +64,20 @@ PUBLIC_API = {
         "load_app",
         "run",
     },
+    pounce_extras: {
+        "CORS",
+        "CompressionLayer",
+        "ConcurrencyLimiter",
+        "JSONFormatter",
+        "LoadShedding",
+        "MemoryStore",
+        "RateLimitLayer",
+        "RequestID",
+        "SecurityHeaders",
+        "ServerTiming",
+        "StaticFiles",
+        "render_error",
+    },
 }
 PACKAGES = pytest.mark.parametrize("package", list(PUBLIC_API), ids=lambda p: p.__name__)
 PUBLIC_MODULES = {"__main__", "testing"}
@@ -93,6 +108,7 @@ def test_star_import_gives_exactly_all(package: types.ModuleType) -> None:
     [
         pounce_protocols,
         pounce,
+        pounce_extras,
     ],
     ids=lambda p: p.__name__,
 )
