@@ -3,8 +3,8 @@
 ``pounce_protocols`` is Sans-IO: it imports no other Pounce package and
 nothing that does I/O or concurrency. ``pounce`` (core) never imports the CLI
 or the extras built on top of it, and the extras never import the CLI. The
-source is read with :mod:`ast`, so an
-import inside a function or behind ``TYPE_CHECKING`` counts too.
+source is read with :mod:`ast`, so an import inside a function or behind
+``TYPE_CHECKING`` counts too.
 """
 
 from __future__ import annotations
