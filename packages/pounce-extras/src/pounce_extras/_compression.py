@@ -37,7 +37,7 @@ import zlib
 from typing import Protocol
 
 from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
-from pounce_extras._http import get_headers, parse_qlist, preferred, without_headers
+from pounce_extras._http import add_vary, get_headers, parse_qlist, preferred, without_headers
 from pounce_extras._layers import layer_order
 
 if sys.version_info >= (3, 14):
@@ -249,7 +249,7 @@ class _Response:
             self.mode = "pass"
             await self._send(message)
             return
-        headers = _add_vary(headers)
+        headers = add_vary(headers, b"Accept-Encoding")
         too_small = length is not None and length.isdigit() and int(length) < self._layer.min_size
         if self.encoding is None or too_small:
             self.mode = "pass"
@@ -351,17 +351,6 @@ class _Response:
         if length is not None:
             headers.append((b"content-length", str(length).encode("ascii")))
         return {**start, "headers": headers}
-
-
-def _add_vary(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    for index, (name, value) in enumerate(headers):
-        if name.lower() == b"vary":
-            tokens = {t.strip().lower() for t in value.split(b",")}
-            if b"accept-encoding" not in tokens and b"*" not in tokens:
-                headers[index] = (name, value + b", Accept-Encoding")
-            return headers
-    headers.append((b"vary", b"Accept-Encoding"))
-    return headers
 
 
 @layer_order("compression")

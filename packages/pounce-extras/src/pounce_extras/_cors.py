@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
 from pounce_extras._error_pages import send_error
-from pounce_extras._http import get_header
+from pounce_extras._http import add_vary, get_header
 from pounce_extras._layers import layer_order
 
 __all__ = ["CORS", "cors_layer"]
@@ -83,7 +83,7 @@ class CORS:
                     if self.expose:
                         response_headers.append((b"access-control-expose-headers", self.expose))
                 if self.varies:
-                    response_headers.append((b"vary", b"Origin"))
+                    add_vary(response_headers, b"Origin")
                 message = {**message, "headers": response_headers}
             await send(message)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pounce import Scope
 
 __all__ = [
+    "add_vary",
     "app_path",
     "get_header",
     "get_headers",
@@ -52,6 +53,18 @@ def without_headers(
 ) -> list[tuple[bytes, bytes]]:
     """``headers`` minus the fields named (compared case-insensitively)."""
     return [(k, v) for k, v in headers if k.lower() not in names]
+
+
+def add_vary(headers: list[tuple[bytes, bytes]], token: bytes) -> list[tuple[bytes, bytes]]:
+    """``headers`` with ``token`` in their Vary field (one field, merged)."""
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"vary":
+            tokens = {t.strip().lower() for t in value.split(b",")}
+            if token.lower() not in tokens and b"*" not in tokens:
+                headers[index] = (name, value + b", " + token)
+            return headers
+    headers.append((b"vary", token))
+    return headers
 
 
 def parse_qlist(values: Iterable[bytes]) -> dict[str, float]:
