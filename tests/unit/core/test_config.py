@@ -37,6 +37,7 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "timeout_keep_alive": 5.0,
     "timeout_request_header": 10.0,
     "timeout_graceful_shutdown": 30.0,
+    "shutdown_delay": 0.0,
     "limit_request_line": 8190,
     "limit_request_headers": 100,
     "limit_request_header_size": 16384,

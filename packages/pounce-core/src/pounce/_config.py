@@ -193,6 +193,14 @@ class ServerConfig:
             group="Timeouts",
         ),
     )
+    shutdown_delay: float = field(
+        default=0.0,
+        metadata=option(
+            "On SIGTERM/SIGINT, keep serving this many seconds (the health path answers "
+            "503) so load balancers stop sending requests before the server stops accepting.",
+            group="Timeouts",
+        ),
+    )
 
     # --- limits ------------------------------------------------------------
     limit_request_line: int = field(
@@ -664,6 +672,12 @@ def _validate(config: ServerConfig) -> None:
             all(c == "\t" or 32 <= ord(c) <= 126 or 128 <= ord(c) <= 255 for c in value),
             f"header value {value.strip()!r} has control characters",
         )
+    _check(
+        isinstance(config.shutdown_delay, int | float)
+        and math.isfinite(config.shutdown_delay)
+        and 0 <= config.shutdown_delay <= 3600,
+        f"shutdown_delay must be 0..3600 seconds, got {config.shutdown_delay!r}",
+    )
     _validate_batteries(config)
 
 

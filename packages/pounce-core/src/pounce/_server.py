@@ -199,9 +199,20 @@ class Server:
         loop, worker = self._loop, self._worker
         if loop is None or worker is None or loop.is_closed():
             return
-        if not force:
-            self._emitter.emit(ServerDraining(reason="shutdown requested"))
-        loop.call_soon_threadsafe(lambda: worker.stop(force=force))
+        if force:
+            loop.call_soon_threadsafe(lambda: worker.stop(force=True))
+            return
+        self._emitter.emit(ServerDraining(reason="shutdown requested"))
+        loop.call_soon_threadsafe(self._stop_after_delay, worker)
+
+    def _stop_after_delay(self, worker: Worker) -> None:
+        """Stop ``worker`` gracefully, after ``shutdown_delay`` (on the loop)."""
+        delay = self.config.shutdown_delay
+        if delay > 0 and self._loop is not None:
+            _logger.info("Still serving for %.1fs before shutting down.", delay)
+            self._loop.call_later(delay, worker.stop)
+        else:
+            worker.stop()
 
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
@@ -212,7 +223,7 @@ class Server:
             name = signal.Signals(signum).name
             _logger.info("Received %s: shutting down gracefully.", name)
             self._emitter.emit(ServerDraining(reason=name))
-            worker.stop()
+            self._stop_after_delay(worker)
         else:
             _logger.warning("Received %s again: shutting down now.", signal.Signals(signum).name)
             worker.stop(force=True)
