@@ -79,10 +79,27 @@ async def _read_body(receive: Receive) -> bytes:
             return body
 
 
+async def _echo(receive: Receive, send: Send) -> None:
+    """A WebSocket that sends back every message it gets."""
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+        elif message["type"] == "websocket.receive":
+            reply = {"type": "websocket.send"}
+            if message.get("text") is not None:
+                reply["text"] = "echo: " + message["text"]
+            else:
+                reply["bytes"] = message.get("bytes") or b""
+            await send(reply)
+        else:
+            return
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    """Routes: ``/scope`` (what the server told the app, as JSON), ``/slow?s=N``,
-    ``/fail`` (raises), ``/whoami`` (the instance name from $POUNCE_INSTANCE),
-    anything else: ``hello``."""
+    """A WebSocket echo, and HTTP routes: ``/scope`` (what the server told the
+    app, as JSON), ``/slow?s=N``, ``/fail`` (raises), ``/whoami`` (the
+    instance name from $POUNCE_INSTANCE), anything else: ``hello``."""
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
@@ -91,6 +108,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["type"] == "websocket":
+        await _echo(receive, send)
+        return
     if scope["type"] != "http":
         return
     path = scope["path"]

@@ -608,7 +608,16 @@ class HTTP1Connection(asyncio.Protocol):
         return self._stream is None or self._stream.response_complete
 
     def shutdown(self) -> None:
-        """Close now if idle, else after the current response."""
+        """Close now if idle, else after the current response.
+
+        A connection that has not carried a request yet is not closed: its
+        client connected to send one, which may already be on the wire, and
+        closing would reset it unanswered. It is served, with
+        ``connection: close`` (the worker is draining), or closed by the
+        request-head timeout if nothing comes.
+        """
+        if self._machine.stream_id == 0 and self._stream is None and self._ctx.draining:
+            return
         self._closing = True
         if self.is_idle() and (self._task is None or self._task.done()):
             self._close()

@@ -121,8 +121,14 @@ class Worker:
         try:
             await self._stop.wait()
         finally:
+            # Keep the listening sockets alive past the servers' close, long
+            # enough to take the connections already waiting in their accept
+            # queues: closing a listener resets those, and a client (or a
+            # proxy) has already sent its request on them.
+            pending = [sock.dup() for sock in self._sockets]
             for server in servers:
                 server.close()
+            await self._take_pending(ctx, pending)
             await self._drain(ctx)
             if self._lifespan is not None:
                 # The app gets its shutdown even after a forced drain; only a
@@ -131,6 +137,27 @@ class Worker:
                 timeout = self._config.timeout_graceful_shutdown
                 if not await self._unless_forced(self._lifespan.shutdown(timeout)):
                     _logger.warning("Application shutdown cancelled.")
+
+    async def _take_pending(self, ctx: WorkerContext, listeners: list[socket.socket]) -> None:
+        """Serve the connections queued on ``listeners`` (duplicates), then close them."""
+        loop = asyncio.get_running_loop()
+        for listener in listeners:
+            try:
+                listener.setblocking(False)
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError as exc:
+                        _logger.debug("Accepting a queued connection failed: %s", exc)
+                        break
+                    try:
+                        await loop.connect_accepted_socket(lambda: HTTP1Connection(ctx), conn)
+                    except OSError:
+                        conn.close()  # the client gave up while queued
+            finally:
+                listener.close()
 
     async def _unless_forced(self, work: Coroutine[Any, Any, None]) -> bool:
         """Await ``work`` unless a forced stop comes first; False if it was cut short.
