@@ -11,6 +11,7 @@ got its answer.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -127,10 +128,8 @@ class Nginx:
         return log.read_text() if log.exists() else ""
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(WAIT)
         if self.process.stderr is not None:
             self.process.stderr.close()
