@@ -79,3 +79,21 @@ def test_a_missing_dependency_stops_start_up_with_the_install_line(
     requirement = message.split("needs ")[1]
     assert f"{message}: pip install '{requirement}'" in err
     assert "Traceback" not in err
+
+
+def test_missing_optional_libraries_cost_nothing_until_asked_for(
+    tmp_path: Path, pounce: PounceFactory
+) -> None:
+    # None of the optional libraries importable: a server that uses none of
+    # their features starts and serves, batteries included.
+    for module in ("prometheus_client", "opentelemetry", "sentry_sdk", "redis", "zstandard"):
+        (tmp_path / module).mkdir()
+        (tmp_path / module / "__init__.py").write_text("raise ImportError('simulated')\n")
+    env = {"PYTHONPATH": f"{tmp_path}:{TESTS_DIR}"}
+    process = pounce(
+        "support.extras_apps:app", "--rate-limit", "100", "--health-path", "/h", env=env
+    )
+    response = httpx.get(process.url + "/", headers={"accept-encoding": "zstd, gzip"})
+    assert response.status_code == 200
+    assert response.headers["ratelimit-policy"]
+    assert httpx.get(process.url + "/h").text == "ok\n"

@@ -39,6 +39,8 @@ _logger = logging.getLogger(ERROR_LOGGER)
 
 # How often the drain phase checks whether in-flight requests are done.
 _DRAIN_POLL = 0.05
+# Loop iterations asyncio needs to turn an accepted socket into a connection.
+_SETUP_STEPS = 3
 
 
 class Worker:
@@ -125,10 +127,7 @@ class Worker:
             # enough to take the connections already waiting in their accept
             # queues: closing a listener resets those, and a client (or a
             # proxy) has already sent its request on them.
-            pending = [sock.dup() for sock in self._sockets]
-            for server in servers:
-                server.close()
-            await self._take_pending(ctx, pending)
+            await self._stop_accepting(ctx, servers)
             await self._drain(ctx)
             if self._lifespan is not None:
                 # The app gets its shutdown even after a forced drain; only a
@@ -137,6 +136,28 @@ class Worker:
                 timeout = self._config.timeout_graceful_shutdown
                 if not await self._unless_forced(self._lifespan.shutdown(timeout)):
                     _logger.warning("Application shutdown cancelled.")
+
+    async def _stop_accepting(self, ctx: WorkerContext, servers: list[asyncio.Server]) -> None:
+        """Stop accepting without losing a connection a client already opened.
+
+        Two kinds would be lost by simply closing the servers: sockets asyncio
+        has accepted but is still setting up in tasks of its own (a closed
+        server refuses to adopt them, and they leak unanswered), and
+        connections still queued on the listening sockets (closing a listener
+        resets them, with their requests already sent). So: stop watching the
+        listeners, let the set-up tasks finish, close the servers while
+        duplicates keep the listeners alive, and serve what is queued.
+        """
+        ctx.draining = True  # from now on, responses say connection: close
+        loop = asyncio.get_running_loop()
+        pending = [sock.dup() for sock in self._sockets]
+        for sock in self._sockets:
+            loop.remove_reader(sock.fileno())
+        for _ in range(_SETUP_STEPS):
+            await asyncio.sleep(0)
+        for server in servers:
+            server.close()
+        await self._take_pending(ctx, pending)
 
     async def _take_pending(self, ctx: WorkerContext, listeners: list[socket.socket]) -> None:
         """Serve the connections queued on ``listeners`` (duplicates), then close them."""

@@ -2,9 +2,11 @@
 
 Each feature lives in its own module and is switched on by a ``ServerConfig``
 setting (a CLI flag, a ``pounce.run()`` keyword); the server finds it through
-the entry points this package declares, so nothing here is imported unless a
-server uses it. Features that need a third-party library sit behind an install
-extra: ``zstd``, ``redis``, ``metrics``, ``otel``, ``sentry``, or ``all``.
+the entry points this package declares (``_entry_points``), which import a
+feature's module only when the config turns it on. Features that need a
+third-party library sit behind an install extra: ``zstd``, ``redis``,
+``metrics``, ``otel``, ``sentry``, or ``all``; without it they cost nothing
+until they are asked for.
 
 The layers that need nothing beyond the standard library are exported for
 programs that assemble an app stack themselves.

@@ -38,7 +38,6 @@ from typing import Protocol
 
 from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
 from pounce_extras._http import add_vary, get_headers, parse_qlist, preferred, without_headers
-from pounce_extras._layers import layer_order
 
 if sys.version_info >= (3, 14):
     from compression import zstd as _stdlib_zstd
@@ -51,7 +50,6 @@ __all__ = [
     "available_encodings",
     "choose_encoding",
     "compressible",
-    "compression_layer",
     "new_encoder",
 ]
 
@@ -351,9 +349,3 @@ class _Response:
         if length is not None:
             headers.append((b"content-length", str(length).encode("ascii")))
         return {**start, "headers": headers}
-
-
-@layer_order("compression")
-def compression_layer(app: ASGIApp, config: ServerConfig) -> ASGIApp | None:
-    """Entry point: on unless ``--no-compression``."""
-    return CompressionLayer(app, config) if config.compression else None

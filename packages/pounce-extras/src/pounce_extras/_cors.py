@@ -23,9 +23,8 @@ from __future__ import annotations
 from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
 from pounce_extras._error_pages import send_error
 from pounce_extras._http import add_vary, get_header
-from pounce_extras._layers import layer_order
 
-__all__ = ["CORS", "cors_layer"]
+__all__ = ["CORS"]
 
 # Request headers a browser sends cross-origin without asking (Fetch §2.2.2).
 _SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type", "range"})
@@ -119,9 +118,3 @@ class CORS:
             headers.append((b"access-control-allow-credentials", b"true"))
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
-
-
-@layer_order("cors")
-def cors_layer(app: ASGIApp, config: ServerConfig) -> ASGIApp | None:
-    """Entry point: on when ``--cors-allow-origins`` is given."""
-    return CORS(app, config) if config.cors_allow_origins else None

@@ -40,7 +40,7 @@ from pounce import (
 )
 from pounce_extras._http import get_headers, parse_qlist
 
-__all__ = ["ErrorPagesPlugin", "error_pages_plugin", "render_error", "send_error"]
+__all__ = ["ErrorPagesPlugin", "render_error", "send_error"]
 
 Format = Literal["text", "html", "json"]
 Headers = list[tuple[bytes, bytes]]
@@ -199,10 +199,3 @@ class ErrorPagesPlugin(ServerPlugin):
 
     def wrap_app(self, app: ASGIApp) -> ASGIApp:
         return DebugLayer(app, self.config) if self.config.debug else app
-
-
-def error_pages_plugin(config: ServerConfig) -> ErrorPagesPlugin | None:
-    """Entry point: on with ``--error-pages`` (the default) or ``--debug``."""
-    if not (config.error_pages or config.debug):
-        return None
-    return ErrorPagesPlugin(config)

@@ -25,7 +25,7 @@ from pounce import (
 from pounce_extras._http import app_path
 from pounce_extras._layers import ORDER
 
-__all__ = ["HealthPlugin", "health_plugin"]
+__all__ = ["HealthPlugin"]
 
 
 class HealthPlugin(ServerPlugin):
@@ -64,8 +64,3 @@ class HealthPlugin(ServerPlugin):
             await send({"type": "http.response.body", "body": body})
 
         return health
-
-
-def health_plugin(config: ServerConfig) -> HealthPlugin | None:
-    """Entry point: on when ``--health-path`` is given."""
-    return HealthPlugin(config) if config.health_path is not None else None

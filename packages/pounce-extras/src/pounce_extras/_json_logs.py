@@ -24,11 +24,10 @@ from pounce import (
     ConnectionOpened,
     LifecycleEvent,
     RequestCompleted,
-    ServerConfig,
     ServerPlugin,
 )
 
-__all__ = ["JSONFormatter", "JSONLogsPlugin", "json_logs_plugin"]
+__all__ = ["JSONFormatter", "JSONLogsPlugin"]
 
 LIFECYCLE_LOGGER = "pounce.lifecycle"
 _EVENT = "pounce_event"
@@ -80,8 +79,3 @@ class JSONLogsPlugin(ServerPlugin):
         if isinstance(event, _QUIET) or not self.logger.isEnabledFor(logging.INFO):
             return
         self.logger.info(type(event).__name__, extra={_EVENT: event_fields(event)})
-
-
-def json_logs_plugin(config: ServerConfig) -> JSONLogsPlugin | None:
-    """Entry point: on with ``--log-format json``."""
-    return JSONLogsPlugin() if config.log_format == "json" else None

@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 
 from pounce import ASGIApp, Receive, Scope, Send, ServerConfig
 from pounce_extras._error_pages import send_error
-from pounce_extras._layers import layer_order
 
-__all__ = ["ConcurrencyLimiter", "LoadShedding", "load_shedding_layer"]
+__all__ = ["ConcurrencyLimiter", "LoadShedding"]
 
 _RETRY_AFTER = b"1"
 
@@ -131,13 +130,3 @@ class LoadShedding:
             await self.app(scope, receive, send)
         finally:
             self.limiter.release()
-
-
-@layer_order("load_shedding")
-def load_shedding_layer(app: ASGIApp, config: ServerConfig) -> ASGIApp | None:
-    """Entry point: on when ``--limit-concurrency`` is given."""
-    if config.limit_concurrency is None:
-        return None
-    queue = config.limit_queue if config.limit_queue is not None else config.limit_concurrency
-    limiter = ConcurrencyLimiter(config.limit_concurrency, queue, config.limit_queue_timeout)
-    return LoadShedding(app, config, limiter)

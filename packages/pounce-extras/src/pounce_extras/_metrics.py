@@ -69,7 +69,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     raise FeatureUnavailable("--metrics", "metrics") from None
 
-__all__ = ["MetricsPlugin", "metrics_plugin"]
+__all__ = ["MetricsPlugin"]
 
 _logger = logging.getLogger("pounce.error")
 
@@ -238,8 +238,3 @@ class MetricsPlugin(ServerPlugin):
             server.server_close()
         if thread is not None:
             thread.join(timeout=10)
-
-
-def metrics_plugin(config: ServerConfig) -> MetricsPlugin | None:
-    """Entry point: on with ``--metrics``."""
-    return MetricsPlugin(config) if config.metrics else None

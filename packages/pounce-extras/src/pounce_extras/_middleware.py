@@ -13,10 +13,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from pounce import ASGIApp, ServerConfig
-from pounce_extras._layers import layer_order
+from pounce import ASGIApp
 
-__all__ = ["build_chain", "load_factory", "middleware_layer"]
+__all__ = ["build_chain", "load_factory"]
 
 
 def load_factory(path: str) -> Any:
@@ -50,9 +49,3 @@ def build_chain(app: ASGIApp, paths: tuple[str, ...]) -> ASGIApp:
             raise ValueError(f"--middleware {path}: did not return an ASGI app")
         app = wrapped
     return app
-
-
-@layer_order("middleware")
-def middleware_layer(app: ASGIApp, config: ServerConfig) -> ASGIApp | None:
-    """Entry point: on when ``--middleware`` is given."""
-    return build_chain(app, config.middleware) if config.middleware else None

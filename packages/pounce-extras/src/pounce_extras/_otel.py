@@ -19,9 +19,8 @@ variables.
 
 from __future__ import annotations
 
-from pounce import ASGIApp, FeatureUnavailable, Message, Receive, Scope, Send, ServerConfig
+from pounce import ASGIApp, FeatureUnavailable, Message, Receive, Scope, Send
 from pounce import __version__ as pounce_version
-from pounce_extras._layers import layer_order
 
 try:
     from opentelemetry import propagate, trace
@@ -30,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     raise FeatureUnavailable("--otel", "otel") from None
 
-__all__ = ["OpenTelemetryLayer", "otel_layer"]
+__all__ = ["OpenTelemetryLayer"]
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -118,9 +117,3 @@ class OpenTelemetryLayer:
             except Exception as exc:
                 span.set_attribute("error.type", type(exc).__qualname__)
                 raise  # the span records it and sets its status to error
-
-
-@layer_order("otel")
-def otel_layer(app: ASGIApp, config: ServerConfig) -> ASGIApp | None:
-    """Entry point: on with ``--otel``."""
-    return OpenTelemetryLayer(app) if config.otel else None

@@ -51,7 +51,6 @@ __all__ = [
     "RateLimitPlugin",
     "RateLimitStore",
     "bucket_take",
-    "rate_limit_plugin",
 ]
 
 _MAX_KEY = 128
@@ -235,10 +234,3 @@ def make_store(config: ServerConfig) -> RateLimitStore:
     from pounce_extras._rate_limit_redis import RedisStore  # noqa: PLC0415 - needs redis
 
     return RedisStore(config.rate_limit_store, config.rate_limit, burst)
-
-
-def rate_limit_plugin(config: ServerConfig) -> RateLimitPlugin | None:
-    """Entry point: on when ``--rate-limit`` is given."""
-    if config.rate_limit is None:
-        return None
-    return RateLimitPlugin(config, make_store(config))

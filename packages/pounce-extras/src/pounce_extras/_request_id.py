@@ -14,9 +14,8 @@ import re
 import uuid
 
 from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
-from pounce_extras._layers import layer_order
 
-__all__ = ["RequestID", "request_id_layer"]
+__all__ = ["RequestID"]
 
 _VALID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
@@ -59,9 +58,3 @@ class RequestID:
             await send(message)
 
         await self.app(scope, receive, id_send)
-
-
-@layer_order("request_id")
-def request_id_layer(app: ASGIApp, config: ServerConfig) -> ASGIApp | None:
-    """Entry point: on with ``--request-id``."""
-    return RequestID(app, config) if config.request_id else None

@@ -15,9 +15,8 @@ Added to every HTTP response unless the app already set the same header:
 from __future__ import annotations
 
 from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
-from pounce_extras._layers import layer_order
 
-__all__ = ["SecurityHeaders", "security_headers_layer"]
+__all__ = ["SecurityHeaders"]
 
 
 class SecurityHeaders:
@@ -57,9 +56,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, secure_send)
-
-
-@layer_order("security_headers")
-def security_headers_layer(app: ASGIApp, config: ServerConfig) -> ASGIApp | None:
-    """Entry point: on with ``--security-headers``."""
-    return SecurityHeaders(app, config) if config.security_headers else None

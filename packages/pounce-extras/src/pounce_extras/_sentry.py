@@ -34,7 +34,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     raise FeatureUnavailable("--sentry-dsn", "sentry") from None
 
-__all__ = ["SentryPlugin", "request_info", "sentry_plugin"]
+__all__ = ["SentryPlugin", "request_info"]
 
 # Never sent: they authenticate the user.
 _PRIVATE = frozenset({b"authorization", b"proxy-authorization", b"cookie", b"x-api-key"})
@@ -104,8 +104,3 @@ class SentryPlugin(ServerPlugin):
 
     def stop(self) -> None:
         sentry_sdk.get_client().close(timeout=5.0)
-
-
-def sentry_plugin(config: ServerConfig) -> SentryPlugin | None:
-    """Entry point: on when ``--sentry-dsn`` is given."""
-    return SentryPlugin(config) if config.sentry_dsn else None

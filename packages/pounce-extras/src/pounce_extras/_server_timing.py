@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import time
 
-from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
+from pounce import ASGIApp, Message, Receive, Scope, Send
 from pounce_extras._http import get_headers
-from pounce_extras._layers import layer_order
 
-__all__ = ["ServerTiming", "server_timing_layer"]
+__all__ = ["ServerTiming"]
 
 _BODY_TYPES = ("http.response.body", "http.response.zerocopysend")
 _NO_BODY = frozenset({204, 304})
@@ -100,9 +99,3 @@ class ServerTiming:
             await send(message)
 
         await self.app(scope, receive, timed_send)
-
-
-@layer_order("server_timing")
-def server_timing_layer(app: ASGIApp, config: ServerConfig) -> ASGIApp | None:
-    """Entry point: on with ``--server-timing``."""
-    return ServerTiming(app) if config.server_timing else None

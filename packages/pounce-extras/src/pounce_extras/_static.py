@@ -50,7 +50,6 @@ from pounce import ASGIApp, Receive, Scope, Send, ServerConfig
 from pounce_extras._compression import choose_encoding
 from pounce_extras._error_pages import send_error
 from pounce_extras._http import app_path, get_header, get_headers
-from pounce_extras._layers import layer_order
 
 __all__ = [
     "Mount",
@@ -58,7 +57,6 @@ __all__ = [
     "parse_mounts",
     "parse_ranges",
     "resolve_path",
-    "static_layer",
 ]
 
 _SLICE = 64 * 1024
@@ -479,11 +477,3 @@ class _Sender:
             await self.send({"type": "http.response.body", "body": data, "more_body": more})
         if not count:
             await self.send({"type": "http.response.body", "body": b"", "more_body": not last})
-
-
-@layer_order("static")
-def static_layer(app: ASGIApp, config: ServerConfig) -> ASGIApp | None:
-    """Entry point: on when ``--static`` is given."""
-    if not config.static:
-        return None
-    return StaticFiles(app, config, parse_mounts(config.static))
