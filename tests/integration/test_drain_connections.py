@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 from pounce import ConnectionOpened, LifecycleEvent, Server, ServerConfig
 from support.apps import app as hello
 from support.raw import RawConnection
-from support.waiting import WAIT
+from support.waiting import WAIT, wait_for
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=WAIT).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def test_a_new_connection_is_served_not_reset_when_the_drain_begins() -> None:
@@ -28,6 +37,8 @@ def test_a_new_connection_is_served_not_reset_when_the_drain_begins() -> None:
         with RawConnection("127.0.0.1", port) as conn:
             assert opened.wait(WAIT)
             server.shutdown()
+            # Once new connections are refused, the drain has begun.
+            wait_for(lambda: refused(port), what="the listener to close")
             conn.send_request("GET", "/")
             response = conn.read_response()
             assert response.status == 200
