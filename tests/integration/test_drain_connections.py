@@ -14,8 +14,8 @@ from support.waiting import WAIT, wait_for
 def refused(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=WAIT).close()
-    except ConnectionRefusedError:
-        return True
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True  # refused, or queued on the listener as it closed
     return False
 
 
