@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 import threading
 
+import pytest
+
 from pounce import ConnectionOpened, LifecycleEvent, Server, ServerConfig
 from support.apps import app as hello
-from support.raw import RawConnection
+from support.raw import RawConnection, request_bytes
 from support.waiting import WAIT, wait_for
 
 
@@ -19,7 +21,17 @@ def refused(port: int) -> bool:
     return False
 
 
-def test_a_new_connection_is_served_not_reset_when_the_drain_begins() -> None:
+@pytest.mark.parametrize(
+    ("options", "first"),
+    [
+        ({"h2c": False}, b""),  # an HTTP/1.1 connection from the start
+        ({}, b"G"),  # still choosing its protocol: one byte decides
+    ],
+    ids=["http1", "protocol-selection"],
+)
+def test_a_new_connection_is_served_not_reset_when_the_drain_begins(
+    options: dict[str, object], first: bytes
+) -> None:
     # The client connected to send a request; it may be on the wire when the
     # server starts draining. It gets its answer, then the connection closes.
     opened = threading.Event()
@@ -28,18 +40,19 @@ def test_a_new_connection_is_served_not_reset_when_the_drain_begins() -> None:
         if isinstance(event, ConnectionOpened):
             opened.set()
 
-    server = Server(ServerConfig(port=0), hello, lifecycle_hooks=[hook])
+    server = Server(ServerConfig(port=0, **options), hello, lifecycle_hooks=[hook])
     thread = threading.Thread(target=server.run)
     thread.start()
     try:
         assert server.started.wait(WAIT)
         port = server.sockets[0].getsockname()[1]
         with RawConnection("127.0.0.1", port) as conn:
+            conn.send(first)
             assert opened.wait(WAIT)
             server.shutdown()
             # Once new connections are refused, the drain has begun.
             wait_for(lambda: refused(port), what="the listener to close")
-            conn.send_request("GET", "/")
+            conn.send(request_bytes("GET", "/")[len(first) :])
             response = conn.read_response()
             assert response.status == 200
             assert response.header("connection") == "close"

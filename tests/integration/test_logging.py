@@ -29,7 +29,7 @@ def test_startup_line_names_address_worker_model_and_runtime(pounce):
     version = platform.python_version()
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     assert f"serving on http://127.0.0.1:{server.port};" in line
-    assert "1 worker (asyncio)" in line
+    assert "1 worker (thread, asyncio)" in line
     assert f"{platform.python_implementation()} {version}" in line
     assert ("GIL enabled" if gil else "GIL disabled") in line
     assert re.search(r"pid \d+", line)

@@ -32,7 +32,16 @@ def test_json_logs_with_lifecycle_events_and_access_lines(pounce: PounceFactory)
     # Every line the server printed is JSON.
     assert len(records) == len([line for line in process.output.splitlines() if line.strip()])
     events = [r["event"] for r in records if r["logger"] == "pounce.lifecycle"]
-    assert events == ["ServerStarted", "ServerDraining", "ServerStopped"]
+    assert events == [
+        "WorkerStarted",
+        "ServerStarted",
+        "ServerDraining",
+        "WorkerStopped",
+        "ServerStopped",
+    ]
+    worker = next(r for r in records if r.get("event") == "WorkerStarted")
+    assert worker["slot"] == 0
+    assert worker["mode"] in ("thread", "process")
     started = next(r for r in records if r.get("event") == "ServerStarted")
     assert started["addresses"] == [process.url]
     (access,) = [r for r in records if r["logger"] == "pounce.access"]

@@ -1,34 +1,24 @@
-"""The metrics plugin fed lifecycle events directly (no server needed).
-
-Worker events come from the supervisor of multi-worker servers; they are
-matched by name, so these tests declare events of those names.
-"""
+"""The metrics plugin fed lifecycle events directly (no server needed)."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from pounce import (
     ConnectionClosed,
     ConnectionOpened,
-    LifecycleEvent,
     RequestCompleted,
     ServerConfig,
+    WorkerCrashed,
+    WorkerStarted,
 )
 from pounce_extras._metrics import MetricsPlugin
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkerStarted(LifecycleEvent):
-    worker_id: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkerCrashed(LifecycleEvent):
-    worker_id: int
+def started(worker_id: int, slot: int) -> WorkerStarted:
+    return WorkerStarted(worker_id=worker_id, slot=slot, generation=0, mode="thread", pid=1)
 
 
 def samples(plugin: MetricsPlugin) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -54,10 +44,11 @@ def completed(method: str, status: int, size: int = 10) -> RequestCompleted:
 
 def test_worker_restarts_are_counted_from_worker_events() -> None:
     plugin = MetricsPlugin(ServerConfig(metrics=True))
-    for worker in (0, 1):
-        plugin.on_event(WorkerStarted(worker_id=worker))  # first starts: not restarts
-    plugin.on_event(WorkerCrashed(worker_id=1))
-    plugin.on_event(WorkerStarted(worker_id=1))  # replaced
+    for slot in (0, 1):
+        plugin.on_event(started(slot, slot))  # first starts: not restarts
+    crash = WorkerCrashed(worker_id=1, slot=1, generation=0, reason="boom", restart_in=0.1)
+    plugin.on_event(crash)
+    plugin.on_event(started(2, 1))  # its replacement, in the same slot
     found = samples(plugin)
     assert found[("pounce_worker_restarts_total", ())] == 1
     assert found[("pounce_worker_crashes_total", ())] == 1
@@ -88,7 +79,7 @@ def test_events_from_many_threads_are_all_counted() -> None:
         barrier.wait()
         for _ in range(500):
             plugin.on_event(completed("GET", 200))
-            plugin.on_event(WorkerStarted(worker_id=7))
+            plugin.on_event(started(7, 3))
 
     threads = [threading.Thread(target=feed) for _ in range(6)]
     for thread in threads:

@@ -16,8 +16,12 @@ config leaves its feature off. The server then
 4. calls :meth:`ServerPlugin.start` once its sockets are bound, and
    :meth:`ServerPlugin.stop` when it has stopped serving.
 
-A plugin object is shared by every worker of the server: with thread workers,
-its methods run concurrently on several threads and must be thread-safe.
+A plugin object is shared by every worker of its process: with thread
+workers, its methods run concurrently on several threads and must be
+thread-safe. With process workers, each worker process loads and starts its
+own plugins (so their state is per process), and the supervisor's process
+loads them only to deliver its lifecycle events (worker started, crashed,
+reloads) to ``on_event``; it never starts them.
 
 Settings implemented by plugins name them in their option metadata
 (``feature``); :func:`check_features` refuses to start when such a setting is
@@ -46,6 +50,8 @@ __all__ = [
     "error_renderer",
     "event_hooks",
     "load_plugins",
+    "start_plugins",
+    "stop_plugins",
 ]
 
 _logger = logging.getLogger(ERROR_LOGGER)
@@ -110,6 +116,28 @@ def error_renderer(plugins: Iterable[ServerPlugin]) -> ErrorRenderer | None:
         if renderer is not None:
             return renderer
     return None
+
+
+def start_plugins(plugins: list[ServerPlugin]) -> list[ServerPlugin]:
+    """Start each plugin; if one refuses, stop those already started and re-raise."""
+    started: list[ServerPlugin] = []
+    try:
+        for plugin in plugins:
+            plugin.start()
+            started.append(plugin)
+    except BaseException:
+        stop_plugins(started)
+        raise
+    return started
+
+
+def stop_plugins(plugins: list[ServerPlugin]) -> None:
+    """Stop started plugins, last started first; a failure is logged, not raised."""
+    for plugin in reversed(plugins):
+        try:
+            plugin.stop()
+        except Exception:
+            _logger.exception("Stopping server plugin %s failed.", type(plugin).__name__)
 
 
 def _is_used(value: Any, default: Any) -> bool:

@@ -19,7 +19,6 @@ __all__ = [
     "compression_layer",
     "cors_layer",
     "error_pages_plugin",
-    "health_plugin",
     "json_logs_plugin",
     "load_shedding_layer",
     "metrics_plugin",
@@ -138,15 +137,6 @@ def error_pages_plugin(config: ServerConfig) -> ServerPlugin | None:
     from pounce_extras._error_pages import ErrorPagesPlugin
 
     return ErrorPagesPlugin(config)
-
-
-def health_plugin(config: ServerConfig) -> ServerPlugin | None:
-    """On when ``--health-path`` is given."""
-    if config.health_path is None:
-        return None
-    from pounce_extras._health import HealthPlugin
-
-    return HealthPlugin(config)
 
 
 def rate_limit_plugin(config: ServerConfig) -> ServerPlugin | None:

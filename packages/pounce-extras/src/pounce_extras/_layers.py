@@ -2,9 +2,10 @@
 
 The server applies layers in ascending order, so a lower number is closer to
 the application and a higher one sees a request first. Keeping the numbers in
-one table makes the stack readable at a glance (outermost first):
+one table makes the stack readable at a glance (outermost first; the core's
+own health endpoint answers before any of them):
 
-health checks, metrics, OpenTelemetry, Sentry, Server-Timing, request ID,
+metrics, OpenTelemetry, Sentry, Server-Timing, request ID,
 rate limiting, load shedding, security headers, CORS, compression, static
 files, the user's middleware, the debug error page, the app.
 """
@@ -17,7 +18,6 @@ from typing import TypeVar
 __all__ = ["ORDER", "layer_order"]
 
 ORDER = {
-    "health": 950,
     "metrics": 900,
     "otel": 850,
     "sentry": 840,

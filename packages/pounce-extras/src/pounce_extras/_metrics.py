@@ -10,7 +10,7 @@ What is measured
 ``pounce_response_body_bytes_total``   response body bytes sent
 ``pounce_connections_open``            client connections open now
 ``pounce_connections_total``           client connections accepted
-``pounce_worker_restarts_total``       workers started again after the first time
+``pounce_worker_restarts_total``       workers started in a slot that had one before
 ``pounce_worker_crashes_total``        workers that died unexpectedly
 =====================================  =========================================
 
@@ -19,8 +19,8 @@ lifecycle event, so they include the responses the server writes itself
 (413, 500, a rate limit's 429); ``status="0"`` counts requests whose client
 left before any response. Connections come from ``ConnectionOpened`` /
 ``ConnectionClosed``; worker restarts and crashes from the supervisor's
-worker events when it emits them (they are matched by name, so this module
-works with servers that do not have them). Methods outside the standard ones
+``WorkerStarted`` (a worker started in a slot that had one before: after a
+crash, a retirement or a reload) and ``WorkerCrashed``. Methods outside the standard ones
 are counted as ``OTHER``, so a client cannot create label values at will.
 
 Where
@@ -34,7 +34,7 @@ Threads and processes
 ---------------------
 The registry belongs to the server and is shared by all its workers: thread
 workers update it concurrently, which prometheus_client's metric objects
-support (each holds a lock); our own bookkeeping of seen workers holds one
+support (each holds a lock); our own bookkeeping of worker slots holds one
 too. Workers in separate processes each have their own registry, and each
 process's numbers are its own: scrape each process, or use prometheus_client's
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``) to merge them.
@@ -59,6 +59,8 @@ from pounce import (
     Send,
     ServerConfig,
     ServerPlugin,
+    WorkerCrashed,
+    WorkerStarted,
 )
 from pounce_extras._http import app_path
 from pounce_extras._layers import ORDER
@@ -122,14 +124,14 @@ class MetricsPlugin(ServerPlugin):
         )
         self.worker_restarts = Counter(
             "pounce_worker_restarts",
-            "Workers started again after their first start.",
+            "Workers started in a slot that had one before.",
             registry=registry,
         )
         self.worker_crashes = Counter(
             "pounce_worker_crashes", "Workers that exited unexpectedly.", registry=registry
         )
-        # Worker ids seen starting; events arrive from several threads.
-        self._seen_workers: set[Any] = set()
+        # Worker slots seen starting; events arrive from several threads.
+        self._seen_slots: set[int] = set()
         self._lock = threading.Lock()
         self._listener: Any = None
         self._thread: threading.Thread | None = None
@@ -148,23 +150,13 @@ class MetricsPlugin(ServerPlugin):
             self.connections_open.inc()
         elif isinstance(event, ConnectionClosed):
             self.connections_open.dec()
-        else:
-            self._on_worker_event(event)
-
-    def _on_worker_event(self, event: LifecycleEvent) -> None:
-        # Worker events belong to the supervisor; matched by name so that a
-        # server without them (one worker) needs nothing here.
-        kind = type(event).__name__
-        if kind == "WorkerStarted":
-            worker = getattr(event, "worker_id", None)
+        elif isinstance(event, WorkerStarted):
             with self._lock:
-                restarted = worker in self._seen_workers
-                self._seen_workers.add(worker)
+                restarted = event.slot in self._seen_slots
+                self._seen_slots.add(event.slot)
             if restarted:
                 self.worker_restarts.inc()
-        elif kind == "WorkerRestarted":
-            self.worker_restarts.inc()
-        elif kind == "WorkerCrashed":
+        elif isinstance(event, WorkerCrashed):
             self.worker_crashes.inc()
 
     # ------------------------------------------------------------ the app

@@ -2,7 +2,13 @@
 
 Nothing here opens a socket, starts a thread or touches an event loop, so the
 machines can be driven from tests with scripted bytes and reused by any server.
+
+The HTTP/2 machine needs the ``h2`` package (``pounce-protocols[http2]``); it
+is imported on first use of :class:`HTTP2ServerConnection`, so HTTP/1.1 works
+without it.
 """
+
+import typing
 
 from pounce_protocols._errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from pounce_protocols._events import (
@@ -14,6 +20,7 @@ from pounce_protocols._events import (
     InformationalResponse,
     RequestEvent,
     RequestReceived,
+    RequestRejected,
     ResponseBody,
     ResponseEnd,
     ResponseEvent,
@@ -23,6 +30,11 @@ from pounce_protocols._events import (
 )
 from pounce_protocols._http1 import HTTP1Limits, HTTP1ServerConnection
 from pounce_protocols._http1_head import HeadLimits
+from pounce_protocols._http2_gate import HTTP2ErrorCode
+from pounce_protocols._http2_limits import HTTP2Limits
+
+if typing.TYPE_CHECKING:
+    from pounce_protocols._http2 import HTTP2ServerConnection
 
 __all__ = [
     "BodyEnded",
@@ -31,6 +43,9 @@ __all__ = [
     "Event",
     "HTTP1Limits",
     "HTTP1ServerConnection",
+    "HTTP2ErrorCode",
+    "HTTP2Limits",
+    "HTTP2ServerConnection",
     "HeadLimits",
     "Headers",
     "InformationalResponse",
@@ -39,6 +54,7 @@ __all__ = [
     "RemoteProtocolError",
     "RequestEvent",
     "RequestReceived",
+    "RequestRejected",
     "ResponseBody",
     "ResponseEnd",
     "ResponseEvent",
@@ -48,3 +64,16 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name == "HTTP2ServerConnection":
+        try:
+            # Lazily: h2 is an optional dependency (pounce-protocols[http2]).
+            from pounce_protocols._http2 import HTTP2ServerConnection  # noqa: PLC0415
+        except ImportError as exc:
+            raise ImportError(
+                "HTTP/2 needs the h2 package: install pounce-protocols[http2]"
+            ) from exc
+        return HTTP2ServerConnection
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
