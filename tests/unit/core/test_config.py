@@ -102,6 +102,12 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "sentry_dsn": None,
     "sentry_environment": None,
     "log_format": "text",
+    "ws": "auto",
+    "ws_max_size": 16 * 1024 * 1024,
+    "ws_ping_interval": 20.0,
+    "ws_ping_timeout": 20.0,
+    "ws_per_message_deflate": True,
+    "ws_close_timeout": 5.0,
 }
 
 
@@ -123,7 +129,9 @@ _RECYCLING = ("limit_max_requests", "limit_max_requests_jitter")
     [
         n
         for n, v in EXPECTED_DEFAULTS.items()
-        if n.startswith(("timeout_", "limit_")) and n not in _RECYCLING and v is not None
+        if (n.startswith(("timeout_", "limit_")) or n.endswith(("_timeout", "_interval", "_size")))
+        and n not in _RECYCLING
+        and v is not None
     ],
 )
 def test_every_wait_and_size_is_bounded_by_default(name: str) -> None:
@@ -210,6 +218,13 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"health_path": "/h\u00e9"}, "health_path must be an ASCII path starting with '/'"),
     ({"health_path": "/a b"}, "health_path must be an ASCII path starting with '/'"),
     ({"reload_dirs": [1]}, "reload_dirs must be a list of strings"),
+    ({"ws": "yes"}, "ws must be one of auto, on, off, got 'yes'"),
+    ({"ws_max_size": 0}, "ws_max_size must be positive, got 0"),
+    ({"ws_ping_interval": 0}, "ws_ping_interval must be positive seconds or none, got 0"),
+    ({"ws_ping_timeout": -1.0}, "ws_ping_timeout must be positive seconds or none"),
+    ({"ws_ping_timeout": math.inf}, "ws_ping_timeout must be positive seconds or none"),
+    ({"ws_close_timeout": None}, "ws_close_timeout must be positive seconds"),
+    ({"ws_per_message_deflate": "no"}, "ws_per_message_deflate must be true or false"),
 ]
 
 

@@ -27,6 +27,7 @@ LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 LogFormat = Literal["text", "json"]
 CertReqs = Literal["none", "optional", "required"]
 WorkerMode = Literal["auto", "thread", "process"]
+WebSocketChoice = Literal["auto", "on", "off"]
 
 _MIB = 1024 * 1024
 _MAX_WORKERS = 1024
@@ -712,6 +713,53 @@ class ServerConfig:
             feature="json_logs",
         ),
     )
+    # --- WebSocket ---------------------------------------------------------
+    ws: WebSocketChoice = field(
+        default="auto",
+        metadata=option(
+            "WebSocket support: 'auto' when wsproto is installed (otherwise upgrade "
+            "requests are served as plain HTTP, with a note in the log), 'on' requires "
+            "it, 'off' never upgrades.",
+            group="WebSocket",
+        ),
+    )
+    ws_max_size: int = field(
+        default=16 * _MIB,
+        metadata=option(
+            "Largest WebSocket message accepted, in bytes; a larger one closes with 1009.",
+            group="WebSocket",
+        ),
+    )
+    ws_ping_interval: float | None = field(
+        default=20.0,
+        metadata=option(
+            "Send a WebSocket ping every this many seconds ('none': never).",
+            group="WebSocket",
+        ),
+    )
+    ws_ping_timeout: float | None = field(
+        default=20.0,
+        metadata=option(
+            "Close a WebSocket whose peer does not answer a ping within this many "
+            "seconds ('none': wait forever).",
+            group="WebSocket",
+        ),
+    )
+    ws_per_message_deflate: bool = field(
+        default=True,
+        metadata=option(
+            "Accept the permessage-deflate compression extension when a client offers it.",
+            group="WebSocket",
+        ),
+    )
+    ws_close_timeout: float = field(
+        default=5.0,
+        metadata=option(
+            "Seconds to wait for the peer's answer to a WebSocket Close frame before "
+            "dropping the connection.",
+            group="WebSocket",
+        ),
+    )
 
     def __post_init__(self) -> None:
         # Normalize sequences given as lists (from Python callers) to tuples so
@@ -805,14 +853,22 @@ def _validate(config: ServerConfig) -> None:
         "timeout_request_header",
         "timeout_flow_control",
         "timeout_graceful_shutdown",
+        "ws_close_timeout",
     ):
         value = getattr(config, name)
         _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
+    for name in ("ws_ping_interval", "ws_ping_timeout"):
+        value = getattr(config, name)
+        _check(
+            value is None or _positive_number(value),
+            f"{name} must be positive seconds or none, got {value!r}",
+        )
     for name in (
         "limit_request_line",
         "limit_request_headers",
         "limit_request_header_size",
         "limit_request_body",
+        "ws_max_size",
     ):
         _check(getattr(config, name) > 0, f"{name} must be positive, got {getattr(config, name)}")
     _check(

@@ -34,6 +34,7 @@ from pounce._http_scope import address, connection_tls, content_length, http_sco
 from pounce._http_stream import ZERO_COPY_SEND, ClientDisconnected, HTTPStream
 from pounce._lifecycle import ConnectionClosed, ConnectionOpened
 from pounce._logging import ERROR_LOGGER
+from pounce._websocket_http1 import start_websocket
 from pounce._worker_context import WorkerContext, start_task
 from pounce_protocols import (
     BodyEnded,
@@ -215,6 +216,13 @@ class HTTP1Connection(asyncio.Protocol):
                 if isinstance(event, BodyReceived):
                     self._on_body(event.data)
                 elif isinstance(event, RequestReceived):  # UpgradeRequested included
+                    if (
+                        type(event) is UpgradeRequested
+                        and event.protocol == b"websocket"
+                        and self._ctx.websocket
+                    ):
+                        self._switch_to_websocket(event)
+                        return  # the rest of the batch is the WebSocket edge's
                     self._on_request(event)
                 elif isinstance(event, BodyEnded):
                     self._on_body_end()
@@ -296,6 +304,27 @@ class HTTP1Connection(asyncio.Protocol):
         # A health check is answered by the server, never by the app.
         self._start_pending = (
             health if health is not None and health.matches(event.path) else ctx.app
+        )
+
+    def _switch_to_websocket(self, event: UpgradeRequested) -> None:
+        """Hand the transport to the WebSocket edge and step aside for good."""
+        transport = self._transport
+        if transport is None:
+            return
+        self._cancel_timer()
+        self._closing = True
+        self._transport = None
+        self._ctx.connections.discard(self)
+        start_websocket(
+            self._ctx,
+            transport,
+            self._machine,
+            event,
+            client=self._client,
+            server=self._server,
+            scheme=self._scheme,
+            tls=self._tls,
+            write_paused=self._write_paused,
         )
 
     def _on_body(self, data: bytes) -> None:

@@ -39,7 +39,7 @@ def connection_tls(transport: asyncio.BaseTransport, ctx: WorkerContext) -> dict
     return ctx.tls.scope_extension(ssl_object)
 
 
-def _decode_path(raw: bytes) -> str:
+def decode_path(raw: bytes) -> str:
     if b"%" not in raw:
         try:
             return raw.decode("ascii")
@@ -56,6 +56,52 @@ def request_headers(event: RequestReceived) -> list[tuple[bytes, bytes]]:
     if authority is not None and not (headers and headers[0] == (b"host", authority)):
         headers = [(b"host", authority)] + [h for h in headers if h[0] != b"host"]
     return headers
+
+
+def websocket_scheme(scheme: str) -> str:
+    """The WebSocket scheme of a connection whose HTTP scheme is ``scheme``."""
+    return {"http": "ws", "https": "wss"}.get(scheme, scheme)
+
+
+def websocket_scope(
+    ctx: WorkerContext,
+    event: RequestReceived,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    client: tuple[str, int] | None,
+    server: tuple[str, int | None] | None,
+    scheme: str,
+    tls: dict[str, Any] | None,
+    subprotocols: tuple[str, ...],
+) -> Scope:
+    """The ASGI ``websocket`` scope of an upgrade (or extended CONNECT) request.
+
+    Built from the same pieces as :func:`http_scope`, so proxies, the root
+    path and path decoding agree between the two scope types.
+    """
+    if ctx.proxies is not None:
+        client, scheme = ctx.proxies.resolve(client, scheme, headers)
+    root = ctx.root_path
+    path = decode_path(event.path)
+    extensions: dict[str, Any] = {"websocket.http.response": {}}
+    if tls is not None:
+        extensions["tls"] = dict(tls)
+    return {
+        "type": "websocket",
+        "asgi": {"version": "3.0", "spec_version": "2.5"},
+        "http_version": event.http_version,
+        "scheme": websocket_scheme(scheme),
+        "server": server,
+        "client": client,
+        "root_path": root,
+        "path": root + path if root else path,
+        "raw_path": ctx.root_path_bytes + event.path if root else event.path,
+        "query_string": event.query_string,
+        "headers": headers,
+        "subprotocols": list(subprotocols),
+        "state": ctx.lifespan_state.copy(),
+        "extensions": extensions,
+    }
 
 
 def content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -97,7 +143,7 @@ def http_scope(
         "scheme": scheme,
         "method": method,
         "root_path": root,
-        "path": root + _decode_path(event.path) if root else _decode_path(event.path),
+        "path": root + decode_path(event.path) if root else decode_path(event.path),
         "raw_path": ctx.root_path_bytes + event.path if root else event.path,
         "query_string": event.query_string,
         "headers": headers,

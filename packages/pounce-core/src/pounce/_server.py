@@ -61,6 +61,7 @@ from pounce._sockets import BindError, describe_socket
 from pounce._supervisor import Supervisor
 from pounce._thread_workers import ThreadWorkers
 from pounce._tls import ServerTLS, build_server_tls
+from pounce._websocket_session import check_websocket_support
 from pounce._worker_link import WorkerEdge
 from pounce._worker_plan import WorkerPlan, gil_enabled, plan_workers
 
@@ -157,6 +158,7 @@ class Server:
         self._loop = loop
         target = self._app_target
         try:
+            check_websocket_support(config.ws)
             if config.env_file is not None:
                 load_env_file(config.env_file)
             check_features(config)

@@ -24,7 +24,7 @@ from pounce._lifecycle import LifecycleEmitter
 from pounce._logging import ACCESS_LOGGER
 from pounce._proxy_headers import TrustedProxies
 from pounce._tls import ServerTLS
-from pounce_protocols import HTTP1Limits, HTTP2Limits
+from pounce_protocols import HTTP1Limits, HTTP2Limits, websocket_available
 
 __all__ = ["ConnectionLike", "WorkerContext", "start_task"]
 
@@ -93,6 +93,7 @@ class WorkerContext:
         "sendfile",
         "server_header",
         "tls",
+        "websocket",
         "worker_id",
     )
 
@@ -158,6 +159,8 @@ class WorkerContext:
         # Loops that implement sendfile (asyncio's) can offer zero-copy file
         # responses; uvloop inherits the abstract method, which cannot.
         self.sendfile = type(loop).sendfile is not asyncio.AbstractEventLoop.sendfile
+        # Upgrade requests for a WebSocket are served as such (otherwise as plain HTTP).
+        self.websocket = config.ws != "off" and websocket_available()
 
     def _shutting_down(self) -> bool:
         return self.draining and not self.handoff

@@ -1,5 +1,6 @@
 """Sans-IO HTTP protocol machines: bytes in, protocol-neutral events out.
 
+HTTP/1.1 (over h11) and WebSocket (over wsproto, the ``websocket`` extra).
 Nothing here opens a socket, starts a thread or touches an event loop, so the
 machines can be driven from tests with scripted bytes and reused by any server.
 
@@ -32,6 +33,30 @@ from pounce_protocols._http1 import HTTP1Limits, HTTP1ServerConnection
 from pounce_protocols._http1_head import HeadLimits
 from pounce_protocols._http2_gate import HTTP2ErrorCode
 from pounce_protocols._http2_limits import HTTP2Limits
+from pounce_protocols._websocket import (
+    WebSocketMachine,
+    WebSocketState,
+    is_sendable_close_code,
+    websocket_available,
+)
+from pounce_protocols._websocket_events import (
+    BytesReceived,
+    CloseReceived,
+    PongReceived,
+    ProtocolFailed,
+    TextReceived,
+    WebSocketEvent,
+)
+from pounce_protocols._websocket_handshake import (
+    DeflateParams,
+    ExtensionOffer,
+    WebSocketHandshakeError,
+    WebSocketRequest,
+    accept_token,
+    handshake_response_headers,
+    negotiate_deflate,
+    parse_websocket_request,
+)
 
 if typing.TYPE_CHECKING:
     from pounce_protocols._http2 import HTTP2ServerConnection
@@ -39,8 +64,12 @@ if typing.TYPE_CHECKING:
 __all__ = [
     "BodyEnded",
     "BodyReceived",
+    "BytesReceived",
+    "CloseReceived",
     "ConnectionLost",
+    "DeflateParams",
     "Event",
+    "ExtensionOffer",
     "HTTP1Limits",
     "HTTP1ServerConnection",
     "HTTP2ErrorCode",
@@ -50,7 +79,9 @@ __all__ = [
     "Headers",
     "InformationalResponse",
     "LocalProtocolError",
+    "PongReceived",
     "ProtocolError",
+    "ProtocolFailed",
     "RemoteProtocolError",
     "RequestEvent",
     "RequestReceived",
@@ -60,7 +91,19 @@ __all__ = [
     "ResponseEvent",
     "ResponseHead",
     "StreamReset",
+    "TextReceived",
     "UpgradeRequested",
+    "WebSocketEvent",
+    "WebSocketHandshakeError",
+    "WebSocketMachine",
+    "WebSocketRequest",
+    "WebSocketState",
+    "accept_token",
+    "handshake_response_headers",
+    "is_sendable_close_code",
+    "negotiate_deflate",
+    "parse_websocket_request",
+    "websocket_available",
 ]
 
 __version__ = "0.1.0"
