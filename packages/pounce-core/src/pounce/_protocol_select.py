@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pounce._connection_limit import limit_connections
 from pounce._http1_connection import HTTP1Connection
 from pounce._http2_connection import HTTP2Connection
-from pounce._worker_context import FIRST_REQUEST_GRACE, WorkerContext
+from pounce._worker_context import WorkerContext
 
 __all__ = ["ProtocolSelector", "protocol_factory"]
 
@@ -60,7 +60,7 @@ class ProtocolSelector(asyncio.Protocol):
             return
         self._ctx.connections.add(self)
         self._timer = self._ctx.loop.call_later(
-            self._ctx.config.timeout_request_header, self._expire
+            self._ctx.config.timeout_request_header, self._close
         )
 
     def data_received(self, data: bytes) -> None:
@@ -102,14 +102,12 @@ class ProtocolSelector(asyncio.Protocol):
         return True
 
     def shutdown(self) -> None:
-        """Nothing was asked yet: close unless the request arrives in a moment."""
-        if self._timer is not None:
-            self._timer.cancel()
-        grace = min(FIRST_REQUEST_GRACE, self._ctx.config.timeout_request_header)
-        self._timer = self._ctx.loop.call_later(grace, self._expire)
+        """Left open: the client connected to ask something, and its request
+        may already be on the wire, where closing would reset it. It is
+        served (with ``connection: close``, the worker is draining), or closed
+        by the request-head timeout if nothing comes."""
 
-    def _expire(self) -> None:
-        self._timer = None
+    def _close(self) -> None:
         if self._transport is not None:
             self._transport.close()
 

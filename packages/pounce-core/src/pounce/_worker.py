@@ -166,7 +166,7 @@ class Worker:
         try:
             await self._stop.wait()
         finally:
-            await self._stop_accepting(servers, factory, tls_options)
+            await self._stop_accepting(servers, ctx, factory)
             await self._drain(ctx)
             if self._lifespan is not None:
                 # The app gets its shutdown even after a forced drain; only a
@@ -179,8 +179,8 @@ class Worker:
     async def _stop_accepting(
         self,
         servers: list[asyncio.Server],
+        ctx: WorkerContext,
         factory: Callable[[], asyncio.Protocol],
-        tls_options: dict[str, Any],
     ) -> None:
         """Stop accepting without losing a connection accepted a moment ago.
 
@@ -193,58 +193,59 @@ class Worker:
         connection that was accepted. Closing a server closes only this
         worker's descriptor of each listening socket, never the socket.
 
-        On a shutdown (not a handoff, where a successor accepts them) the
-        connections already waiting in the kernel's accept queue are accepted
-        and served too: the kernel completed their handshakes, their clients
-        have sent their requests, and closing the socket over them would reset
-        every one.
+        When the server is shutting down (not handing over to a successor),
+        the last descriptor of a listening socket may be this one, and
+        closing it resets the connections still in its accept queue, whose
+        clients have sent their requests. So this worker first takes them
+        (through a duplicate that outlives the server) and serves them.
         """
         loop = asyncio.get_running_loop()
+        pending: list[socket.socket] = []
+        if not self._handoff:
+            ctx.draining = True  # responses from now on say connection: close
+            pending = [sock.dup() for sock in self._sockets if sock.fileno() >= 0]
         for sock in self._sockets:
             if sock.fileno() >= 0:
                 loop.remove_reader(sock.fileno())
         for _ in range(2):
             await asyncio.sleep(0)
-        if not self._handoff:
-            # Until the queues are empty, with no await between the last look
-            # and the close: nothing can slip in to be reset.
-            while waiting := self._take_waiting():
-                await self._start_waiting(waiting, factory, tls_options)
         for server in servers:
             server.close()
+        for listener in pending:
+            await self._take_queued(listener, factory)
 
-    def _take_waiting(self) -> list[socket.socket]:
-        """Accept every connection waiting in the listening sockets' queues."""
-        waiting: list[socket.socket] = []
-        for sock in self._sockets:
-            while sock.fileno() >= 0:
+    async def _take_queued(
+        self, listener: socket.socket, factory: Callable[[], asyncio.Protocol]
+    ) -> None:
+        """Serve the connections waiting on ``listener`` (a duplicate), then close it."""
+        loop = asyncio.get_running_loop()
+        accepted: list[socket.socket] = []
+        try:
+            listener.setblocking(False)
+            while True:
                 try:
-                    conn, _ = sock.accept()
+                    conn, _ = listener.accept()
                 except (BlockingIOError, InterruptedError):
                     break
                 except OSError as exc:
-                    _logger.warning("Accepting a waiting connection failed: %s", exc)
+                    _logger.debug("Accepting a queued connection failed: %s", exc)
                     break
-                conn.setblocking(False)
-                waiting.append(conn)
-        return waiting
-
-    async def _start_waiting(
-        self,
-        waiting: list[socket.socket],
-        factory: Callable[[], asyncio.Protocol],
-        tls_options: dict[str, Any],
-    ) -> None:
-        """Serve connections accepted at shutdown; together, so TLS handshakes overlap."""
-        loop = asyncio.get_running_loop()
+                accepted.append(conn)
+        finally:
+            listener.close()
+        tls: dict[str, Any] = {}
+        if self._tls is not None:
+            tls = {
+                "ssl": self._tls.context,
+                "ssl_handshake_timeout": self._config.timeout_request_header,
+            }
         results = await asyncio.gather(
-            *(loop.connect_accepted_socket(factory, conn, **tls_options) for conn in waiting),
+            *(loop.connect_accepted_socket(factory, conn, **tls) for conn in accepted),
             return_exceptions=True,
         )
-        for conn, result in zip(waiting, results, strict=True):
+        for conn, result in zip(accepted, results, strict=True):
             if isinstance(result, BaseException):
-                conn.close()
-                _logger.info("A connection accepted at shutdown failed to start: %s", result)
+                conn.close()  # the client gave up while queued, or its handshake failed
 
     async def _unless_forced(self, work: Coroutine[Any, Any, None]) -> bool:
         """Await ``work`` unless a forced stop comes first; False if it was cut short.

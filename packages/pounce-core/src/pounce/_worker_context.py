@@ -26,13 +26,7 @@ from pounce._proxy_headers import TrustedProxies
 from pounce._tls import ServerTLS
 from pounce_protocols import HTTP1Limits, HTTP2Limits, websocket_available
 
-__all__ = ["FIRST_REQUEST_GRACE", "ConnectionLike", "WorkerContext", "start_task"]
-
-#: At shutdown, how long a connection that has not sent a byte yet may still
-#: deliver its first request (capped by ``timeout_request_header``). Such a
-#: connection was most likely accepted a moment before the shutdown with its
-#: request already on the way; closing it at once would lose that request.
-FIRST_REQUEST_GRACE = 1.0
+__all__ = ["ConnectionLike", "WorkerContext", "start_task"]
 
 
 class ConnectionLike(Protocol):
@@ -91,10 +85,12 @@ class WorkerContext:
         "lifespan_state",
         "loop",
         "proxies",
+        "request_timing",
         "requests_served",
         "root_path",
         "root_path_bytes",
         "send_date",
+        "sendfile",
         "server_header",
         "tls",
         "websocket",
@@ -157,6 +153,12 @@ class WorkerContext:
         )
         self.send_date = config.date_header
         self.extra_headers = config.parsed_headers
+        # Per-request timing facts (scope extension "pounce.timing") cost a
+        # clock read per request: only for --server-timing.
+        self.request_timing = config.server_timing
+        # Loops that implement sendfile (asyncio's) can offer zero-copy file
+        # responses; uvloop inherits the abstract method, which cannot.
+        self.sendfile = type(loop).sendfile is not asyncio.AbstractEventLoop.sendfile
         # Upgrade requests for a WebSocket are served as such (otherwise as plain HTTP).
         self.websocket = config.ws != "off" and websocket_available()
 
