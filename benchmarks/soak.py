@@ -165,6 +165,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--max-growth-mib", type=float, default=8.0)
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument(
+        "--protocols",
+        default="http1,http2,websocket",
+        help="which traffic to send (comma-separated: http1, http2, websocket)",
+    )
     args = parser.parse_args()
     warmup = args.warmup if args.warmup is not None else min(20.0, args.duration / 3)
 
@@ -212,12 +217,18 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     tally = Tally()
     stop = threading.Event()
-    clients = [
-        threading.Thread(target=http1_keep_alive, args=(base, stop, tally)),
-        threading.Thread(target=http1_new_connections, args=(base, stop, tally)),
-        threading.Thread(target=http2, args=(base, stop, tally)),
-        threading.Thread(target=websocket, args=(f"ws://127.0.0.1:{port}/ws", stop, tally)),
-    ]
+    chosen = set(args.protocols.split(","))
+    clients = []
+    if "http1" in chosen:
+        clients += [
+            threading.Thread(target=http1_keep_alive, args=(base, stop, tally)),
+            threading.Thread(target=http1_new_connections, args=(base, stop, tally)),
+        ]
+    if "http2" in chosen:
+        clients.append(threading.Thread(target=http2, args=(base, stop, tally)))
+    if "websocket" in chosen:
+        ws_url = f"ws://127.0.0.1:{port}/ws"
+        clients.append(threading.Thread(target=websocket, args=(ws_url, stop, tally)))
     samples: list[tuple[float, int]] = []
     started = time.monotonic()
     rss_start = rss_kib(server.pid)

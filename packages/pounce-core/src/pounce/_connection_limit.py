@@ -16,10 +16,12 @@ before the client reads it.
 Counting: :class:`ConnectionLimit` remembers the transports it admitted.
 Whichever protocol ends up owning a transport (HTTP/1.1, HTTP/2, a WebSocket
 after its upgrade), the transport itself says when it is closing, so the set
-is pruned of closed transports when it reaches the bound rather than hooked
-into every protocol's ``connection_lost``. The set never holds more than the
-bound. Like everything in a :class:`~pounce._worker_context.WorkerContext` it
-belongs to one event loop.
+is pruned of closed transports rather than hooked into every protocol's
+``connection_lost``. A closed transport still holds its socket object, so
+the set is pruned whenever it has doubled since the last pruning (and at the
+bound): it never holds more than twice the open connections (plus a few
+dozen), and each admission costs O(1) amortized. Like everything in a
+:class:`~pounce._worker_context.WorkerContext` it belongs to one event loop.
 """
 
 from __future__ import annotations
@@ -39,27 +41,36 @@ _logger = logging.getLogger(ERROR_LOGGER)
 # How long a refused connection may linger, half-closed, for the client to
 # read its 503 and close its side.
 _LINGER = 2.0
+# Below this many remembered transports the set is not pruned.
+_MIN_PRUNE = 64
 
 
 class ConnectionLimit:
     """The transports one worker has admitted, up to ``limit``."""
 
-    __slots__ = ("_limit", "_open", "refused")
+    __slots__ = ("_limit", "_open", "_prune_at", "refused")
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._open: set[asyncio.BaseTransport] = set()
+        self._prune_at = _MIN_PRUNE
         self.refused = 0
 
     def admit(self, transport: asyncio.BaseTransport) -> bool:
         """Count ``transport`` in, unless the worker is at its bound."""
-        if len(self._open) >= self._limit:
+        if len(self._open) >= min(self._limit, self._prune_at):
             self._open = {t for t in self._open if not t.is_closing()}
+            self._prune_at = max(_MIN_PRUNE, 2 * len(self._open))
             if len(self._open) >= self._limit:
                 self.refused += 1
                 return False
         self._open.add(transport)
         return True
+
+    @property
+    def remembered(self) -> int:
+        """Transports held, open or not yet pruned (for tests)."""
+        return len(self._open)
 
     @property
     def open(self) -> int:
