@@ -36,7 +36,7 @@ def _whoami_pid(conn: RawConnection) -> int:
 
 
 @pytest.mark.slow
-def test_a_worker_process_killed_mid_request_fails_only_its_own_connection(pounce):
+def test_a_worker_process_killed_mid_request_fails_only_the_requests_it_held(pounce):
     server = pounce(WORKER_APP, "--workers", "2", "--worker-mode", "process", "--no-access-log")
     with Load(server.url + "/", keep_alive_clients=0, new_connection_clients=3) as load:
         load.wait_for(20)
@@ -53,7 +53,11 @@ def test_a_worker_process_killed_mid_request_fails_only_its_own_connection(pounc
         server.wait_for_output(rf"\(pid {pid}\) crashed: killed by SIGKILL; restarting")
         before = load.succeeded
         load.wait_for(before + 20)
-    assert load.failures == []
+    # Load requests that were in flight on the killed process died with it
+    # (at most one per load client), cleanly: a closed or reset connection,
+    # never a hang or a wrong answer; everything else was served.
+    assert len(load.failures) <= 3, load.failures
+    assert all(f.startswith(("RemoteProtocolError", "ReadError")) for f in load.failures)
     server.send_signal(signal.SIGTERM)
     assert server.wait() == 0
 
