@@ -4,6 +4,7 @@
     nox -s tests-3.14t    # one interpreter
     nox -s lint typecheck
     nox -s autobahn       # the Autobahn WebSocket suite (once, not per Python)
+    nox -s soak           # 45 s of mixed traffic, memory sampled (benchmarks/soak.py)
 
 Each session installs the whole workspace (editable) from ``uv.lock`` into
 its own environment. A session whose interpreter is not on PATH is skipped
@@ -74,6 +75,19 @@ def autobahn(session: nox.Session) -> None:
         "tests/conformance/test_autobahn.py",
         env={"POUNCE_WSTEST": wstest},
     )
+
+
+@nox.session(python="3.11")
+def soak(session: nox.Session) -> None:
+    """A short soak: 45 s of mixed HTTP/1.1, HTTP/2 and WebSocket traffic
+    against one server, failing on any error or on memory growth (see
+    benchmarks/soak.py; run it by hand for minutes). Like the Autobahn suite,
+    it is skipped when a pytest selection is given.
+    """
+    if session.posargs:
+        session.skip("a pytest selection was given; the soak runs in the full check")
+    _sync(session, "test")
+    session.run("python", "benchmarks/soak.py", "--duration", "45")
 
 
 @nox.session(python="3.11")

@@ -2,7 +2,8 @@
 # Set up everything the test suite needs and run all of it: lint, type checks,
 # and the tests on the default Python and on CPython 3.14 (installed privately
 # from Debian's development suite when the machine has none), plus 3.14t where
-# a free-threaded build is on PATH, and the Autobahn WebSocket suite once.
+# a free-threaded build is on PATH, the Autobahn WebSocket suite once, and a
+# short soak (benchmarks/soak.py).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,9 @@ export PATH="$(dirname "$PY314"):$PATH"
 DEFAULT_PY=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 
 nox() { "${UV[@]}" tool run --from 'nox>=2024.10.9' nox "$@"; }
-sessions=(lint typecheck "tests-$DEFAULT_PY" tests-3.14 tests-3.14t)
+# The soak (benchmarks/soak.py, 45 s) skips itself, as Autobahn does, when a
+# pytest selection is given.
+sessions=(lint typecheck "tests-$DEFAULT_PY" tests-3.14 tests-3.14t soak)
 
 # Given a pytest selection, run just that (the Autobahn session skips itself).
 if [ $# -gt 0 ]; then

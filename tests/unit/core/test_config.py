@@ -57,11 +57,13 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "http2_initial_window_size": 65535,
     "timeout_keep_alive": 5.0,
     "timeout_request_header": 10.0,
+    "timeout_request": None,
     "timeout_flow_control": 20.0,
     "timeout_graceful_shutdown": 30.0,
     "limit_request_line": 8190,
     "limit_request_headers": 100,
     "limit_request_header_size": 16384,
+    "limit_connections": 10000,
     "limit_request_body": 100 * 1024 * 1024,
     # Settings of the pounce-extras features.
     "compression": True,
@@ -120,8 +122,10 @@ def test_defaults() -> None:
 
 # Worker recycling (--limit-max-requests) is a policy, not a bound on what a
 # client can make the server do: it is off by default. So is the concurrency
-# limit of load shedding (``None``), a pounce-extras feature.
-_RECYCLING = ("limit_max_requests", "limit_max_requests_jitter")
+# limit of load shedding (``None``), a pounce-extras feature, and
+# --timeout-request, which bounds the app's own time: streaming responses and
+# long polls are legitimate (see docs/security.md).
+_RECYCLING = ("limit_max_requests", "limit_max_requests_jitter", "timeout_request")
 
 
 @pytest.mark.parametrize(

@@ -357,6 +357,16 @@ class ServerConfig:
             group="Timeouts",
         ),
     )
+    timeout_request: float | None = field(
+        default=None,
+        metadata=option(
+            "Seconds the app has to complete a response, from the end of the request head; "
+            "then it is cancelled and the client gets 504, or loses the connection (the "
+            "HTTP/2 stream) if the response had started. Off by default: streaming "
+            "responses and long polls are legitimate.",
+            group="Timeouts",
+        ),
+    )
     timeout_flow_control: float = field(
         default=20.0,
         metadata=option(
@@ -389,6 +399,14 @@ class ServerConfig:
             "Maximum bytes in a request head (request line and all fields); more gets 431.",
             group="Limits",
             aliases=("--h11-max-incomplete-event-size",),
+        ),
+    )
+    limit_connections: int | None = field(
+        default=10000,
+        metadata=option(
+            "Most connections one worker holds open; a connection past it is answered "
+            "503 and closed ('none': no limit beyond the process's file descriptors).",
+            group="Limits",
         ),
     )
     limit_request_body: int = field(
@@ -857,7 +875,7 @@ def _validate(config: ServerConfig) -> None:
     ):
         value = getattr(config, name)
         _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
-    for name in ("ws_ping_interval", "ws_ping_timeout"):
+    for name in ("ws_ping_interval", "ws_ping_timeout", "timeout_request"):
         value = getattr(config, name)
         _check(
             value is None or _positive_number(value),
@@ -893,6 +911,10 @@ def _validate(config: ServerConfig) -> None:
     for name in ("timeout_worker_healthcheck", "reload_delay"):
         value = getattr(config, name)
         _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
+    _check(
+        config.limit_connections is None or config.limit_connections > 0,
+        f"limit_connections must be positive, got {config.limit_connections}",
+    )
     _check(
         config.limit_max_requests is None or config.limit_max_requests > 0,
         f"limit_max_requests must be positive, got {config.limit_max_requests}",

@@ -283,6 +283,7 @@ class HTTP1Connection(asyncio.Protocol):
             default_headers=ctx.default_headers,
             expect_continue=event.expect_continue,
             body_limit=ctx.config.limit_request_body,
+            request_timeout=ctx.config.timeout_request,
             file_sink=self if self._sendfile else None,
         )
         self._stream = stream

@@ -308,6 +308,7 @@ class HTTP2Connection(asyncio.Protocol):
             default_headers=ctx.default_headers,
             expect_continue=event.expect_continue,
             body_limit=ctx.config.limit_request_body,
+            request_timeout=ctx.config.timeout_request,
         )
         slot = _Slot(stream)
         self._slots[stream_id] = slot

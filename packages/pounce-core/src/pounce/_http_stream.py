@@ -18,6 +18,14 @@ back until the first body message (the spec allows it), so a response whose
 whole body arrives in one message gets an exact ``content-length`` instead of
 chunked framing, and an app that fails before its first body byte can still
 get a clean 500.
+
+Request timeout
+---------------
+With ``request_timeout`` set, the app has that many seconds from the request
+head to a complete response. When they run out the app is cancelled; a client
+still waiting for its response head gets 504, one whose response has started
+loses the connection (HTTP/1.1) or the stream (HTTP/2), since a truncated body
+must never look complete.
 """
 
 from __future__ import annotations
@@ -141,6 +149,7 @@ class HTTPStream:
         "_is_head",
         "_request_complete",
         "_request_delivered",
+        "_request_timeout",
         "_sink",
         "_state",
         "_trailers_expected",
@@ -161,9 +170,11 @@ class HTTPStream:
         default_headers: Callable[[], list[tuple[bytes, bytes]]],
         expect_continue: bool,
         body_limit: int,
+        request_timeout: float | None = None,
         file_sink: FileSink | None = None,
     ) -> None:
         self._sink = sink
+        self._request_timeout = request_timeout
         # Offered to the app (the scope's zero-copy extension) only by
         # connections that have one.
         self._file_sink = file_sink
@@ -254,7 +265,10 @@ class HTTPStream:
     async def run(self, app: ASGIApp) -> None:
         """Run the app for this request; report to the sink when done."""
         try:
-            await app(self.scope, self.receive, self.send)
+            if self._request_timeout is None:
+                await app(self.scope, self.receive, self.send)
+            elif not await self._run_with_timeout(app, self._request_timeout):
+                return
         except ClientDisconnected:
             pass  # we raised it because the client left; not an app error
         except asyncio.CancelledError:
@@ -277,6 +291,33 @@ class HTTPStream:
                 self._abort()
         finally:
             self._sink.stream_finished(self)
+
+    async def _run_with_timeout(self, app: ASGIApp, seconds: float) -> bool:
+        """Run the app for at most ``seconds``; False when it was cut off.
+
+        A ``TimeoutError`` the app raises itself is the app's error, not ours:
+        only an expired deadline counts.
+        """
+        deadline = asyncio.timeout(seconds)
+        try:
+            async with deadline:
+                await app(self.scope, self.receive, self.send)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            self._on_request_timeout(seconds)
+            return False
+        return True
+
+    def _on_request_timeout(self, seconds: float) -> None:
+        if self._disconnected or self._state is _DONE:
+            return
+        if self._state is _START or self._state is _STARTED:
+            _logger.warning("Request timed out after %s s before a response: 504", seconds)
+            self._send_error_response(504)
+        else:
+            _logger.warning("Request timed out after %s s mid-response: aborted", seconds)
+            self._abort()
 
     def _on_app_error(self, exc: BaseException) -> None:
         if self._disconnected and (isinstance(exc, OSError) or _from_disconnect(exc)):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from pounce._connection_limit import limit_connections
 from pounce._http1_connection import HTTP1Connection
 from pounce._http2_connection import HTTP2Connection
 from pounce._worker_context import WorkerContext
@@ -32,8 +33,8 @@ def protocol_factory(ctx: WorkerContext) -> Callable[[], asyncio.Protocol]:
     """What ``loop.create_server`` calls for each new connection."""
     config = ctx.config
     if config.http2 and (ctx.tls is not None or config.h2c):
-        return lambda: ProtocolSelector(ctx)
-    return lambda: HTTP1Connection(ctx)
+        return limit_connections(ctx, lambda: ProtocolSelector(ctx))
+    return limit_connections(ctx, lambda: HTTP1Connection(ctx))
 
 
 class ProtocolSelector(asyncio.Protocol):

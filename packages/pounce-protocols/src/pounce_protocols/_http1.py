@@ -58,6 +58,8 @@ from pounce_protocols._http1_head import (
     RequestTarget,
     check_content_length,
     check_head,
+    check_host,
+    check_transfer_encoding,
     split_target,
 )
 
@@ -276,6 +278,7 @@ class HTTP1ServerConnection:
         )
         try:
             check_content_length(head)
+            check_transfer_encoding(head)
             conn.receive_data(head)
             request = conn.next_event()
         except h11.RemoteProtocolError as exc:
@@ -307,11 +310,13 @@ class HTTP1ServerConnection:
         http_version = "1.0" if version == b"1.0" else "1.1"
         headers: Headers = tuple(request.headers)  # h11 gives lowercased names
         has_te = has_cl = False
-        for name, _ in headers:
+        for name, value in headers:
             if name == b"transfer-encoding":
                 has_te = True
             elif name == b"content-length":
                 has_cl = True
+            elif name == b"host":
+                check_host(value)  # h11 has already refused a second one
         if has_te and has_cl:
             # RFC 9112 §6.1: a request with both is a smuggling attempt or a
             # broken intermediary; reject and close instead of guessing.

@@ -24,7 +24,15 @@ from dataclasses import dataclass
 
 from pounce_protocols._errors import RemoteProtocolError
 
-__all__ = ["HeadLimits", "RequestTarget", "check_content_length", "check_head", "split_target"]
+__all__ = [
+    "HeadLimits",
+    "RequestTarget",
+    "check_content_length",
+    "check_head",
+    "check_host",
+    "check_transfer_encoding",
+    "split_target",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,6 +130,50 @@ def check_content_length(head: bytes) -> None:
         digits = values[0].strip(b" \t").lstrip(b"0")
         if digits.isdigit() and (len(digits) > 19 or int(digits) > _MAX_CONTENT_LENGTH):
             raise _reject("Content-Length too large")
+
+
+_TRANSFER_ENCODING_FIELD = re.compile(rb"\r\ntransfer-encoding[ \t]*:([^\r]*)", re.IGNORECASE)
+
+
+def check_transfer_encoding(head: bytes) -> None:
+    """Reject a head whose transfer codings leave the body length unknown.
+
+    RFC 9112 §6.3: when ``chunked`` is present but not the final coding the
+    length of a request body cannot be determined, and the server MUST answer
+    400 and close; applying ``chunked`` twice (RFC 9112 §6.1) is as broken.
+    Codings are gathered across every Transfer-Encoding field, as a list is
+    read (RFC 9110 §5.3). Only a lone ``chunked`` is then accepted further on;
+    any other coding we do not implement gets 501 (RFC 9112 §6.1).
+    """
+    codings = [
+        coding.strip(b" \t").lower()
+        for value in _TRANSFER_ENCODING_FIELD.findall(head)
+        for coding in value.split(b",")
+    ]
+    codings = [coding for coding in codings if coding]  # empty list elements are allowed
+    if b"chunked" in codings and (codings[-1] != b"chunked" or codings.count(b"chunked") > 1):
+        raise _reject("chunked is not the final transfer coding exactly once")
+
+
+# RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ]. An IP-literal is
+# bracketed; a reg-name is unreserved, pct-encoded and sub-delims characters.
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\]"
+    rb"|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
+    rb"(?::[0-9]*)?"
+)
+
+
+def check_host(value: bytes) -> None:
+    """Reject a Host field value that is not ``uri-host [":" port]``.
+
+    RFC 9112 §3.2: a server MUST answer 400 to a Host field with an invalid
+    value. Routing, virtual hosting and the ASGI ``server`` all read this
+    value; one with spaces, a path, userinfo or a list would be read
+    differently by each of them.
+    """
+    if _HOST.fullmatch(value) is None:
+        raise _reject("invalid Host header value")
 
 
 @dataclass(frozen=True, slots=True)
