@@ -7,25 +7,37 @@ a program that manages its own lifetime.
 
 from pounce._asgi_types import ASGIApp, Message, Receive, Scope, Send
 from pounce._config import ServerConfig, config_options
+from pounce._config_schema import config_schema
+from pounce._config_sources import ConfigFileError, ResolvedSettings, resolve_settings
 from pounce._http_stream import ClientDisconnected
 from pounce._importer import AppLoadError, load_app
 from pounce._options import OptionSpec
+from pounce._preflight import Finding, preflight, runtime_info
 from pounce._server import VERSION as __version__
 from pounce._server import Server, run
+from pounce._worker_hooks import WorkerInfo
 
 __all__ = [
     "ASGIApp",
     "AppLoadError",
     "ClientDisconnected",
+    "ConfigFileError",
+    "Finding",
     "Message",
     "OptionSpec",
     "Receive",
+    "ResolvedSettings",
     "Scope",
     "Send",
     "Server",
     "ServerConfig",
+    "WorkerInfo",
     "__version__",
     "config_options",
+    "config_schema",
     "load_app",
+    "preflight",
+    "resolve_settings",
     "run",
+    "runtime_info",
 ]
