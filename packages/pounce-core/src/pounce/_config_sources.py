@@ -173,7 +173,7 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], str | None]:
             continue
         spec = specs.get(key)
         if spec is None:
-            raise ConfigFileError(f"{path}: unknown setting {prefix}{raw_key!r}.{_suggest(key)}")
+            raise ConfigFileError(f"{path}: unknown setting {prefix + raw_key!r}.{_suggest(key)}")
         options[key] = _from_toml(spec, value, where)
     return options, app
 
