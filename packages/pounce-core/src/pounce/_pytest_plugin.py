@@ -45,9 +45,10 @@ def pounce_server_factory() -> Iterator[ServerFactory]:
 @pytest.fixture
 def pounce_app() -> str | ASGIApp:
     """The app ``pounce_server`` serves: override this fixture in your suite."""
-    raise pytest.UsageError(
+    pytest.fail(
         "the pounce_server fixture serves the app of a 'pounce_app' fixture: define one "
-        "(returning an ASGI app or an import string such as 'myapp:app') in your conftest.py"
+        "(returning an ASGI app or an import string such as 'myapp:app') in your conftest.py",
+        pytrace=False,
     )
 
 
