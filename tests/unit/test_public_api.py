@@ -12,6 +12,7 @@ import types
 import pytest
 
 import pounce
+import pounce_extras
 import pounce_protocols
 
 PUBLIC_API = {
@@ -65,16 +66,33 @@ PUBLIC_API = {
         "AppLoadError",
         "ClientDisconnected",
         "ConfigFileError",
+        "ConnectionClosed",
+        "ConnectionOpened",
+        "ErrorRenderer",
+        "FeatureUnavailable",
         "Finding",
+        "LifecycleEvent",
         "Message",
         "OptionSpec",
         "Receive",
+        "RequestCompleted",
         "ResolvedSettings",
         "Scope",
         "Send",
         "Server",
         "ServerConfig",
+        "ServerDraining",
+        "ServerPlugin",
+        "ServerStarted",
+        "ServerStopped",
+        "ReloadCompleted",
+        "ReloadFailed",
+        "ReloadStarted",
+        "WorkerCrashed",
         "WorkerInfo",
+        "WorkerStarted",
+        "WorkerStopped",
+        "WorkerUnresponsive",
         "__version__",
         "config_options",
         "config_schema",
@@ -83,6 +101,20 @@ PUBLIC_API = {
         "resolve_settings",
         "run",
         "runtime_info",
+    },
+    pounce_extras: {
+        "CORS",
+        "CompressionLayer",
+        "ConcurrencyLimiter",
+        "JSONFormatter",
+        "LoadShedding",
+        "MemoryStore",
+        "RateLimitLayer",
+        "RequestID",
+        "SecurityHeaders",
+        "ServerTiming",
+        "StaticFiles",
+        "render_error",
     },
 }
 PACKAGES = pytest.mark.parametrize("package", list(PUBLIC_API), ids=lambda p: p.__name__)
@@ -114,6 +146,7 @@ def test_star_import_gives_exactly_all(package: types.ModuleType) -> None:
     [
         pounce_protocols,
         pounce,
+        pounce_extras,
     ],
     ids=lambda p: p.__name__,
 )

@@ -2,16 +2,36 @@
 
 ``pounce.run("myapp:app", port=8000)`` serves an app until stopped;
 :class:`ServerConfig` holds every setting; :class:`Server` embeds a server in
-a program that manages its own lifetime.
+a program that manages its own lifetime. Lifecycle events (``ServerStarted``,
+``RequestCompleted``...) reach the hooks given with ``--lifecycle-hook``;
+:class:`ServerPlugin` is how optional features hook into the server.
 """
 
 from pounce._asgi_types import ASGIApp, Message, Receive, Scope, Send
 from pounce._config import ServerConfig, config_options
 from pounce._config_schema import config_schema
 from pounce._config_sources import ConfigFileError, ResolvedSettings, resolve_settings
+from pounce._error_responses import ErrorRenderer
 from pounce._http_stream import ClientDisconnected
 from pounce._importer import AppLoadError, load_app
-from pounce._options import OptionSpec
+from pounce._lifecycle import (
+    ConnectionClosed,
+    ConnectionOpened,
+    LifecycleEvent,
+    ReloadCompleted,
+    ReloadFailed,
+    ReloadStarted,
+    RequestCompleted,
+    ServerDraining,
+    ServerStarted,
+    ServerStopped,
+    WorkerCrashed,
+    WorkerStarted,
+    WorkerStopped,
+    WorkerUnresponsive,
+)
+from pounce._options import FeatureUnavailable, OptionSpec
+from pounce._plugins import ServerPlugin
 from pounce._preflight import Finding, preflight, runtime_info
 from pounce._server import VERSION as __version__
 from pounce._server import Server, run
@@ -22,16 +42,33 @@ __all__ = [
     "AppLoadError",
     "ClientDisconnected",
     "ConfigFileError",
+    "ConnectionClosed",
+    "ConnectionOpened",
+    "ErrorRenderer",
+    "FeatureUnavailable",
     "Finding",
+    "LifecycleEvent",
     "Message",
     "OptionSpec",
     "Receive",
+    "ReloadCompleted",
+    "ReloadFailed",
+    "ReloadStarted",
+    "RequestCompleted",
     "ResolvedSettings",
     "Scope",
     "Send",
     "Server",
     "ServerConfig",
+    "ServerDraining",
+    "ServerPlugin",
+    "ServerStarted",
+    "ServerStopped",
+    "WorkerCrashed",
     "WorkerInfo",
+    "WorkerStarted",
+    "WorkerStopped",
+    "WorkerUnresponsive",
     "__version__",
     "config_options",
     "config_schema",

@@ -2,8 +2,8 @@
 
 :func:`preflight` does, once and in this process, what a server does at
 start-up, without serving: load the env file, check WebSocket and TLS
-support, plan the workers, load every hook, import the app (with its
-layers), bind the address and release it. Each step becomes a
+support, plan the workers, load every hook and server plugin, import the
+app (with its layers), bind the address and release it. Each step becomes a
 :class:`Finding`; a failed step does not stop the others, so one run reports
 every problem it can see.
 
@@ -38,6 +38,7 @@ from pounce._event_loop import resolve_loop
 from pounce._importer import load_app
 from pounce._lifecycle import load_hooks
 from pounce._listeners import bind_listeners
+from pounce._plugins import ServerPlugin, load_plugins
 from pounce._sockets import describe_socket
 from pounce._tls import build_server_tls
 from pounce._websocket_session import check_websocket_support
@@ -112,9 +113,17 @@ def preflight(app: str | ASGIApp, config: ServerConfig, *, bind: bool = True) ->
 
     _step(findings, "hooks", hooks)
 
+    plugins: list[ServerPlugin] = []
+
+    def server_plugins() -> str:
+        plugins.extend(load_plugins(config))
+        return f"{len(plugins)} enabled"
+
+    _step(findings, "plugins", server_plugins)
+
     def application() -> str:
         loaded = load_app(app, factory=config.factory, app_dir=config.app_dir)
-        build_app(loaded, config)
+        build_app(loaded, config, plugins)
         return f"imported {app}" if isinstance(app, str) else "app object"
 
     _step(findings, "app", application)

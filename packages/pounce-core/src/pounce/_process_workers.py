@@ -37,12 +37,21 @@ from collections.abc import Sequence
 from pounce._app_stack import build_app
 from pounce._child_process import Channel, ChildSpec, receive_spec, start_child
 from pounce._config import ServerConfig
+from pounce._error_responses import plain_text_error
 from pounce._event_loop import loop_factory
 from pounce._exit_codes import EXIT_BAD_CONFIG, EXIT_STARTUP_FAILED
 from pounce._importer import AppLoadError, load_app
 from pounce._lifecycle import LifecycleEmitter, load_hooks
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER, configure_logging
+from pounce._plugins import (
+    ServerPlugin,
+    error_renderer,
+    event_hooks,
+    load_plugins,
+    start_plugins,
+    stop_plugins,
+)
 from pounce._worker import Worker
 from pounce._worker_hooks import WorkerHooks, WorkerInfo, WorkerKind
 from pounce._worker_link import (
@@ -238,14 +247,23 @@ def run_worker(spec: ChildSpec, channel: Channel, *, mode: WorkerKind) -> int:
     """
     config = spec.config
     sockets = [socket.socket(fileno=fd) for fd in spec.listen_fds]
+    started: list[ServerPlugin] = []
     try:
         configure_logging(
-            log_level=config.log_level, access_log=config.access_log, log_config=config.log_config
+            log_level=config.log_level,
+            access_log=config.access_log,
+            log_config=config.log_config,
+            log_format=config.log_format,
         )
         try:
-            emitter = LifecycleEmitter(load_hooks(config.lifecycle_hooks))
-            target = load_app(spec.app, factory=config.factory, app_dir=config.app_dir)
-            app = build_app(target, config)
+            # This worker's own plugins: their state (metrics, limits) is per
+            # process (or interpreter), and they start here, with the sockets
+            # already bound.
+            plugins = load_plugins(config)
+            emitter = LifecycleEmitter([*load_hooks(config.lifecycle_hooks), *event_hooks(plugins)])
+            app = load_app(spec.app, factory=config.factory, app_dir=config.app_dir)
+            app = build_app(app, config, plugins)
+            started = start_plugins(plugins)
         except (AppLoadError, ValueError) as exc:
             reason = str(exc)
             if mode == "interpreter" and "subinterpreter" in reason:
@@ -266,6 +284,7 @@ def run_worker(spec: ChildSpec, channel: Channel, *, mode: WorkerKind) -> int:
                 app=app,
                 sockets=sockets,
                 lifespan=Lifespan(app, config.lifespan),
+                error_renderer=error_renderer(plugins) or plain_text_error,
                 on_ready=link.ready,
                 emitter=emitter,
                 worker_id=spec.worker_id,
@@ -289,6 +308,7 @@ def run_worker(spec: ChildSpec, channel: Channel, *, mode: WorkerKind) -> int:
             return EXIT_WORKER_CRASHED
         return 0
     finally:
+        stop_plugins(started)
         for sock in sockets:
             sock.close()
 
