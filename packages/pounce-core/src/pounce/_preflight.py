@@ -155,6 +155,20 @@ _EXTRA_MARKER = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
+def _applies(requirement: str, extra: str) -> bool:
+    """Whether ``requirement`` is needed here for ``extra`` (its environment marker).
+
+    Markers are evaluated with ``packaging`` when it is installed (it nearly
+    always is); without it every requirement of the extra counts.
+    """
+    try:
+        from packaging.requirements import Requirement  # noqa: PLC0415 - optional
+    except ImportError:
+        return True
+    marker = Requirement(requirement).marker
+    return marker is None or bool(marker.evaluate({"extra": extra}))
+
+
 def _extras(distribution: str) -> dict[str, dict[str, Any]]:
     """Each extra of ``distribution``: its requirements and whether all are installed."""
     try:
@@ -170,12 +184,13 @@ def _extras(distribution: str) -> dict[str, dict[str, Any]]:
         name_match = _REQUIREMENT_NAME.match(requirement)
         if marker is None or name_match is None or marker.group(1) not in extras:
             continue
-        entry = extras[marker.group(1)]
+        extra = marker.group(1)
+        if not _applies(requirement, extra):
+            continue  # not needed on this Python or platform
+        entry = extras[extra]
         name = name_match.group(1)
         entry["requires"].append(name)
-        # A requirement limited to other platforms is not needed here.
-        applies = "sys_platform != 'win32'" not in requirement or sys.platform != "win32"
-        if applies and _version(name) is None:
+        if _version(name) is None:
             entry["installed"] = False
     return extras
 
