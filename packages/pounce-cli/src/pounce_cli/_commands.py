@@ -101,7 +101,7 @@ def info_command() -> Any:
             lines.append(f"  {name}: {version or 'not installed'}")
             for extra, entry in data["extras"].get(name, {}).items():
                 state = "installed" if entry["installed"] else "not installed"
-                needs = ", ".join(entry["requires"])
+                needs = ", ".join(entry["requires"]) or "nothing to install on this Python"
                 lines.append(f"    [{extra}] {state} ({needs})")
         typer.echo("\n".join(lines))
 
