@@ -3,8 +3,9 @@
 The config is a frozen, slotted, keyword-only dataclass validated at
 construction. Workers share one instance without locks: nothing can change it
 after ``__post_init__`` returns. Each field's metadata (see :mod:`._options`)
-is the single declaration from which the CLI flags and ``pounce.run()``
-keywords are derived.
+is the single declaration from which the CLI flags, the ``pounce.run()``
+keywords, the config file keys and ``POUNCE_*`` variables
+(:mod:`._config_sources`), the JSON Schema and the reference docs are derived.
 
 Defaults are chosen to be safe on the open internet: every size and every wait
 is bounded.
