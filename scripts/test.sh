@@ -23,5 +23,31 @@ export PATH="$(dirname "$PY314"):$PATH"
 # The default interpreter is whatever `python3` is (3.11 on Debian 12 here).
 DEFAULT_PY=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 
-sessions=(lint typecheck "tests-$DEFAULT_PY" tests-3.14 tests-3.14t autobahn)
-exec "${UV[@]}" tool run --from 'nox>=2024.10.9' nox --sessions "${sessions[@]}" -- "$@"
+nox() { "${UV[@]}" tool run --from 'nox>=2024.10.9' nox "$@"; }
+sessions=(lint typecheck "tests-$DEFAULT_PY" tests-3.14 tests-3.14t)
+
+# Given a pytest selection, run just that (the Autobahn session skips itself).
+if [ $# -gt 0 ]; then
+    exec "${UV[@]}" tool run --from 'nox>=2024.10.9' nox --sessions "${sessions[@]}" -- "$@"
+fi
+
+# The Autobahn suite keeps the CPU busy for minutes while the test sessions
+# mostly wait on sockets and timers: run it beside them, its output kept
+# apart and shown when both are done.
+nox --version >/dev/null 2>&1  # install nox once, before two runs want it
+autobahn_log=$(mktemp -t pounce-autobahn.XXXXXX)
+nox --sessions autobahn >"$autobahn_log" 2>&1 &
+autobahn_pid=$!
+trap 'kill "$autobahn_pid" 2>/dev/null || true; rm -f "$autobahn_log"' EXIT
+
+status=0
+nox --sessions "${sessions[@]}" || status=$?
+autobahn_status=0
+wait "$autobahn_pid" || autobahn_status=$?
+
+echo "---------------- Autobahn WebSocket suite ----------------"
+cat "$autobahn_log"
+if [ "$status" -ne 0 ] || [ "$autobahn_status" -ne 0 ]; then
+    echo "FAILED: test sessions exit $status, Autobahn exit $autobahn_status" >&2
+    exit 1
+fi
