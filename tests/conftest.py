@@ -23,6 +23,9 @@ import pytest
 from pounce.testing import LiveServer, live_server
 from support.servers import TESTS_DIR, PounceProcess
 
+# pytester runs the pounce pytest plugin's own tests in throw-away suites.
+pytest_plugins = ["pytester"]
+
 ServeFactory = Callable[..., LiveServer]
 PounceFactory = Callable[..., PounceProcess]
 

@@ -20,7 +20,16 @@ from support.raw import RawConnection
 from support.waiting import wait_for
 from support.worker_apps import write_reloadable
 
-MODES = ["thread", "process"]
+MODES = [
+    "thread",
+    "process",
+    pytest.param(
+        "interpreter",
+        marks=pytest.mark.skipif(
+            sys.version_info < (3, 14), reason="subinterpreter workers need CPython 3.14+"
+        ),
+    ),
+]
 
 
 def _start_reloadable(pounce: PounceFactory, tmp_path, mode: str, *extra: str):  # type: ignore[no-untyped-def]

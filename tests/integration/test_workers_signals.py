@@ -4,6 +4,7 @@ SIGINT forces the issue. Both worker modes."""
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 import httpx
@@ -13,7 +14,16 @@ from conftest import PounceFactory
 from support.waiting import wait_for
 
 APP = "support.worker_apps:app"
-MODES = ["thread", "process"]
+MODES = [
+    "thread",
+    "process",
+    pytest.param(
+        "interpreter",
+        marks=pytest.mark.skipif(
+            sys.version_info < (3, 14), reason="subinterpreter workers need CPython 3.14+"
+        ),
+    ),
+]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import sys
 from typing import Any
 
 import pytest
@@ -29,6 +30,9 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "timeout_worker_healthcheck": 30.0,
     "limit_max_requests": None,
     "limit_max_requests_jitter": 0,
+    "on_worker_start": (),
+    "on_worker_draining": (),
+    "on_worker_stop": (),
     "health_path": None,
     "reload": False,
     "reload_dirs": (),
@@ -213,7 +217,10 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"timeout_flow_control": 0}, "timeout_flow_control must be positive seconds"),
     ({"workers": -1}, "workers must be in 0..1024 (0 = one per CPU), got -1"),
     ({"workers": 5000}, "workers must be in 0..1024"),
-    ({"worker_mode": "fork"}, "worker_mode must be one of auto, thread, process, got 'fork'"),
+    (
+        {"worker_mode": "fork"},
+        "worker_mode must be one of auto, thread, process, interpreter, got 'fork'",
+    ),
     ({"timeout_worker_healthcheck": 0}, "timeout_worker_healthcheck must be positive seconds"),
     ({"reload_delay": -1}, "reload_delay must be positive seconds"),
     ({"limit_max_requests": 0}, "limit_max_requests must be positive, got 0"),
@@ -358,3 +365,14 @@ def test_the_keyfile_password_is_secret_and_never_shown() -> None:
     assert "hunter2" not in repr(config)
     (spec,) = [s for s in config_options() if s.name == "ssl_keyfile_password"]
     assert spec.secret
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="checks the refusal before 3.14")
+def test_interpreter_workers_need_python_3_14() -> None:
+    with pytest.raises(ValueError, match=r"worker_mode='interpreter' needs CPython 3\.14"):
+        ServerConfig(worker_mode="interpreter")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="subinterpreter workers need 3.14+")
+def test_interpreter_workers_are_accepted_on_python_3_14() -> None:
+    assert ServerConfig(worker_mode="interpreter").worker_mode == "interpreter"

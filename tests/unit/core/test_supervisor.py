@@ -96,7 +96,7 @@ class FakeEdge:
             raise AppLoadError(f"generation {generation} does not import")
         return f"app-{generation}"
 
-    def spawn(self, payload, *, worker_id, generation, sockets, retire_after, events):  # type: ignore[no-untyped-def]
+    def spawn(self, payload, *, worker_id, slot, generation, sockets, retire_after, events):  # type: ignore[no-untyped-def]
         self.events = events
         worker = FakeWorker(self, worker_id, generation, payload)
         worker.retire_after = retire_after

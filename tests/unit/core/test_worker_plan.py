@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from pounce import ServerConfig
@@ -44,6 +46,19 @@ def test_explicit_process_mode_needs_an_import_string() -> None:
     assert plan_workers(config, app_is_import_string=True).mode == "process"
     with pytest.raises(ValueError, match="needs the app as an import string"):
         plan_workers(config, app_is_import_string=False)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="subinterpreter workers need 3.14+")
+def test_explicit_interpreter_mode_needs_an_import_string() -> None:
+    config = ServerConfig(workers=2, worker_mode="interpreter")
+    assert plan_workers(config, app_is_import_string=True).mode == "interpreter"
+    with pytest.raises(ValueError, match="each worker interpreter imports the app itself"):
+        plan_workers(config, app_is_import_string=False)
+
+
+def test_auto_never_picks_interpreters(gil: bool) -> None:
+    plan = plan_workers(ServerConfig(workers=4), app_is_import_string=True)
+    assert plan.mode != "interpreter"
 
 
 def test_zero_workers_means_one_per_cpu(monkeypatch: pytest.MonkeyPatch) -> None:

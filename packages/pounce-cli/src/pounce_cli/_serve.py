@@ -1,6 +1,8 @@
 """``pounce APP [OPTIONS]``: the serve command, generated from ``ServerConfig``.
 
-Nothing here restates a setting. Each option is built from an
+``--config`` and ``POUNCE_*`` variables add a file and the environment
+underneath the flags (see :mod:`pounce._config_sources`). Nothing here
+restates a setting. Each option is built from an
 :class:`pounce.OptionSpec` (flag, aliases, help, group, default), and every
 value arrives as text that :meth:`OptionSpec.parse` converts, the same parser
 files and environment variables use. An option left off the command line is
@@ -17,9 +19,22 @@ from typing import Annotated, Any
 import typer
 
 import pounce
-from pounce import OptionSpec, config_options
+from pounce import (
+    ConfigFileError,
+    OptionSpec,
+    ResolvedSettings,
+    config_options,
+    resolve_settings,
+)
 
-__all__ = ["serve_command"]
+__all__ = [
+    "COMMANDS_EPILOG",
+    "app_parameter",
+    "option_parameters",
+    "require_app",
+    "resolve_from_cli",
+    "serve_command",
+]
 
 
 def _version_callback(value: bool) -> None:
@@ -78,38 +93,108 @@ def _convert(spec: OptionSpec, raw: Any) -> Any:
     return spec.parse(raw)
 
 
+def option_parameters() -> list[inspect.Parameter]:
+    """One keyword parameter per setting, plus ``--config``."""
+    return [*(_parameter(spec) for spec in config_options()), _config_parameter()]
+
+
+def _config_parameter() -> inspect.Parameter:
+    return inspect.Parameter(
+        "config_file",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                "--config",
+                help=(
+                    "Read settings from this TOML file (pounce.toml, or the tool.pounce "
+                    "table of a pyproject.toml); default: ./pounce.toml, else "
+                    "./pyproject.toml if it has that table. Flags override environment "
+                    "variables (POUNCE_*), which override the file."
+                ),
+                rich_help_panel="Configuration",
+                metavar="PATH",
+                show_default=False,
+            ),
+        ],
+    )
+
+
+def app_parameter(*, required: bool = False) -> inspect.Parameter:
+    """The APP argument (optional when a config file may name the app)."""
+    return inspect.Parameter(
+        "app",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        default=... if required else None,
+        annotation=Annotated[
+            str | None,
+            typer.Argument(
+                help=(
+                    "The ASGI application, as module:attribute (e.g. myapp.main:app); "
+                    "default: 'app' in the config file or POUNCE_APP."
+                ),
+                show_default=False,
+            ),
+        ],
+    )
+
+
+def resolve_from_cli(values: dict[str, Any]) -> ResolvedSettings:
+    """Merge the typed flags in ``values`` over the file and the environment.
+
+    Exits with status 2 for a flag value that does not parse, and with 1 for
+    an unusable config file or environment variable.
+    """
+    cli: dict[str, Any] = {}
+    for spec in config_options():
+        raw = values.get(spec.name)
+        if raw is None:
+            continue
+        try:
+            cli[spec.name] = _convert(spec, raw)
+        except ValueError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(2) from None
+    try:
+        return resolve_settings(
+            cli=cli, cli_app=values.get("app"), config_path=values.get("config_file")
+        )
+    except ConfigFileError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def require_app(settings: ResolvedSettings) -> str:
+    """The app to serve; exits with a usage error when none was named anywhere."""
+    if settings.app is None:
+        typer.echo(
+            "Error: Missing argument 'APP' (module:attribute), and no 'app' in a config "
+            "file or POUNCE_APP.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return settings.app
+
+
+COMMANDS_EPILOG = (
+    "Other commands: pounce check (validate config, import the app, try the "
+    "address), pounce info (Python build, worker model, installed extras), pounce "
+    "config show | schema. 'pounce serve APP' is the explicit form of 'pounce APP'."
+)
+
+
 def serve_command() -> Any:
     """The typer-ready serve function, with a signature built from the config."""
-    specs = config_options()
 
     def serve(**values: Any) -> None:
-        app = values.pop("app")
         values.pop("version", None)
-        options: dict[str, Any] = {}
-        for spec in specs:
-            raw = values.get(spec.name)
-            if raw is None:
-                continue
-            try:
-                options[spec.name] = _convert(spec, raw)
-            except ValueError as exc:
-                typer.echo(f"Error: {exc}", err=True)
-                raise typer.Exit(2) from None
-        pounce.run(app, **options)
+        settings = resolve_from_cli(values)
+        pounce.run(require_app(settings), **settings.options)
 
     parameters = [
-        inspect.Parameter(
-            "app",
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            annotation=Annotated[
-                str,
-                typer.Argument(
-                    help="The ASGI application, as module:attribute (e.g. myapp.main:app).",
-                    show_default=False,
-                ),
-            ],
-        ),
-        *(_parameter(spec) for spec in specs),
+        app_parameter(),
+        *option_parameters(),
         inspect.Parameter(
             "version",
             inspect.Parameter.KEYWORD_ONLY,
@@ -126,5 +211,5 @@ def serve_command() -> Any:
         ),
     ]
     serve.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    serve.__doc__ = "Serve an ASGI application with Pounce."
+    serve.__doc__ = "Serve an ASGI application with Pounce (the default command)."
     return serve

@@ -9,6 +9,8 @@ a program that manages its own lifetime. Lifecycle events (``ServerStarted``,
 
 from pounce._asgi_types import ASGIApp, Message, Receive, Scope, Send
 from pounce._config import ServerConfig, config_options
+from pounce._config_schema import config_schema
+from pounce._config_sources import ConfigFileError, ResolvedSettings, resolve_settings
 from pounce._error_responses import ErrorRenderer
 from pounce._http_stream import ClientDisconnected
 from pounce._importer import AppLoadError, load_app
@@ -30,17 +32,21 @@ from pounce._lifecycle import (
 )
 from pounce._options import FeatureUnavailable, OptionSpec
 from pounce._plugins import ServerPlugin
+from pounce._preflight import Finding, preflight, runtime_info
 from pounce._server import VERSION as __version__
 from pounce._server import Server, run
+from pounce._worker_hooks import WorkerInfo
 
 __all__ = [
     "ASGIApp",
     "AppLoadError",
     "ClientDisconnected",
+    "ConfigFileError",
     "ConnectionClosed",
     "ConnectionOpened",
     "ErrorRenderer",
     "FeatureUnavailable",
+    "Finding",
     "LifecycleEvent",
     "Message",
     "OptionSpec",
@@ -49,6 +55,7 @@ __all__ = [
     "ReloadFailed",
     "ReloadStarted",
     "RequestCompleted",
+    "ResolvedSettings",
     "Scope",
     "Send",
     "Server",
@@ -58,11 +65,16 @@ __all__ = [
     "ServerStarted",
     "ServerStopped",
     "WorkerCrashed",
+    "WorkerInfo",
     "WorkerStarted",
     "WorkerStopped",
     "WorkerUnresponsive",
     "__version__",
     "config_options",
+    "config_schema",
     "load_app",
+    "preflight",
+    "resolve_settings",
     "run",
+    "runtime_info",
 ]

@@ -34,7 +34,14 @@ from typing import Any
 
 from pounce._config import ServerConfig
 
-__all__ = ["Channel", "ChildSpec", "interpreter_args", "receive_spec", "start_child"]
+__all__ = [
+    "Channel",
+    "ChildSpec",
+    "interpreter_args",
+    "receive_spec",
+    "send_spec",
+    "start_child",
+]
 
 _LENGTH = struct.Struct("!I")
 # Sends are tiny and the peer reads promptly; this only bounds a dead peer.
@@ -50,6 +57,8 @@ class ChildSpec:
     listen_fds: tuple[int, ...]
     sys_path: tuple[str, ...]
     worker_id: int = 0
+    slot: int = 0
+    generation: int = 0
     retire_after: int | None = None
 
 
@@ -97,12 +106,17 @@ def start_child(
         raise
     finally:
         theirs.close()
-    blob = pickle.dumps(spec)
-    ours.settimeout(_SEND_TIMEOUT)
     # If the child died at once, its exit status will say why.
     with contextlib.suppress(OSError):
-        ours.sendall(_LENGTH.pack(len(blob)) + blob)
+        send_spec(ours, spec)
     return process, ours
+
+
+def send_spec(sock: socket.socket, spec: ChildSpec) -> None:
+    """Send ``spec`` on a fresh control channel (read by :func:`receive_spec`)."""
+    blob = pickle.dumps(spec)
+    sock.settimeout(_SEND_TIMEOUT)
+    sock.sendall(_LENGTH.pack(len(blob)) + blob)
 
 
 def receive_spec(sock: socket.socket) -> ChildSpec:

@@ -3,8 +3,9 @@
 The config is a frozen, slotted, keyword-only dataclass validated at
 construction. Workers share one instance without locks: nothing can change it
 after ``__post_init__`` returns. Each field's metadata (see :mod:`._options`)
-is the single declaration from which the CLI flags and ``pounce.run()``
-keywords are derived.
+is the single declaration from which the CLI flags, the ``pounce.run()``
+keywords, the config file keys and ``POUNCE_*`` variables
+(:mod:`._config_sources`), the JSON Schema and the reference docs are derived.
 
 Defaults are chosen to be safe on the open internet: every size and every wait
 is bounded.
@@ -12,8 +13,10 @@ is bounded.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import math
+import sys
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -26,7 +29,7 @@ LoopChoice = Literal["auto", "asyncio", "uvloop"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 LogFormat = Literal["text", "json"]
 CertReqs = Literal["none", "optional", "required"]
-WorkerMode = Literal["auto", "thread", "process"]
+WorkerMode = Literal["auto", "thread", "process", "interpreter"]
 WebSocketChoice = Literal["auto", "on", "off"]
 
 _MIB = 1024 * 1024
@@ -121,8 +124,9 @@ class ServerConfig:
     worker_mode: WorkerMode = field(
         default="auto",
         metadata=option(
-            "Run workers as threads of one process or as processes; 'auto' uses threads "
-            "on free-threaded Python (or for a single worker), processes otherwise.",
+            "Run workers as threads of one process, as processes, or as subinterpreters "
+            "of one process (CPython 3.14+); 'auto' uses threads on free-threaded Python "
+            "(or for a single worker), processes otherwise.",
             group="Workers",
         ),
     )
@@ -147,6 +151,37 @@ class ServerConfig:
             "Add a random 0..N to each worker's --limit-max-requests, so workers are not "
             "all replaced at once.",
             group="Workers",
+        ),
+    )
+    on_worker_start: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "Import path (module:callable) of a function, sync or async, called in each "
+            "worker with a WorkerInfo before its lifespan startup; if it raises, the "
+            "worker fails to start (repeatable).",
+            group="Workers",
+            flag="--on-worker-start",
+            metavar="MODULE:CALLABLE",
+        ),
+    )
+    on_worker_draining: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "Import path of a function called in each worker with a WorkerInfo when it "
+            "begins to drain (shutdown, reload, retirement) (repeatable).",
+            group="Workers",
+            flag="--on-worker-draining",
+            metavar="MODULE:CALLABLE",
+        ),
+    )
+    on_worker_stop: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "Import path of a function called in each worker with a WorkerInfo after its "
+            "lifespan shutdown, as the worker ends (repeatable).",
+            group="Workers",
+            flag="--on-worker-stop",
+            metavar="MODULE:CALLABLE",
         ),
     )
     health_path: str | None = field(
@@ -923,6 +958,16 @@ def _validate(config: ServerConfig) -> None:
         config.limit_max_requests_jitter >= 0,
         f"limit_max_requests_jitter must be >= 0, got {config.limit_max_requests_jitter}",
     )
+    _check(
+        config.worker_mode != "interpreter" or _interpreters_available(),
+        "worker_mode='interpreter' needs CPython 3.14 or later (concurrent.interpreters, "
+        f"PEP 734); this is Python {sys.version.split()[0]}",
+    )
+    _check(
+        not (config.worker_mode == "interpreter" and config.loop == "uvloop"),
+        "worker_mode='interpreter' cannot use loop='uvloop': uvloop does not support "
+        "subinterpreters",
+    )
     health = config.health_path
     _check(
         health is None or (health.startswith("/") and health.isascii() and " " not in health),
@@ -1088,6 +1133,15 @@ def _validate_batteries(config: ServerConfig) -> None:
         dsn is None or dsn.startswith(("http://", "https://")),
         "sentry_dsn must be an http:// or https:// URL",
     )
+
+
+def _interpreters_available() -> bool:
+    if sys.version_info < (3, 14):
+        return False
+    try:
+        return importlib.util.find_spec("concurrent.interpreters") is not None
+    except ImportError:
+        return False
 
 
 def _validate_tls(config: ServerConfig) -> None:

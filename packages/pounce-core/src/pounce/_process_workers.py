@@ -44,8 +44,16 @@ from pounce._importer import AppLoadError, load_app
 from pounce._lifecycle import LifecycleEmitter, load_hooks
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER, configure_logging
-from pounce._plugins import error_renderer, event_hooks, load_plugins, start_plugins, stop_plugins
+from pounce._plugins import (
+    ServerPlugin,
+    error_renderer,
+    event_hooks,
+    load_plugins,
+    start_plugins,
+    stop_plugins,
+)
 from pounce._worker import Worker
+from pounce._worker_hooks import WorkerHooks, WorkerInfo, WorkerKind
 from pounce._worker_link import (
     WorkerEvents,
     WorkerExit,
@@ -54,7 +62,7 @@ from pounce._worker_link import (
     run_supervised,
 )
 
-__all__ = ["ProcessWorker", "ProcessWorkers", "child_main"]
+__all__ = ["ProcessWorker", "ProcessWorkers", "child_main", "run_worker"]
 
 _logger = logging.getLogger(ERROR_LOGGER)
 
@@ -85,6 +93,7 @@ class ProcessWorkers:
         payload: object,
         *,
         worker_id: int,
+        slot: int,
         generation: int,
         sockets: Sequence[socket.socket],
         retire_after: int | None,
@@ -97,6 +106,8 @@ class ProcessWorkers:
             listen_fds=tuple(s.fileno() for s in listening),
             sys_path=tuple(sys.path),
             worker_id=worker_id,
+            slot=slot,
+            generation=generation,
             retire_after=retire_after,
         )
         process, control = start_child(_CHILD_CODE, spec, listening)
@@ -221,7 +232,22 @@ def child_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sys.path[:] = spec.sys_path
+    code = run_worker(spec, channel, mode="process")
+    if code:
+        sys.exit(code)
+
+
+def run_worker(spec: ChildSpec, channel: Channel, *, mode: WorkerKind) -> int:
+    """Load the app and serve as the worker ``spec`` describes; the exit status.
+
+    Shared by worker processes and subinterpreter workers: it owns the
+    listening descriptors of ``spec`` (closed when it returns) and reports
+    over ``channel``. Only a process worker handles SIGTERM itself (signal
+    handlers belong to the main interpreter's main thread).
+    """
     config = spec.config
+    sockets = [socket.socket(fileno=fd) for fd in spec.listen_fds]
+    started: list[ServerPlugin] = []
     try:
         configure_logging(
             log_level=config.log_level,
@@ -229,45 +255,67 @@ def child_main() -> None:
             log_config=config.log_config,
             log_format=config.log_format,
         )
-        # This process's own plugins: their state (metrics, limits) is per
-        # process, and they start here, with the sockets already bound.
-        plugins = load_plugins(config)
-        emitter = LifecycleEmitter([*load_hooks(config.lifecycle_hooks), *event_hooks(plugins)])
-        app = load_app(spec.app, factory=config.factory, app_dir=config.app_dir)
-        app = build_app(app, config, plugins)
-        started = start_plugins(plugins)
-    except (AppLoadError, ValueError) as exc:
-        # Not logged here: the supervisor reports it, once for all workers.
-        channel.send({"type": "failed", "exit_code": EXIT_BAD_CONFIG, "reason": str(exc)})
-        sys.exit(EXIT_BAD_CONFIG)
-    link = _ChildLink(channel)
-    sockets = [socket.socket(fileno=fd) for fd in spec.listen_fds]
-    worker = Worker(
-        config=config,
-        app=app,
-        sockets=sockets,
-        lifespan=Lifespan(app, config.lifespan),
-        error_renderer=error_renderer(plugins) or plain_text_error,
-        on_ready=link.ready,
-        emitter=emitter,
-        worker_id=spec.worker_id,
-    )
-    try:
-        with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
-            run_on_loop(runner.get_loop(), worker, _serve(worker, channel, link, spec))
-    except LifespanFailure as exc:
-        channel.send({"type": "failed", "exit_code": EXIT_STARTUP_FAILED, "reason": str(exc)})
-        sys.exit(EXIT_STARTUP_FAILED)
-    except BaseException:
-        _logger.exception("Worker %d (pid %d) crashed.", spec.worker_id, os.getpid())
-        sys.exit(EXIT_WORKER_CRASHED)
+        try:
+            # This worker's own plugins: their state (metrics, limits) is per
+            # process (or interpreter), and they start here, with the sockets
+            # already bound.
+            plugins = load_plugins(config)
+            emitter = LifecycleEmitter([*load_hooks(config.lifecycle_hooks), *event_hooks(plugins)])
+            app = load_app(spec.app, factory=config.factory, app_dir=config.app_dir)
+            app = build_app(app, config, plugins)
+            started = start_plugins(plugins)
+        except (AppLoadError, ValueError) as exc:
+            reason = str(exc)
+            if mode == "interpreter" and "subinterpreter" in reason:
+                reason += (
+                    " (an extension module the app imports does not support "
+                    "subinterpreters; use --worker-mode process or thread)"
+                )
+            # Not logged here: the supervisor reports it, once for all workers.
+            channel.send({"type": "failed", "exit_code": EXIT_BAD_CONFIG, "reason": reason})
+            return EXIT_BAD_CONFIG
+        link = _ChildLink(channel)
+        # An interpreter worker never picks uvloop by itself: it does not
+        # support subinterpreters.
+        loop_choice = "asyncio" if mode == "interpreter" and config.loop == "auto" else config.loop
+        try:
+            worker = Worker(
+                config=config,
+                app=app,
+                sockets=sockets,
+                lifespan=Lifespan(app, config.lifespan),
+                error_renderer=error_renderer(plugins) or plain_text_error,
+                on_ready=link.ready,
+                emitter=emitter,
+                worker_id=spec.worker_id,
+                hooks=WorkerHooks.from_config(config),
+                info=WorkerInfo(
+                    worker_id=spec.worker_id,
+                    slot=spec.slot,
+                    generation=spec.generation,
+                    mode=mode,
+                    pid=os.getpid(),
+                ),
+            )
+            with asyncio.Runner(loop_factory=loop_factory(loop_choice)) as runner:
+                main = _serve(worker, channel, link, spec, sigterm=mode == "process")
+                run_on_loop(runner.get_loop(), worker, main)
+        except LifespanFailure as exc:
+            channel.send({"type": "failed", "exit_code": EXIT_STARTUP_FAILED, "reason": str(exc)})
+            return EXIT_STARTUP_FAILED
+        except BaseException:
+            _logger.exception("Worker %d (pid %d) crashed.", spec.worker_id, os.getpid())
+            return EXIT_WORKER_CRASHED
+        return 0
     finally:
         stop_plugins(started)
         for sock in sockets:
             sock.close()
 
 
-async def _serve(worker: Worker, channel: Channel, link: _ChildLink, spec: ChildSpec) -> None:
+async def _serve(
+    worker: Worker, channel: Channel, link: _ChildLink, spec: ChildSpec, *, sigterm: bool
+) -> None:
     loop = asyncio.get_running_loop()
     fd = channel.sock.fileno()
 
@@ -284,11 +332,13 @@ async def _serve(worker: Worker, channel: Channel, link: _ChildLink, spec: Child
                 worker.stop(force=bool(message.get("force")), handoff=bool(message.get("handoff")))
 
     loop.add_reader(fd, on_control)
-    loop.add_signal_handler(signal.SIGTERM, worker.stop)
+    if sigterm:
+        loop.add_signal_handler(signal.SIGTERM, worker.stop)
     try:
         await run_supervised(
             worker, link, interval=beat_interval(spec.config), retire_after=spec.retire_after
         )
     finally:
         loop.remove_reader(fd)
-        loop.remove_signal_handler(signal.SIGTERM)
+        if sigterm:
+            loop.remove_signal_handler(signal.SIGTERM)

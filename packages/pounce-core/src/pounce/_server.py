@@ -36,6 +36,7 @@ from pounce._error_responses import plain_text_error
 from pounce._event_loop import loop_factory, resolve_loop
 from pounce._exit_codes import EXIT_BAD_CONFIG, EXIT_CRASH_LOOP, EXIT_STARTUP_FAILED
 from pounce._importer import AppLoadError
+from pounce._interpreter_workers import InterpreterWorkers
 from pounce._lifecycle import (
     LifecycleEmitter,
     LifecycleHook,
@@ -174,6 +175,9 @@ class Server:
             if plan.mode == "process":
                 assert isinstance(target, str)
                 edge = ProcessWorkers(config=config, app=target, loop=loop)
+            elif plan.mode == "interpreter":
+                assert isinstance(target, str)
+                edge = InterpreterWorkers(config=config, app=target, loop=loop)
             else:
                 edge = ThreadWorkers(
                     config=config,

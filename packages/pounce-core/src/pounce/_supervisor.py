@@ -348,6 +348,7 @@ class Supervisor:
             handle = self._edge.spawn(
                 payload,
                 worker_id=worker_id,
+                slot=slot.index,
                 generation=generation,
                 sockets=self._listeners.for_slot(slot.index),
                 retire_after=retire_after(self._config, self._rng),

@@ -47,6 +47,7 @@ from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER
 from pounce._plugins import ServerPlugin
 from pounce._worker import Worker
+from pounce._worker_hooks import WorkerHooks, WorkerInfo
 from pounce._worker_link import (
     WorkerEvents,
     WorkerExit,
@@ -106,6 +107,7 @@ class ThreadWorkers:
         payload: object,
         *,
         worker_id: int,
+        slot: int,
         generation: int,
         sockets: Sequence[socket.socket],
         retire_after: int | None,
@@ -116,6 +118,8 @@ class ThreadWorkers:
             config=self._config,
             app=payload,
             worker_id=worker_id,
+            slot=slot,
+            generation=generation,
             sockets=list(sockets),
             retire_after=retire_after,
             emitter=self._emitter,
@@ -136,6 +140,8 @@ class ThreadWorker:
         config: ServerConfig,
         app: ASGIApp,
         worker_id: int,
+        slot: int = 0,
+        generation: int = 0,
         sockets: list[socket.socket],
         retire_after: int | None,
         emitter: LifecycleEmitter,
@@ -147,6 +153,8 @@ class ThreadWorker:
         self._error_renderer = error_renderer
         self._app = app
         self._worker_id = worker_id
+        self._slot = slot
+        self._generation = generation
         # Our own descriptors, made now, while the supervisor's sockets are
         # certainly open: asyncio closes these when this worker stops
         # accepting, and the supervisor's stay open.
@@ -243,6 +251,14 @@ class ThreadWorker:
                 on_ready=self.ready,
                 emitter=self._emitter,
                 worker_id=self._worker_id,
+                hooks=WorkerHooks.from_config(config),
+                info=WorkerInfo(
+                    worker_id=self._worker_id,
+                    slot=self._slot,
+                    generation=self._generation,
+                    mode="thread",
+                    pid=os.getpid(),
+                ),
             )
             self._worker = worker
             with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:

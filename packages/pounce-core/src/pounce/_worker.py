@@ -42,6 +42,7 @@ from pounce._logging import ERROR_LOGGER
 from pounce._protocol_select import protocol_factory
 from pounce._tls import ServerTLS, build_server_tls
 from pounce._worker_context import WorkerContext
+from pounce._worker_hooks import WorkerHooks, WorkerInfo
 
 __all__ = ["Worker"]
 
@@ -68,6 +69,8 @@ class Worker:
         emitter: LifecycleEmitter | None = None,
         worker_id: int = 0,
         tls: ServerTLS | None = None,
+        hooks: WorkerHooks | None = None,
+        info: WorkerInfo | None = None,
     ) -> None:
         # Without an explicit context the worker builds its own from the
         # config, as a worker process must (an SSLContext cannot be sent there).
@@ -86,6 +89,12 @@ class Worker:
         self._force = False
         self._forced: asyncio.Event | None = None  # set by each forced stop
         self._ctx: WorkerContext | None = None
+        # --on-worker-* hooks (see _worker_hooks for their order), with the
+        # WorkerInfo they are called with.
+        self._hooks = hooks
+        self._info = info or WorkerInfo(
+            worker_id=worker_id, slot=0, generation=0, mode="thread", pid=0
+        )
 
     @property
     def context(self) -> WorkerContext | None:
@@ -122,13 +131,31 @@ class Worker:
             self._stop.set()
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._forced = asyncio.Event()
         if self._stop_requested:
             self._stop.set()
             if self._force:
                 self._forced.set()
+        hooks = self._hooks
+        if hooks is None:
+            await self._serve()
+            return
+        # A failing start hook fails the worker (WorkerHookError) before the
+        # app's lifespan runs; the stop hooks run for every worker whose
+        # start hooks all ran, whatever happens after.
+        if not await self._unless_forced(hooks.started(self._info)):
+            _logger.warning("Worker start hooks cancelled.")
+            return
+        try:
+            await self._serve()
+        finally:
+            await hooks.stopped(self._info)
+
+    async def _serve(self) -> None:
+        assert self._stop is not None
+        assert self._forced is not None
+        loop = asyncio.get_running_loop()
         lifespan_state: dict[str, Any] = {}
         if self._lifespan is not None:
             if not await self._unless_forced(self._lifespan.startup()):
@@ -166,6 +193,8 @@ class Worker:
         try:
             await self._stop.wait()
         finally:
+            if self._hooks is not None:
+                await self._unless_forced(self._hooks.draining(self._info))
             await self._stop_accepting(servers, ctx, factory)
             await self._drain(ctx)
             if self._lifespan is not None:

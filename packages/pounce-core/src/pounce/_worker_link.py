@@ -107,6 +107,7 @@ class WorkerEdge(Protocol):
         payload: object,
         *,
         worker_id: int,
+        slot: int,
         generation: int,
         sockets: Sequence[socket.socket],
         retire_after: int | None,

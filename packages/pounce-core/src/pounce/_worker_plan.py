@@ -5,7 +5,9 @@ free-threaded interpreter with the GIL off) and processes otherwise. Two
 cases pick threads even with the GIL on: a single worker (there is no
 parallelism to gain, and a thread starts in milliseconds), and an app given
 as a Python object rather than an import string (a worker process has to
-import the app itself, so it cannot be handed an object).
+import the app itself, so it cannot be handed an object). ``auto`` never
+picks subinterpreters (``--worker-mode interpreter``): many C extensions do
+not support them yet, so they are asked for explicitly.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pounce._config import ServerConfig
 
 __all__ = ["WorkerPlan", "gil_enabled", "plan_workers"]
 
-ResolvedMode = Literal["thread", "process"]
+ResolvedMode = Literal["thread", "process", "interpreter"]
 
 
 def gil_enabled() -> bool:
@@ -47,13 +49,14 @@ def plan_workers(config: ServerConfig, *, app_is_import_string: bool) -> WorkerP
     """Resolve ``--workers`` and ``--worker-mode``; ``ValueError`` when impossible."""
     count = config.workers or _cpu_count()
     parallel_threads = not gil_enabled()
-    if config.worker_mode == "process":
+    if config.worker_mode in ("process", "interpreter"):
         if not app_is_import_string:
+            what = "process" if config.worker_mode == "process" else "interpreter"
             raise ValueError(
-                "worker_mode='process' needs the app as an import string such as "
-                "'package.module:app': each worker process imports the app itself"
+                f"worker_mode={config.worker_mode!r} needs the app as an import string such "
+                f"as 'package.module:app': each worker {what} imports the app itself"
             )
-        return WorkerPlan(count=count, mode="process", note="")
+        return WorkerPlan(count=count, mode=config.worker_mode, note="")
     if config.worker_mode == "thread":
         note = ""
         if count > 1 and not parallel_threads:
