@@ -232,3 +232,22 @@ def test_the_output_is_well_formed_frames() -> None:
     assert sum(len(p) for kind, _, _, p in frames if kind == 0x0) == 90_000
     assert all(len(p) <= 16_384 for _, _, _, p in frames)
     assert SETTINGS not in {kind for kind, _, _, _ in frames}
+
+
+def test_a_stream_waiting_its_turn_is_told_from_one_held_by_its_own_window() -> None:
+    pair = starved_pair()
+    pair.request(3, extra=[(b"priority", b"u=0")])
+    pair.request(5, extra=[(b"priority", b"u=7")])
+    respond(pair, 3, 50_000)
+    respond(pair, 5, 50_000)
+    before = pair.server.data_sent
+    assert pair.server.awaiting_turn(5)  # its own window is open: the others go first
+    open_window(pair, 10_000)
+    assert pair.server.data_sent == before + 10_000
+    assert pair.server.awaiting_turn(5)
+    assert not pair.server.awaiting_turn(1)  # over
+    assert not pair.server.awaiting_turn(99)  # never opened
+    # A client that shuts a stream's own window is holding it up itself.
+    pair.client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    pair.to_server()
+    assert not pair.server.awaiting_turn(5)

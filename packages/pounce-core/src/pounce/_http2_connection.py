@@ -17,7 +17,9 @@ a clock or a socket:
   ``timeout_request_header``; a connection without streams is closed (with
   GOAWAY) after ``timeout_keep_alive``; a stream whose response waits
   ``timeout_flow_control`` seconds on a window the client keeps shut is
-  reset, and a client that reads nothing for that long is disconnected;
+  reset, and a client that reads nothing for that long is disconnected (a
+  stream that waits its turn behind more urgent ones, RFC 9218, while the
+  connection moves data is not stalled);
 * reset streams: the client's RST_STREAM ends the stream for its app
   (``http.disconnect``); an app still running ``_RESET_GRACE`` seconds later
   is cancelled, and until then it counts against the stream limit, so
@@ -115,6 +117,7 @@ class HTTP2Connection(asyncio.Protocol):
         "_client",
         "_closing",
         "_ctx",
+        "_data_seen",
         "_flush_handle",
         "_initial_events",
         "_loop",
@@ -153,6 +156,7 @@ class HTTP2Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._write_stall: asyncio.TimerHandle | None = None
         self._flush_handle: asyncio.Handle | None = None
+        self._data_seen = 0  # the machine's data_sent at the last look
         self._write_paused = False
         self._read_paused = False
         self._closing = False
@@ -482,14 +486,20 @@ class HTTP2Connection(asyncio.Protocol):
 
     def _wake_writers(self) -> None:
         machine = self._machine
+        sent = machine.data_sent
+        moved = sent != self._data_seen
+        self._data_seen = sent
         for stream_id, slot in self._slots.items():
             if slot.waiter is None:
                 continue
             pending = machine.pending_bytes(stream_id)
             if not pending and not self._write_paused:
                 slot.wake()
-            elif pending and pending < slot.pending_seen:
-                # The window opened a little: the stall clock starts again.
+            elif pending and (
+                pending < slot.pending_seen or (moved and machine.awaiting_turn(stream_id))
+            ):
+                # The window opened a little, or the connection's data moved
+                # while this stream waits its turn: the stall clock restarts.
                 slot.pending_seen = pending
                 self._arm_stall_timer(slot)
 

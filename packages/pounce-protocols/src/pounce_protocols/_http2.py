@@ -192,6 +192,7 @@ class HTTP2ServerConnection:
         "_closed",
         "_conn_credit",
         "_conn_threshold",
+        "_data_sent",
         "_gate",
         "_goaway_last",
         "_h2",
@@ -218,6 +219,7 @@ class HTTP2ServerConnection:
         self._closed = False
         self._peer_going_away = False
         self._conn_credit = 0
+        self._data_sent = 0
         self._conn_threshold = limits.connection_window_size // 4
         self._stream_threshold = limits.initial_window_size // 4
 
@@ -252,6 +254,24 @@ class HTTP2ServerConnection:
         """Response body bytes of ``stream_id`` waiting for flow-control window."""
         stream = self._streams.get(stream_id)
         return 0 if stream is None else len(stream.data) - stream.offset
+
+    @property
+    def data_sent(self) -> int:
+        """Response body bytes sent so far, all streams together."""
+        return self._data_sent
+
+    def awaiting_turn(self, stream_id: int) -> bool:
+        """True if the stream's data waits with its own window open.
+
+        It then waits for the connection window, which more urgent streams
+        (or, at its urgency, earlier ones) take first: a client reading the
+        others is not holding this one up on purpose.
+        """
+        stream = self._streams.get(stream_id)
+        state = self._h2.streams.get(stream_id)
+        if stream is None or state is None or stream.offset >= len(stream.data):
+            return False
+        return state.outbound_flow_control_window > 0
 
     # ------------------------------------------------------------ starting
 
@@ -667,6 +687,7 @@ class HTTP2ServerConnection:
             last = size == left
             end = last and stream.end_pending and not stream.trailers
             conn.send_data(stream_id, memoryview(stream.data)[start : start + size], end_stream=end)
+            self._data_sent += size
             if last:
                 stream.data = b""
                 stream.offset = 0
