@@ -3,12 +3,19 @@
 The client spends the connection's flow-control window on a first response
 and then gives it back a little at a time, so that the server, holding
 large bodies for several streams, must choose whose bytes go first. The
-order the DATA frames arrive in is the order the server chose.
+order the DATA frames arrive in is the order the server chose. With the
+windows wide open instead, a client that does not read fills the socket,
+and the server must choose again once it drains.
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import threading
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import h2.events
@@ -16,23 +23,36 @@ import h2.settings
 
 from pounce import Receive, Scope, Send
 from support.h2client import H2Client, frame
+from support.waiting import WAIT
 
 PRIORITY_UPDATE = 0x10
 STEP = 16_384
 
 
-async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] != "http":
-        return
-    size = int(scope["path"].rsplit("/", 1)[1])
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-length", str(size).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"x" * size})
+def make_app(handed_over: Callable[[str], None] | None = None) -> Any:
+    """``/size/N``: N bytes in one message; ``handed_over(path)`` once they are
+    with the server (called after the app's send has begun)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        size = int(path.rsplit("/", 1)[1])
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(size).encode())],
+            }
+        )
+        if handed_over is not None:
+            asyncio.get_running_loop().call_soon(handed_over, path)
+        await send({"type": "http.response.body", "body": b"x" * size})
+
+    return app
+
+
+app = make_app()
 
 
 def starved_client(server: Any) -> H2Client:
@@ -180,3 +200,45 @@ def test_a_stream_waiting_its_turn_is_not_reset_as_stalled(serve: Any) -> None:
         assert client.responses[patient].reset is None
         assert client.responses[patient].body == b"x" * 20_000
         assert client.responses[urgent].body == b"x" * 400_000
+
+
+def test_a_socket_that_cannot_take_everything_takes_the_most_urgent_first(serve: Any) -> None:
+    handed: dict[str, threading.Event] = defaultdict(threading.Event)
+    server = serve(make_app(lambda path: handed[path].set()))
+    wide = 1 << 30
+    client = H2Client(
+        server.host, server.port, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: wide}
+    )
+    with client:
+        # No flow-control window limits the server, only the socket: a small
+        # receive buffer, and nothing read until every body is with it.
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65_536)
+        client.conn.increment_flow_control_window(wide)
+        # One write: the server stops reading from a client that does not
+        # read, so all three requests must be in before the filler is out.
+        filler, low, high = 1, 3, 5
+        for stream_id, size, urgency in (
+            (filler, 12_000_000, 7),
+            (low, 600_000, 5),
+            (high, 500_000, 0),
+        ):
+            fields = [
+                (b":method", b"GET"),
+                (b":path", b"/size/%d" % size),
+                (b":scheme", b"http"),
+                (b":authority", b"localhost"),
+                (b"priority", b"u=%d" % urgency),
+            ]
+            client.conn.send_headers(stream_id, fields, end_stream=True)
+        client.flush()
+        for path in ("/size/12000000", "/size/600000", "/size/500000"):
+            assert handed[path].wait(WAIT)
+        for stream_id in (filler, low, high):
+            client.response(stream_id)
+        assert len(client.responses[filler].body) == 12_000_000
+        assert len(client.responses[low].body) == 600_000
+        assert len(client.responses[high].body) == 500_000
+        # The filler went out at once, filling the socket; of the two that
+        # waited for it to drain, the more urgent came first, although asked
+        # for last.
+        assert data_order(client, [low, high]) == [high, low]

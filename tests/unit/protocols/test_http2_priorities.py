@@ -251,3 +251,35 @@ def test_a_stream_waiting_its_turn_is_told_from_one_held_by_its_own_window() -> 
     pair.client.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
     pair.to_server()
     assert not pair.server.awaiting_turn(5)
+
+
+def test_output_room_is_spent_in_priority_order() -> None:
+    pair = Pair()
+    pair.request(3, extra=[(b"priority", b"u=7")])
+    pair.request(5, extra=[(b"priority", b"u=0")])
+    pair.server.set_output_room(0)  # the socket is full
+    respond(pair, 3, 30_000)
+    respond(pair, 5, 30_000)
+    assert not any(isinstance(e, h2.events.DataReceived) for e in pair.to_client())
+    assert pair.server.pending_bytes(3) == pair.server.pending_bytes(5) == 30_000
+    assert pair.server.awaiting_turn(3)
+    pair.server.set_output_room(20_000)
+    sent = [
+        (e.stream_id, len(e.data))  # type: ignore[attr-defined]
+        for e in pair.to_client()
+        if isinstance(e, h2.events.DataReceived)
+    ]
+    assert sent == [(5, 16_384), (5, 3_616)]
+    assert pair.server.pending_bytes(5) == 10_000  # the room is spent
+    assert not any(isinstance(e, h2.events.DataReceived) for e in pair.to_client())
+    pair.server.set_output_room(0)
+    assert not any(isinstance(e, h2.events.DataReceived) for e in pair.to_client())
+    pair.server.set_output_room(None)
+    assert order(
+        [
+            (e.stream_id, len(e.data))  # type: ignore[attr-defined]
+            for e in pair.to_client()
+            if isinstance(e, h2.events.DataReceived) and e.data  # type: ignore[attr-defined]
+        ]
+    ) == [5, 3]
+    assert pair.server.pending_bytes(3) == pair.server.pending_bytes(5) == 0

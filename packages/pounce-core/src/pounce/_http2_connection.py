@@ -9,7 +9,11 @@ a clock or a socket:
 * writing: response events from every stream are serialized at once and
   written together once per loop turn, so a burst of small responses on
   many streams is one write (a large body is written at once, so that the
-  transport's back-pressure reaches its app);
+  transport's back-pressure reaches its app). While the transport is
+  paused, response data stays in the machine; when it resumes, just enough
+  to fill the transport's buffer again is let out, chosen by the machine in
+  priority order (RFC 9218), so a socket that cannot take everything takes
+  the most urgent data first;
 * flow control, per stream: a stream may send while its body waits for no
   flow-control window and the transport is not paused; its app reading the
   request body reopens that stream's window (and no other);
@@ -225,6 +229,7 @@ class HTTP2Connection(asyncio.Protocol):
         # A client that does not read gets nothing more read from it either:
         # that bounds what its control frames can make us queue for it.
         self._write_paused = True
+        self._machine.set_output_room(0)
         if self._transport is not None and not self._read_paused:
             self._read_paused = True
             self._transport.pause_reading()
@@ -238,10 +243,21 @@ class HTTP2Connection(asyncio.Protocol):
         if self._write_stall is not None:
             self._write_stall.cancel()
             self._write_stall = None
-        if self._transport is not None and self._read_paused:
+        transport = self._transport
+        if transport is not None and self._read_paused:
             self._read_paused = False
-            self._transport.resume_reading()
-        self._wake_writers()
+            transport.resume_reading()
+        if transport is None:
+            self._wake_writers()
+            return
+        # Enough to go over the high-water mark again (which pauses us once
+        # more) if that much is waiting; the machine picks whose it is.
+        high = transport.get_write_buffer_limits()[1]
+        self._machine.set_output_room(high - transport.get_write_buffer_size() + 1)
+        self._write_out()
+        if not self._write_paused:
+            self._machine.set_output_room(None)  # the socket took it all
+            self._write_out()
 
     # ---------------------------------------------------------- the streams
 

@@ -29,7 +29,10 @@ Flow control, both ways
     ignored, and SETTINGS_NO_RFC7540_PRIORITIES says so). Data is sent as
     soon as windows allow, so whenever the connection window is open every
     stream still waiting is held by its own stream window: taking the
-    connection window then takes it from no more urgent stream.
+    connection window then takes it from no more urgent stream. The
+    server may also limit how much data goes out at all
+    (:meth:`set_output_room`, for a socket that is not draining): that room
+    is a third window, spent the same way.
     :meth:`pending_bytes` tells the server when a stream's sender should wait.
 
 Abuse
@@ -199,6 +202,7 @@ class HTTP2ServerConnection:
         "_limits",
         "_out",
         "_peer_going_away",
+        "_room",
         "_scheduler",
         "_stream_threshold",
         "_streams",
@@ -220,6 +224,7 @@ class HTTP2ServerConnection:
         self._peer_going_away = False
         self._conn_credit = 0
         self._data_sent = 0
+        self._room: int | None = None  # DATA bytes we may still emit; None: any
         self._conn_threshold = limits.connection_window_size // 4
         self._stream_threshold = limits.initial_window_size // 4
 
@@ -259,6 +264,18 @@ class HTTP2ServerConnection:
     def data_sent(self) -> int:
         """Response body bytes sent so far, all streams together."""
         return self._data_sent
+
+    def set_output_room(self, nbytes: int | None) -> None:
+        """Emit at most ``nbytes`` more response body bytes (None: no limit).
+
+        Data over it waits, as for a flow-control window; room given back is
+        spent on the waiting streams in priority order.
+        """
+        old = self._room
+        self._room = None if nbytes is None else max(nbytes, 0)
+        if self._room != 0 and (old is not None and (self._room is None or self._room > old)):
+            self._flush_all()
+            self._out += self._h2.data_to_send()
 
     def awaiting_turn(self, stream_id: int) -> bool:
         """True if the stream's data waits with its own window open.
@@ -680,6 +697,9 @@ class HTTP2ServerConnection:
         left = len(stream.data) - stream.offset
         if left:
             window = conn.local_flow_control_window(stream_id)
+            room = self._room
+            if room is not None:
+                window = min(window, room)
             if window <= 0:
                 return False
             size = min(window, conn.max_outbound_frame_size, left)
@@ -688,6 +708,8 @@ class HTTP2ServerConnection:
             end = last and stream.end_pending and not stream.trailers
             conn.send_data(stream_id, memoryview(stream.data)[start : start + size], end_stream=end)
             self._data_sent += size
+            if room is not None:
+                self._room = room - size
             if last:
                 stream.data = b""
                 stream.offset = 0
