@@ -6,6 +6,8 @@ from __future__ import annotations
 import h2.events
 import h2.settings
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pounce_protocols import (
     HTTP2ErrorCode,
@@ -283,3 +285,34 @@ def test_output_room_is_spent_in_priority_order() -> None:
         ]
     ) == [5, 3]
     assert pair.server.pending_bytes(3) == pair.server.pending_bytes(5) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 7), st.booleans(), st.integers(1, 40_000)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.lists(st.integers(1, 50_000), min_size=1, max_size=8),
+)
+def test_each_window_is_spent_in_priority_order(
+    streams: list[tuple[int, bool, int]], increments: list[int]
+) -> None:
+    pair = starved_pair()
+    keys = {}
+    for n, (urgency, incremental, _) in enumerate(streams):
+        stream_id = 3 + 2 * n
+        value = b"u=%d%s" % (urgency, b", i" if incremental else b"")
+        pair.request(stream_id, extra=[(b"priority", value)])
+        # Sorting by this key is the order the scheduler promises.
+        keys[stream_id] = (urgency, incremental, 0 if incremental else stream_id)
+    for n, (_, _, size) in enumerate(streams):
+        respond(pair, 3 + 2 * n, size)
+    waiting = sum(size for _, _, size in streams)
+    for increment in increments:
+        sent = [(s, n) for s, n in open_window(pair, increment) if n]
+        assert sum(n for _, n in sent) == min(increment, waiting)
+        waiting -= sum(n for _, n in sent)
+        frame_keys = [keys[s] for s, _ in sent]
+        assert frame_keys == sorted(frame_keys)
