@@ -60,6 +60,10 @@ PUBLIC_API = {
         "negotiate_deflate",
         "parse_websocket_request",
         "websocket_available",
+        # RFC 9218 priorities, shared by the HTTP/2 and HTTP/3 machines.
+        "Priority",
+        "PriorityScheduler",
+        "parse_priority",
     },
     pounce: {
         "ASGIApp",

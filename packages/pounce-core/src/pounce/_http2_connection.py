@@ -9,7 +9,11 @@ a clock or a socket:
 * writing: response events from every stream are serialized at once and
   written together once per loop turn, so a burst of small responses on
   many streams is one write (a large body is written at once, so that the
-  transport's back-pressure reaches its app);
+  transport's back-pressure reaches its app). While the transport is
+  paused, response data stays in the machine; when it resumes, just enough
+  to fill the transport's buffer again is let out, chosen by the machine in
+  priority order (RFC 9218), so a socket that cannot take everything takes
+  the most urgent data first;
 * flow control, per stream: a stream may send while its body waits for no
   flow-control window and the transport is not paused; its app reading the
   request body reopens that stream's window (and no other);
@@ -17,7 +21,9 @@ a clock or a socket:
   ``timeout_request_header``; a connection without streams is closed (with
   GOAWAY) after ``timeout_keep_alive``; a stream whose response waits
   ``timeout_flow_control`` seconds on a window the client keeps shut is
-  reset, and a client that reads nothing for that long is disconnected;
+  reset, and a client that reads nothing for that long is disconnected (a
+  stream that waits its turn behind more urgent ones, RFC 9218, while the
+  connection moves data is not stalled);
 * reset streams: the client's RST_STREAM ends the stream for its app
   (``http.disconnect``); an app still running ``_RESET_GRACE`` seconds later
   is cancelled, and until then it counts against the stream limit, so
@@ -116,6 +122,7 @@ class HTTP2Connection(asyncio.Protocol):
         "_client",
         "_closing",
         "_ctx",
+        "_data_seen",
         "_flush_handle",
         "_initial_events",
         "_loop",
@@ -154,6 +161,7 @@ class HTTP2Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._write_stall: asyncio.TimerHandle | None = None
         self._flush_handle: asyncio.Handle | None = None
+        self._data_seen = 0  # the machine's data_sent at the last look
         self._write_paused = False
         self._read_paused = False
         self._closing = False
@@ -229,6 +237,7 @@ class HTTP2Connection(asyncio.Protocol):
         # A client that does not read gets nothing more read from it either:
         # that bounds what its control frames can make us queue for it.
         self._write_paused = True
+        self._machine.set_output_room(0)
         if self._transport is not None and not self._read_paused:
             self._read_paused = True
             self._transport.pause_reading()
@@ -242,10 +251,21 @@ class HTTP2Connection(asyncio.Protocol):
         if self._write_stall is not None:
             self._write_stall.cancel()
             self._write_stall = None
-        if self._transport is not None and self._read_paused:
+        transport = self._transport
+        if transport is not None and self._read_paused:
             self._read_paused = False
-            self._transport.resume_reading()
-        self._wake_writers()
+            transport.resume_reading()
+        if transport is None:
+            self._wake_writers()
+            return
+        # Enough to go over the high-water mark again (which pauses us once
+        # more) if that much is waiting; the machine picks whose it is.
+        high = transport.get_write_buffer_limits()[1]
+        self._machine.set_output_room(high - transport.get_write_buffer_size() + 1)
+        self._write_out()
+        if not self._write_paused:
+            self._machine.set_output_room(None)  # the socket took it all
+            self._write_out()
 
     # ---------------------------------------------------------- the streams
 
@@ -491,14 +511,20 @@ class HTTP2Connection(asyncio.Protocol):
 
     def _wake_writers(self) -> None:
         machine = self._machine
+        sent = machine.data_sent
+        moved = sent != self._data_seen
+        self._data_seen = sent
         for stream_id, slot in self._slots.items():
             if slot.waiter is None:
                 continue
             pending = machine.pending_bytes(stream_id)
             if not pending and not self._write_paused:
                 slot.wake()
-            elif pending and pending < slot.pending_seen:
-                # The window opened a little: the stall clock starts again.
+            elif pending and (
+                pending < slot.pending_seen or (moved and machine.awaiting_turn(stream_id))
+            ):
+                # The window opened a little, or the connection's data moved
+                # while this stream waits its turn: the stall clock restarts.
                 slot.pending_seen = pending
                 self._arm_stall_timer(slot)
 

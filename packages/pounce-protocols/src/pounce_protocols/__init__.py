@@ -33,6 +33,7 @@ from pounce_protocols._http1 import HTTP1Limits, HTTP1ServerConnection
 from pounce_protocols._http1_head import HeadLimits
 from pounce_protocols._http2_gate import HTTP2ErrorCode
 from pounce_protocols._http2_limits import HTTP2Limits
+from pounce_protocols._priority import Priority, PriorityScheduler, parse_priority
 from pounce_protocols._websocket import (
     WebSocketMachine,
     WebSocketState,
@@ -80,6 +81,8 @@ __all__ = [
     "InformationalResponse",
     "LocalProtocolError",
     "PongReceived",
+    "Priority",
+    "PriorityScheduler",
     "ProtocolError",
     "ProtocolFailed",
     "RemoteProtocolError",
@@ -102,6 +105,7 @@ __all__ = [
     "handshake_response_headers",
     "is_sendable_close_code",
     "negotiate_deflate",
+    "parse_priority",
     "parse_websocket_request",
     "websocket_available",
 ]

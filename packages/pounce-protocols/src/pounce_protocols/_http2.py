@@ -23,9 +23,17 @@ Flow control, both ways
     own stream and nothing else; the connection window is reopened as data
     arrives, since the stream windows already bound what one connection can
     pin. Outbound, response data waits per stream for the peer's stream and
-    connection windows; window updates release it, one frame per stream in
-    turn so no stream starves the others. :meth:`pending_bytes` tells the
-    server when a stream's sender should wait.
+    connection windows; when window updates release it, streams are served
+    in the order their priorities ask (RFC 9218, :mod:`._priority`: the
+    ``priority`` header and PRIORITY_UPDATE frames; RFC 7540 priorities are
+    ignored, and SETTINGS_NO_RFC7540_PRIORITIES says so). Data is sent as
+    soon as windows allow, so whenever the connection window is open every
+    stream still waiting is held by its own stream window: taking the
+    connection window then takes it from no more urgent stream. The
+    server may also limit how much data goes out at all
+    (:meth:`set_output_room`, for a socket that is not draining): that room
+    is a third window, spent the same way.
+    :meth:`pending_bytes` tells the server when a stream's sender should wait.
 
 Abuse
     Every byte passes :class:`~._http2_gate.FrameGate` before ``h2`` sees
@@ -52,12 +60,14 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable
+from typing import cast
 
 import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import hyperframe.frame
 
 from pounce_protocols._errors import LocalProtocolError, RemoteProtocolError
 from pounce_protocols._events import (
@@ -77,6 +87,12 @@ from pounce_protocols._events import (
 )
 from pounce_protocols._http2_gate import FrameGate, HTTP2ErrorCode
 from pounce_protocols._http2_limits import HTTP2Limits
+from pounce_protocols._priority import (
+    DEFAULT_PRIORITY,
+    PriorityScheduler,
+    parse_priority,
+    priority_from_headers,
+)
 
 __all__ = ["HTTP2ServerConnection"]
 
@@ -93,6 +109,8 @@ _RESPONSE_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 9113 §8.2.1: no NUL, CR or LF, no leading or trailing whitespace.
 _BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
 _SCHEMES = frozenset({b"http", b"https"})
+_PRIORITY_UPDATE = 0x10  # RFC 9218 §7.1
+_NO_RFC7540_PRIORITIES = 0x9  # RFC 9218 §2.1
 
 
 class _Stream:
@@ -105,6 +123,7 @@ class _Stream:
         "head_sent",
         "local_ended",
         "offset",
+        "priority",
         "rejected",
         "remote_ended",
         "stream_id",
@@ -124,6 +143,7 @@ class _Stream:
         self.rejected = False
         self.credit = 0  # body consumed but not yet announced in a WINDOW_UPDATE
         self.trailers_in: Headers = ()
+        self.priority = DEFAULT_PRIORITY
 
 
 def _local(message: str) -> LocalProtocolError:
@@ -175,12 +195,15 @@ class HTTP2ServerConnection:
         "_closed",
         "_conn_credit",
         "_conn_threshold",
+        "_data_sent",
         "_gate",
         "_goaway_last",
         "_h2",
         "_limits",
         "_out",
         "_peer_going_away",
+        "_room",
+        "_scheduler",
         "_stream_threshold",
         "_streams",
     )
@@ -194,11 +217,14 @@ class HTTP2ServerConnection:
         self._h2 = h2.connection.H2Connection(config)
         self._gate = FrameGate(limits, clock)
         self._streams: dict[int, _Stream] = {}
+        self._scheduler = PriorityScheduler(limits.max_concurrent_streams)
         self._out = bytearray()
         self._goaway_last: int | None = None
         self._closed = False
         self._peer_going_away = False
         self._conn_credit = 0
+        self._data_sent = 0
+        self._room: int | None = None  # DATA bytes we may still emit; None: any
         self._conn_threshold = limits.connection_window_size // 4
         self._stream_threshold = limits.initial_window_size // 4
 
@@ -234,19 +260,50 @@ class HTTP2ServerConnection:
         stream = self._streams.get(stream_id)
         return 0 if stream is None else len(stream.data) - stream.offset
 
+    @property
+    def data_sent(self) -> int:
+        """Response body bytes sent so far, all streams together."""
+        return self._data_sent
+
+    def set_output_room(self, nbytes: int | None) -> None:
+        """Emit at most ``nbytes`` more response body bytes (None: no limit).
+
+        Data over it waits, as for a flow-control window; room given back is
+        spent on the waiting streams in priority order.
+        """
+        old = self._room
+        self._room = None if nbytes is None else max(nbytes, 0)
+        if self._room != 0 and (old is not None and (self._room is None or self._room > old)):
+            self._flush_all()
+            self._out += self._h2.data_to_send()
+
+    def awaiting_turn(self, stream_id: int) -> bool:
+        """True if the stream's data waits with its own window open.
+
+        It then waits for the connection window, which more urgent streams
+        (or, at its urgency, earlier ones) take first: a client reading the
+        others is not holding this one up on purpose.
+        """
+        stream = self._streams.get(stream_id)
+        state = self._h2.streams.get(stream_id)
+        if stream is None or state is None or stream.offset >= len(stream.data):
+            return False
+        return state.outbound_flow_control_window > 0
+
     # ------------------------------------------------------------ starting
 
     def _configure(self) -> None:
         limits = self._limits
         codes = h2.settings.SettingCodes
-        self._h2.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={
-                codes.MAX_CONCURRENT_STREAMS: limits.max_concurrent_streams,
-                codes.MAX_HEADER_LIST_SIZE: limits.max_header_list_size,
-                codes.INITIAL_WINDOW_SIZE: limits.initial_window_size,
-            },
-        )
+        values = {
+            codes.MAX_CONCURRENT_STREAMS: limits.max_concurrent_streams,
+            codes.MAX_HEADER_LIST_SIZE: limits.max_header_list_size,
+            codes.INITIAL_WINDOW_SIZE: limits.initial_window_size,
+            # h2 has no name for it; its Settings take (and send) any code,
+            # though annotated for its own names only.
+            cast("h2.settings.SettingCodes", _NO_RFC7540_PRIORITIES): 1,
+        }
+        self._h2.local_settings = h2.settings.Settings(client=False, initial_values=values)
         # The advertised list size is answered with 431 per stream; the
         # decoder itself stops at twice that, before a bomb has gone off.
         self._h2.decoder.max_header_list_size = limits.decoded_header_limit
@@ -285,6 +342,7 @@ class HTTP2ServerConnection:
         self._open_connection_window()
         stream = _Stream(1)
         stream.remote_ended = True
+        stream.priority = priority_from_headers(v for n, v in request.headers if n == b"priority")
         self._streams[1] = stream
         headers = tuple((n, v) for n, v in request.headers if n not in _UPGRADE_FIELDS)
         return [
@@ -380,8 +438,34 @@ class HTTP2ServerConnection:
                 self._flush_all()
         elif kind is h2.events.RemoteSettingsChanged:
             self._flush_all()
-        # PING, SETTINGS acknowledgements, PRIORITY and unknown frames need
-        # nothing from us: h2 answers what must be answered.
+        elif kind is h2.events.UnknownFrameReceived:
+            assert isinstance(event, h2.events.UnknownFrameReceived)
+            frame = event.frame
+            if (
+                isinstance(frame, hyperframe.frame.ExtensionFrame)
+                and frame.type == _PRIORITY_UPDATE
+            ):
+                self._on_priority_update(frame.body)
+        # PING, SETTINGS acknowledgements, PRIORITY and other unknown frames
+        # need nothing from us: h2 answers what must be answered.
+
+    def _on_priority_update(self, payload: bytes) -> None:
+        # The gate has checked the frame's stream (0) and length (4 or more).
+        stream_id = int.from_bytes(payload[:4], "big") & 0x7FFF_FFFF
+        priority = parse_priority(payload[4:])
+        if not stream_id or priority is None:
+            self._fail(HTTP2ErrorCode.PROTOCOL_ERROR)
+            what = "stream 0" if not stream_id else "an unparsable priority"
+            raise RemoteProtocolError(
+                f"PRIORITY_UPDATE for {what}", error_code=HTTP2ErrorCode.PROTOCOL_ERROR
+            )
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            stream.priority = priority
+        elif stream_id % 2 and stream_id > self._h2.highest_inbound_stream_id:
+            self._scheduler.buffer_update(stream_id, priority)
+        # Otherwise the stream is over (or a push stream, which we never
+        # open): nothing to reorder.
 
     def _on_request(self, event: h2.events.RequestReceived, events: list[Event]) -> None:
         stream_id = event.stream_id or 0
@@ -415,6 +499,9 @@ class HTTP2ServerConnection:
             elif _BAD_VALUE.search(value):
                 malformed = f"invalid value for header {name.decode('ascii')!r}"
             headers.append((name, value))
+        stream.priority = self._scheduler.open(
+            stream_id, (value for name, value in headers if name == b"priority")
+        )
         if size > limits.max_header_list_size or len(headers) > limits.max_header_count:
             self._reject(stream, 431, "request header fields too large", events)
             return
@@ -610,6 +697,9 @@ class HTTP2ServerConnection:
         left = len(stream.data) - stream.offset
         if left:
             window = conn.local_flow_control_window(stream_id)
+            room = self._room
+            if room is not None:
+                window = min(window, room)
             if window <= 0:
                 return False
             size = min(window, conn.max_outbound_frame_size, left)
@@ -617,6 +707,9 @@ class HTTP2ServerConnection:
             last = size == left
             end = last and stream.end_pending and not stream.trailers
             conn.send_data(stream_id, memoryview(stream.data)[start : start + size], end_stream=end)
+            self._data_sent += size
+            if room is not None:
+                self._room = room - size
             if last:
                 stream.data = b""
                 stream.offset = 0
@@ -640,10 +733,27 @@ class HTTP2ServerConnection:
             pass
 
     def _flush_all(self) -> None:
-        # Round robin, a frame per stream per turn, while windows allow.
-        active = [s for s in self._streams.values() if s.offset < len(s.data) or s.end_pending]
-        while active:
-            active = [s for s in active if self._send_frame(s)]
+        # Turn by turn in priority order; within a turn round robin, a frame
+        # per stream, while windows allow.
+        ready = {s.stream_id: s for s in self._streams.values() if s.offset < len(s.data)}
+        for stream in [s for s in self._streams.values() if s.end_pending]:
+            if stream.stream_id not in ready:
+                self._send_frame(stream)  # only the end is left: no window needed
+        if not ready:
+            return
+        scheduler = self._scheduler
+        for turn in scheduler.plan((i, s.priority) for i, s in ready.items()):
+            active = [ready[i] for i in turn]
+            while active:
+                still = []
+                for stream in active:
+                    left = len(stream.data) - stream.offset
+                    more = self._send_frame(stream)
+                    if len(stream.data) - stream.offset < left:
+                        scheduler.served(stream.stream_id, stream.priority)
+                    if more:
+                        still.append(stream)
+                active = still
 
     def _local_end(self, stream: _Stream) -> None:
         stream.local_ended = True

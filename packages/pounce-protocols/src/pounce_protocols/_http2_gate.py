@@ -43,11 +43,13 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 # Frame types and flags (RFC 9113 §6).
 _DATA = 0x0
 _HEADERS = 0x1
+_PRIORITY = 0x2
 _SETTINGS = 0x4
 _RST_STREAM = 0x3
 _PING = 0x6
 _GOAWAY = 0x7
 _CONTINUATION = 0x9
+_PRIORITY_UPDATE = 0x10  # RFC 9218 §7.1
 _END_STREAM = 0x1
 _ACK = 0x1
 _END_HEADERS = 0x4
@@ -113,6 +115,7 @@ class FrameGate:
         "_max_continuations",
         "_payload_left",
         "_preface_left",
+        "_priorities",
         "_resets",
     )
 
@@ -129,6 +132,7 @@ class FrameGate:
         self._max_continuations = limits.max_continuation_frames
         self._resets = TokenBucket(limits.reset_burst, limits.reset_rate, clock)
         self._control = TokenBucket(limits.control_burst, limits.control_rate, clock)
+        self._priorities = TokenBucket(limits.priority_burst, limits.priority_rate, clock)
 
     @property
     def preface_received(self) -> bool:
@@ -248,3 +252,17 @@ class FrameGate:
                 raise _abuse("too many stream resets (rapid reset)")
         elif kind in (_PING, _SETTINGS) and not flags & _ACK and not self._control.take():
             raise _abuse("PING flood" if kind == _PING else "SETTINGS flood")
+        elif kind in (_PRIORITY, _PRIORITY_UPDATE):
+            if kind == _PRIORITY_UPDATE:
+                if stream_id:
+                    raise RemoteProtocolError(
+                        "PRIORITY_UPDATE on a stream other than 0",
+                        error_code=HTTP2ErrorCode.PROTOCOL_ERROR,
+                    )
+                if length < 4:
+                    raise RemoteProtocolError(
+                        f"PRIORITY_UPDATE frame of {length} bytes",
+                        error_code=HTTP2ErrorCode.FRAME_SIZE_ERROR,
+                    )
+            if not self._priorities.take():
+                raise _abuse("priority signal flood")

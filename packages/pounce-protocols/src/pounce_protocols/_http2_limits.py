@@ -51,8 +51,9 @@ class HTTP2Limits:
       client RST_STREAM frames (``reset_burst``/``reset_rate``, against rapid
       reset) and frames that force a reply or do nothing (PING and SETTINGS
       without ACK, empty DATA without END_STREAM: ``control_burst``/
-      ``control_rate``). Going over either ends the connection with GOAWAY
-      ENHANCE_YOUR_CALM.
+      ``control_rate``), and priority signals (RFC 7540 PRIORITY and RFC 9218
+      PRIORITY_UPDATE frames: ``priority_burst``/``priority_rate``). Going
+      over any of them ends the connection with GOAWAY ENHANCE_YOUR_CALM.
     """
 
     max_concurrent_streams: int = 100
@@ -65,6 +66,8 @@ class HTTP2Limits:
     reset_rate: float = 100.0
     control_burst: int = 100
     control_rate: float = 20.0
+    priority_burst: int = 1000
+    priority_rate: float = 100.0
 
     def __post_init__(self) -> None:
         _check_int("max_concurrent_streams", self.max_concurrent_streams, 1, 2**31 - 1)
@@ -84,6 +87,8 @@ class HTTP2Limits:
         _check_int("control_burst", self.control_burst, 1, 2**31 - 1)
         _check_rate("reset_rate", self.reset_rate)
         _check_rate("control_rate", self.control_rate)
+        _check_int("priority_burst", self.priority_burst, 1, 2**31 - 1)
+        _check_rate("priority_rate", self.priority_rate)
 
     @property
     def header_block_limit(self) -> int:
