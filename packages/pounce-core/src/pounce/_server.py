@@ -34,6 +34,7 @@ from pounce._config import ServerConfig
 from pounce._env_file import load_env_file
 from pounce._event_loop import loop_factory, resolve_loop
 from pounce._exit_codes import EXIT_BAD_CONFIG, EXIT_CRASH_LOOP, EXIT_STARTUP_FAILED
+from pounce._http3_support import check_http3_support
 from pounce._importer import AppLoadError
 from pounce._lifecycle import (
     LifecycleEmitter,
@@ -149,6 +150,7 @@ class Server:
         target = self._app_target
         try:
             check_websocket_support(config.ws)
+            check_http3_support(config.http3)
             if config.env_file is not None:
                 load_env_file(config.env_file)
             self._emitter = LifecycleEmitter(

@@ -161,13 +161,23 @@ class Worker:
             )
             for sock in self._sockets
         ]
+        quic: list[Any] = []
+        if self._config.http3:
+            # Imported only when asked for: aioquic is an optional extra.
+            from pounce._http3_connection import start_http3  # noqa: PLC0415
+
+            quic = await start_http3(ctx, self._sockets)
         if self._on_ready is not None:
             self._on_ready()
         try:
             await self._stop.wait()
         finally:
+            for listener in quic:
+                listener.stop_accepting()
             await self._stop_accepting(servers)
             await self._drain(ctx)
+            for listener in quic:
+                listener.close()
             if self._lifespan is not None:
                 # The app gets its shutdown even after a forced drain; only a
                 # further forced stop cuts it short.
