@@ -181,7 +181,6 @@ def test_zero_rtt_only_for_safe_methods(serve: Any, certificates: Certificates) 
         ca,
         [
             H3Request(method="GET", path="/early"),
-            H3Request(method="HEAD", path="/early"),
             H3Request(method="OPTIONS", path="/early"),
             H3Request(method="POST", path="/early", body=b"pay"),
             H3Request(method="DELETE", path="/early"),
@@ -191,7 +190,9 @@ def test_zero_rtt_only_for_safe_methods(serve: Any, certificates: Certificates) 
     )
     assert early.session_resumed
     assert early.early_data_accepted
-    assert [r.status for r in early.responses] == [200, 200, 200, 425, 425]
+    # (No HEAD: aioquic's client holds a HEAD response's content-length against
+    # its empty body and closes the connection.)
+    assert [r.status for r in early.responses] == [200, 200, 425, 425]
     # A ticket is good for one resumption only: a replay gets a full handshake.
     again = run_h3(server.port, ca, [H3Request()], session_ticket=first.tickets[-1], early=True)
     assert not again.early_data_accepted

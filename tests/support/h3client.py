@@ -134,9 +134,13 @@ async def h3_exchange(
     ) as protocol:
         assert isinstance(protocol, _Client)
         responses = [protocol.start(r, f"localhost:{port}") for r in requests]
-        await asyncio.wait_for(
-            asyncio.gather(*(r.done.wait() for r in responses)), WAIT
-        )
+        waits = [asyncio.ensure_future(r.done.wait()) for r in responses]
+        _, pending = await asyncio.wait(waits, timeout=WAIT)
+        for waiter in pending:
+            waiter.cancel()
+        if pending:
+            states = [(r.status, r.reset, len(r.body)) for r in responses]
+            raise TimeoutError(f"responses incomplete: (status, reset, body) = {states}")
         if session_ticket is None:
             # The ticket comes after the handshake; give it a moment to arrive.
             for _ in range(100):

@@ -285,8 +285,6 @@ class HTTP3Connection:
             slot.wake()
         else:
             self._orphans.pop(stream_id, None)
-        if self._closing and self.is_idle():
-            self._machine.close()
         self._schedule_flush()
 
     def abort_stream(self, stream_id: int) -> None:
@@ -354,6 +352,10 @@ class HTTP3Connection:
         if machine.closed:
             self.end()
             return
+        if self._closing and self.is_idle() and not machine.unacknowledged:
+            # Closing discards unacknowledged data: the last responses first.
+            machine.close()
+            self._listener.send_datagrams(machine.datagrams_to_send(self._loop.time()))
         self._arm_timer()
         self._wake_writers()
 
@@ -420,8 +422,6 @@ class HTTP3Connection:
         """GOAWAY now; close once the streams in flight are complete."""
         self._closing = True
         self._machine.start_graceful_shutdown()
-        if self.is_idle():
-            self._machine.close()
         self._flush()
 
     def force_close(self) -> None:

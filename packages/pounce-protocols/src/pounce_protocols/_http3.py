@@ -474,6 +474,14 @@ class HTTP3ServerConnection:
             return 0
         return len(stream.sender._buffer)
 
+    @property
+    def unacknowledged(self) -> int:
+        """Bytes written on any stream that the peer has not acknowledged.
+
+        Closing the connection discards them, so a graceful close waits for 0.
+        """
+        return sum(len(stream.sender._buffer) for stream in self._quic._streams.values())
+
     def reset_stream(self, stream_id: int, error_code: int = ErrorCode.H3_INTERNAL_ERROR) -> None:
         if self._streams.pop(stream_id, None) is None and self._closed:
             return
