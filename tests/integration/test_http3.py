@@ -142,9 +142,7 @@ def test_header_and_body_limits(serve: Any, certificates: Certificates) -> None:
         [
             H3Request(headers=[(b"x-big", b"a" * 5000)]),
             H3Request(method="POST", body=b"a" * 2000),
-            H3Request(
-                method="POST", body=b"a" * 2000, headers=[(b"content-length", b"2000")]
-            ),
+            H3Request(method="POST", body=b"a" * 2000, headers=[(b"content-length", b"2000")]),
             H3Request(path="/fine"),
         ],
     )
@@ -155,9 +153,7 @@ def test_alt_svc_on_http1_and_http2(serve: Any, certificates: Certificates) -> N
     server = _serve(serve, certificates)
     expected = f'h3=":{server.port}"; ma=86400'
     for http2 in (False, True):
-        with httpx.Client(
-            http2=http2, verify=client_context(certificates), timeout=30
-        ) as client:
+        with httpx.Client(http2=http2, verify=client_context(certificates), timeout=30) as client:
             response = client.get(f"https://localhost:{server.port}/")
         assert response.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
         assert response.headers["alt-svc"] == expected

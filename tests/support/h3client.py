@@ -97,7 +97,9 @@ class _Client(QuicConnectionProtocol):
             *request.headers,
         ]
         body = request.body
-        self.h3.send_headers(stream_id, headers, end_stream=body is None and not request.body_chunks)
+        self.h3.send_headers(
+            stream_id, headers, end_stream=body is None and not request.body_chunks
+        )
         for chunk in request.body_chunks:
             self.h3.send_data(stream_id, chunk, end_stream=False)
         if request.body_chunks and body is None:

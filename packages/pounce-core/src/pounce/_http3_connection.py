@@ -44,6 +44,9 @@ from pounce_protocols import (
     BodyReceived,
     ConnectionLost,
     Event,
+    HTTP3Endpoint,
+    HTTP3Limits,
+    HTTP3ServerConnection,
     InformationalResponse,
     LocalProtocolError,
     RequestReceived,
@@ -52,13 +55,8 @@ from pounce_protocols import (
     ResponseEnd,
     ResponseEvent,
     ResponseHead,
-    StreamReset,
-)
-from pounce_protocols._http3 import (
-    HTTP3Endpoint,
-    HTTP3Limits,
-    HTTP3ServerConnection,
     SessionTicketStore,
+    StreamReset,
 )
 
 __all__ = ["HTTP3Connection", "HTTP3Listener", "alt_svc_header", "start_http3"]
