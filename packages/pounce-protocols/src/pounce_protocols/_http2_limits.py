@@ -53,9 +53,13 @@ class HTTP2Limits:
       without ACK, empty DATA without END_STREAM: ``control_burst``/
       ``control_rate``). Going over either ends the connection with GOAWAY
       ENHANCE_YOUR_CALM.
+    * Extended CONNECT (RFC 8441) is accepted only when
+      ``enable_connect_protocol`` is set, and only for ``:protocol websocket``.
     """
 
     max_concurrent_streams: int = 100
+    #: Advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): WebSocket over HTTP/2.
+    enable_connect_protocol: bool = False
     initial_window_size: int = _DEFAULT_WINDOW
     connection_window_size: int = 1024 * 1024
     max_header_list_size: int = 16_384
