@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from typing import Any
 
 import httpx
@@ -212,6 +213,34 @@ def test_several_workers(serve: Any, certificates: Certificates) -> None:
     for _ in range(6):  # new client ports: the kernel spreads them over workers
         result = run_h3(server.port, ca, [H3Request(), H3Request(method="POST", body=b"1")])
         assert [r.status for r in result.responses] == [200, 200]
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_each_worker_serves_its_own_quic_connections(
+    pounce: Any, certificates: Certificates, mode: str
+) -> None:
+    server = pounce(
+        "support.worker_apps:app",
+        "--workers",
+        "2",
+        "--worker-mode",
+        mode,
+        "--http3",
+        "--no-access-log",
+        *("--ssl-certfile", str(certificates.server_cert)),
+        *("--ssl-keyfile", str(certificates.server_key)),
+    )
+    ca = str(certificates.ca_file)
+    key = "thread" if mode == "thread" else "pid"
+    seen: set[object] = set()
+    for _ in range(20):  # each from a new UDP port, hashed to a worker by the kernel
+        result = run_h3(server.port, ca, [H3Request(path="/whoami")] * 3)
+        workers = {json.loads(r.body)[key] for r in result.responses}
+        assert len(workers) == 1  # one connection, one worker
+        seen |= workers
+    assert len(seen) == 2
+    server.send_signal(signal.SIGTERM)
+    assert server.wait() == 0
 
 
 def test_graceful_shutdown_completes_requests(serve: Any, certificates: Certificates) -> None:

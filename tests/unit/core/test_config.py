@@ -174,6 +174,15 @@ INVALID: list[tuple[dict[str, Any], str]] = [
         "http3 needs a host and port",
     ),
     ({"http3_max_concurrent_streams": 0}, "http3_max_concurrent_streams must be in 1..65536"),
+    (
+        {
+            "http3": True,
+            "ssl_certfile": "c.pem",
+            "ssl_ca_certs": "ca.pem",
+            "ssl_cert_reqs": "required",
+        },
+        "http3 cannot be combined with ssl_cert_reqs",
+    ),
     ({"timeout_flow_control": 0}, "timeout_flow_control must be positive seconds"),
     ({"workers": -1}, "workers must be in 0..1024 (0 = one per CPU), got -1"),
     ({"workers": 5000}, "workers must be in 0..1024"),

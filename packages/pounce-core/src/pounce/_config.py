@@ -654,6 +654,13 @@ def _validate_http3(config: ServerConfig) -> None:
         config.uds is None and config.fd is None,
         "http3 needs a host and port to bind a UDP socket (not uds or fd)",
     )
+    # The QUIC handshake does not ask for client certificates: HTTP/3 must not
+    # become a way around mutual TLS.
+    _check(
+        config.ssl_cert_reqs == "none",
+        "http3 cannot be combined with ssl_cert_reqs (client certificates over QUIC "
+        "are not supported)",
+    )
 
 
 def _validate_tls(config: ServerConfig) -> None:
