@@ -221,6 +221,9 @@ def test_graceful_shutdown_then_close(certs: Certificates) -> None:
     pair.take()
     assert server.handle_timer(pair.now) == [ConnectionLost()]
     assert server.closed
+    assert pair.endpoint.connection_count == 1
+    pair.endpoint.update_routes(server)  # what the server does after each event batch
+    assert pair.endpoint.connection_count == 0
 
 
 def test_zero_rtt_policy(certs: Certificates) -> None:

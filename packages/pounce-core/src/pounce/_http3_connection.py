@@ -371,6 +371,8 @@ class HTTP3Connection:
         self._timer = None
         if not self._ended:
             self.handle(self._machine.handle_timer(self._loop.time()))
+            # A timer can make aioquic issue or retire connection IDs too.
+            self._listener.update_routes(self._machine)
 
     def _wake_writers(self) -> None:
         machine = self._machine
@@ -485,6 +487,9 @@ class HTTP3Listener(asyncio.DatagramProtocol):
             return
         for data, addr in datagrams:
             transport.sendto(data, addr)
+
+    def update_routes(self, conn: HTTP3ServerConnection) -> None:
+        self._endpoint.update_routes(conn)
 
     def connection_ended(self, edge: HTTP3Connection) -> None:
         self._edges.pop(id(edge.machine), None)

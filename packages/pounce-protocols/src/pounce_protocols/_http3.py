@@ -620,6 +620,11 @@ class HTTP3Endpoint:
 
     def update_routes(self, conn: HTTP3ServerConnection) -> None:
         """Apply the connection IDs a connection issued or retired."""
+        if conn.closed:
+            conn.issued_cids.clear()
+            conn.retired_cids.clear()
+            self.forget(conn)
+            return
         for cid in conn.issued_cids:
             self._by_cid[cid] = conn
         for cid in conn.retired_cids:
