@@ -2,13 +2,17 @@
 
 The client is ``h2`` (tests/support/h2client.py) opening extended CONNECT
 streams, with wsproto's post-handshake ``Connection`` making and reading the
-WebSocket frames carried in DATA frames. No WebSocket client library
-(websockets, aiohttp, httpx) speaks RFC 8441, so this is the real client.
+WebSocket frames carried in DATA frames. No Python WebSocket client
+library (websockets, aiohttp, httpx) speaks RFC 8441; Node's HTTP/2 client
+does, and one test drives it (tests/support/ws_over_h2.js).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
+from pathlib import Path
 from typing import Any
 
 import h2.events
@@ -342,6 +346,22 @@ def test_flow_control_both_ways(serve: Any) -> None:
         data = bytes(range(256)) * 1000
         client.send_body(stream_id, ws.ws.send(BytesMessage(data=data)), end=False)
         assert ws.next_message() == data
+
+
+def test_node_http2_client(serve: Any, require_tool: Any) -> None:
+    # Node's HTTP/2 client implements RFC 8441's side of extended CONNECT.
+    node = require_tool("node")
+    server = serve(app)
+    script = Path(__file__).parent.parent / "support" / "ws_over_h2.js"
+    done = subprocess.run(
+        [node, str(script), str(server.port), "über node"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout) == {"status": 200, "opcode": 1, "text": "über node"}
 
 
 def test_shutdown_closes_with_1001(serve: Any) -> None:
