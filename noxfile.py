@@ -50,7 +50,8 @@ def tests(session: nox.Session) -> None:
     """The whole test suite: unit, integration and conformance."""
     _sync(session, "test")
     session.run("python", "-c", _SHOW_INTERPRETER)
-    session.run("pytest", *(session.posargs or ["tests"]))
+    # Two runners, each taking whole files (module-scoped servers stay shared).
+    session.run("pytest", "-n", "2", "--dist", "loadfile", *(session.posargs or ["tests"]))
 
 
 @nox.session(python="3.11")

@@ -8,6 +8,8 @@ set -euo pipefail
 TOOLS=(
     "curl curl"
     "h2load nghttp2-client"
+    "redis-server redis-server"
+    "nginx nginx"
     "node nodejs"
 )
 

@@ -125,7 +125,10 @@ def http_scope(
     """The scope of one request; ``scheme`` and ``client`` as the transport
     (or a trusted proxy) says."""
     if ctx.proxies is not None:
-        client, scheme = ctx.proxies.resolve(client, scheme, headers)
+        client, scheme, host = ctx.proxies.resolve_forwarded(client, scheme, headers)
+        if host is not None:
+            # A trusted proxy's forwarded host is the one the client asked for.
+            headers = [(b"host", host)] + [h for h in headers if h[0] != b"host"]
     method = _METHODS.get(event.method) or event.method.decode("ascii")
     root = ctx.root_path
     extensions: dict[str, Any] = {"http.response.trailers": {}}

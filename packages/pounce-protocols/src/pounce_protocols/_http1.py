@@ -33,6 +33,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import cast
 
 import h11
 
@@ -107,6 +108,22 @@ def _header_tokens(headers: Headers, name: bytes) -> list[bytes]:
         if key == name:
             tokens.extend(t.strip().lower() for t in value.split(b","))
     return [t for t in tokens if t]
+
+
+def _join(parts: list[object]) -> bytes:
+    return b"".join(part for part in parts if isinstance(part, bytes))
+
+
+class _Placeholder:
+    """Stands for body bytes h11 frames but never sees (see send_body_passthrough)."""
+
+    __slots__ = ("_length",)
+
+    def __init__(self, length: int) -> None:
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
 
 
 class HTTP1ServerConnection:
@@ -411,6 +428,29 @@ class HTTP1ServerConnection:
         except h11.LocalProtocolError as exc:
             raise LocalProtocolError(str(exc)) from None
         raise LocalProtocolError(f"cannot send {type(event).__name__} over HTTP/1.1")
+
+    def send_body_passthrough(self, stream_id: int, length: int) -> tuple[bytes, bytes]:
+        """Framing for ``length`` body bytes that the caller writes itself.
+
+        Returns ``(before, after)``: write ``before``, then exactly ``length``
+        bytes of body (with ``os.sendfile``, say), then ``after``. The body is
+        accounted for as if it had been given to :meth:`send`.
+        """
+        conn = self._h11
+        if conn is None or stream_id != self._stream_id:
+            raise LocalProtocolError(f"stream {stream_id} is not the current request")
+        if length <= 0:
+            return b"", b""
+        placeholder = _Placeholder(length)
+        # h11 only takes len() of passed-through data and hands the object
+        # back in place; it is typed as bytes because that is the usual case.
+        data = cast("bytes", placeholder)
+        try:
+            parts: list[object] = list(conn.send_with_data_passthrough(h11.Data(data=data)) or [])
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from None
+        index = next(i for i, part in enumerate(parts) if part is placeholder)
+        return _join(parts[:index]), _join(parts[index + 1 :])
 
     def _send_head(self, conn: h11.Connection, event: ResponseHead) -> bytes:
         if self._response_started:
