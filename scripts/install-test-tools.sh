@@ -10,6 +10,7 @@ TOOLS=(
     "h2load nghttp2-client"
     "redis-server redis-server"
     "nginx nginx"
+    "node nodejs"
 )
 
 missing=()

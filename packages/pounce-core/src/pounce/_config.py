@@ -358,6 +358,32 @@ class ServerConfig:
         ),
     )
 
+    # --- HTTP/3 ------------------------------------------------------------
+    http3: bool = field(
+        default=False,
+        metadata=option(
+            "Serve HTTP/3 (QUIC) on a UDP socket at the TLS port and advertise it with "
+            "Alt-Svc. Needs --ssl-certfile and the http3 extra (aioquic); not available "
+            "on free-threaded builds.",
+            group="HTTP/3",
+        ),
+    )
+    http3_max_concurrent_streams: int = field(
+        default=100,
+        metadata=option(
+            "Most HTTP/3 requests a client may have open on one QUIC connection.",
+            group="HTTP/3",
+        ),
+    )
+    http3_0rtt: bool = field(
+        default=True,
+        metadata=option(
+            "Issue session tickets and accept 0-RTT early data for GET, HEAD and OPTIONS "
+            "(other methods in early data get 425 Too Early).",
+            group="HTTP/3",
+        ),
+    )
+
     # --- response headers --------------------------------------------------
     server_header: bool = field(
         default=True,
@@ -934,6 +960,7 @@ def _validate(config: ServerConfig) -> None:
         1 <= streams <= 2**31 - 1,
         f"http2_max_concurrent_streams must be positive, got {streams}",
     )
+    _validate_http3(config)
     window = config.http2_initial_window_size
     _check(
         65535 <= window <= 2**31 - 1,
@@ -1142,6 +1169,32 @@ def _interpreters_available() -> bool:
         return importlib.util.find_spec("concurrent.interpreters") is not None
     except ImportError:
         return False
+
+
+def _validate_http3(config: ServerConfig) -> None:
+    """HTTP/3 runs over QUIC, which is always TLS, on the TCP listener's port."""
+    streams = config.http3_max_concurrent_streams
+    _check(
+        1 <= streams <= 2**16,
+        f"http3_max_concurrent_streams must be in 1..65536, got {streams}",
+    )
+    if not config.http3:
+        return
+    _check(
+        config.ssl_certfile is not None,
+        "http3 needs TLS: QUIC is always encrypted, give ssl_certfile (and ssl_keyfile)",
+    )
+    _check(
+        config.uds is None and config.fd is None,
+        "http3 needs a host and port to bind a UDP socket (not uds or fd)",
+    )
+    # The QUIC handshake does not ask for client certificates: HTTP/3 must not
+    # become a way around mutual TLS.
+    _check(
+        config.ssl_cert_reqs == "none",
+        "http3 cannot be combined with ssl_cert_reqs (client certificates over QUIC "
+        "are not supported)",
+    )
 
 
 def _validate_tls(config: ServerConfig) -> None:

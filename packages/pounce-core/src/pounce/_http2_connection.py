@@ -47,6 +47,7 @@ from pounce._http_scope import address, connection_tls, content_length, http_sco
 from pounce._http_stream import HTTPStream
 from pounce._lifecycle import ConnectionClosed, ConnectionOpened
 from pounce._logging import ERROR_LOGGER
+from pounce._websocket_http2 import HTTP2WebSocket
 from pounce._worker_context import WorkerContext, start_task
 from pounce_protocols import (
     BodyEnded,
@@ -58,6 +59,7 @@ from pounce_protocols import (
     InformationalResponse,
     LocalProtocolError,
     RemoteProtocolError,
+    RequestEvent,
     RequestReceived,
     RequestRejected,
     ResponseBody,
@@ -65,6 +67,7 @@ from pounce_protocols import (
     ResponseEvent,
     ResponseHead,
     StreamReset,
+    UpgradeRequested,
 )
 
 __all__ = ["HTTP2Connection"]
@@ -135,6 +138,7 @@ class HTTP2Connection(asyncio.Protocol):
         "_timer",
         "_tls",
         "_transport",
+        "_websockets",
         "_write_paused",
         "_write_stall",
     )
@@ -152,6 +156,8 @@ class HTTP2Connection(asyncio.Protocol):
         self._initial_events = list(initial_events)
         self._transport: asyncio.Transport | None = None
         self._slots: dict[int, _Slot] = {}
+        # Streams carrying a WebSocket (RFC 8441), outside the HTTP stream slots.
+        self._websockets: dict[int, HTTP2WebSocket] = {}
         # Tasks of streams the client reset, still running (see _RESET_GRACE).
         self._orphans: dict[int, asyncio.Task[None]] = {}
         self._client: tuple[str, int] | None = None
@@ -271,9 +277,12 @@ class HTTP2Connection(asyncio.Protocol):
 
     def _dispatch(self, events: list[Event]) -> None:
         to_start: list[_Slot] = []
+        websockets = self._websockets
         for event in events:
             kind = type(event)
-            if kind is BodyReceived:
+            if websockets and isinstance(event, RequestEvent) and event.stream_id in websockets:
+                self._to_websocket(websockets[event.stream_id], event)
+            elif kind is BodyReceived:
                 assert isinstance(event, BodyReceived)
                 self._on_body(event)
             elif kind is RequestReceived:
@@ -292,6 +301,9 @@ class HTTP2Connection(asyncio.Protocol):
             elif kind is RequestRejected:
                 assert isinstance(event, RequestRejected)
                 self._on_rejected(event)
+            elif kind is UpgradeRequested:
+                assert isinstance(event, UpgradeRequested)
+                self._on_websocket(event)
             elif kind is ConnectionLost:
                 self._disconnect_all()
         # Started after the whole batch so an app whose body came in the same
@@ -346,6 +358,69 @@ class HTTP2Connection(asyncio.Protocol):
             return None
         return slot
 
+    def _on_websocket(self, event: UpgradeRequested) -> None:
+        self._cancel_timer()  # no longer idle
+        stream_id = event.stream_id
+        if (
+            len(self._slots) + len(self._orphans) + len(self._websockets)
+            >= self._ctx.http2_limits.max_concurrent_streams
+        ):
+            self._machine.reset_stream(stream_id, HTTP2ErrorCode.REFUSED_STREAM)
+            return
+        websocket = HTTP2WebSocket(self._ctx, self, stream_id, self._peer())
+        self._websockets[stream_id] = websocket
+        started = websocket.begin(
+            event, client=self._client, server=self._server, scheme=self._scheme, tls=self._tls
+        )
+        if not started:
+            self._websockets.pop(stream_id, None)
+
+    @staticmethod
+    def _to_websocket(websocket: HTTP2WebSocket, event: Event) -> None:
+        if isinstance(event, BodyReceived):
+            websocket.data_received(event.data)
+        elif isinstance(event, BodyEnded):
+            websocket.eof_received()
+        elif isinstance(event, StreamReset):
+            websocket.connection_lost()
+
+    # The WebSocket carriers' view of the connection (see _websocket_http2).
+
+    def acknowledge(self, stream_id: int, nbytes: int) -> None:
+        """Reopen ``nbytes`` of a stream's receive window."""
+        self.body_consumed(stream_id, nbytes)
+
+    def stream_writable(self, stream_id: int) -> bool:
+        if self._transport is None:
+            return True
+        return not self._write_paused and not self._machine.pending_bytes(stream_id)
+
+    def flush_soon(self) -> None:
+        self._schedule_write()
+
+    def reset(self, stream_id: int, error_code: int) -> None:
+        self._machine.reset_stream(stream_id, error_code)
+        self._schedule_write()
+
+    def write_stream_error(
+        self,
+        stream_id: int,
+        status: int,
+        request_headers: Iterable[tuple[bytes, bytes]],
+        *,
+        extra: Iterable[tuple[bytes, bytes]] = (),
+    ) -> int:
+        return self._write_error(stream_id, status, request_headers, head_only=False, extra=extra)
+
+    def websocket_finished(self, websocket: HTTP2WebSocket) -> None:
+        if self._websockets.get(websocket.stream_id) is websocket:
+            del self._websockets[websocket.stream_id]
+        if self._transport is not None and self.is_idle():
+            if self._closing or not self._machine.accepting_streams:
+                self._close()
+            else:
+                self._set_timer(self._ctx.config.timeout_keep_alive, self._on_keep_alive_timeout)
+
     def _on_body(self, event: BodyReceived) -> None:
         slot = self._slots.get(event.stream_id)
         if slot is None:
@@ -390,6 +465,8 @@ class HTTP2Connection(asyncio.Protocol):
         for slot in self._slots.values():
             slot.stream.feed_disconnect()
             slot.wake()
+        for websocket in list(self._websockets.values()):
+            websocket.connection_lost()
 
     # ----------------------------------------------------- StreamSink
 
@@ -471,14 +548,16 @@ class HTTP2Connection(asyncio.Protocol):
         request_headers: Iterable[tuple[bytes, bytes]],
         *,
         head_only: bool,
+        extra: Iterable[tuple[bytes, bytes]] = (),
     ) -> int:
         if self._transport is None:
             return 0
         ctx = self._ctx
-        extra, body = ctx.error_renderer(status, request_headers)
+        rendered, body = ctx.error_renderer(status, request_headers)
         headers = (
             *ctx.default_headers(),
             *extra,
+            *rendered,
             (b"content-length", str(len(body)).encode("ascii")),
         )
         machine = self._machine
@@ -514,6 +593,8 @@ class HTTP2Connection(asyncio.Protocol):
         sent = machine.data_sent
         moved = sent != self._data_seen
         self._data_seen = sent
+        for websocket in self._websockets.values():
+            websocket.wake()
         for stream_id, slot in self._slots.items():
             if slot.waiter is None:
                 continue
@@ -613,12 +694,15 @@ class HTTP2Connection(asyncio.Protocol):
     # ---------------------------------------------------- worker shutdown
 
     def is_idle(self) -> bool:
-        return not self._slots and not self._orphans
+        return not self._slots and not self._orphans and not self._websockets
 
     def shutdown(self) -> None:
         """GOAWAY now; close once the streams in flight are complete."""
         self._closing = True
         self._machine.start_graceful_shutdown()
+        for websocket in list(self._websockets.values()):
+            if websocket.session is not None:
+                websocket.session.shutdown()  # close 1001
         if self.is_idle():
             self._close()
         else:
@@ -631,5 +715,8 @@ class HTTP2Connection(asyncio.Protocol):
                 slot.task.cancel()
         for task in self._orphans.values():
             task.cancel()
+        for websocket in list(self._websockets.values()):
+            if websocket.session is not None:
+                websocket.session.force_close()
         if self._transport is not None:
             self._transport.abort()

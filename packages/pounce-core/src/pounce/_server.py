@@ -35,6 +35,7 @@ from pounce._env_file import load_env_file
 from pounce._error_responses import plain_text_error
 from pounce._event_loop import loop_factory, resolve_loop
 from pounce._exit_codes import EXIT_BAD_CONFIG, EXIT_CRASH_LOOP, EXIT_STARTUP_FAILED
+from pounce._http3_support import check_http3_support
 from pounce._importer import AppLoadError
 from pounce._interpreter_workers import InterpreterWorkers
 from pounce._lifecycle import (
@@ -160,6 +161,7 @@ class Server:
         target = self._app_target
         try:
             check_websocket_support(config.ws)
+            check_http3_support(config.http3)
             if config.env_file is not None:
                 load_env_file(config.env_file)
             check_features(config)

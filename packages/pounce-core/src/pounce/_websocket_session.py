@@ -430,7 +430,8 @@ class WebSocketSession:
         machine = WebSocketMachine(max_message_size=config.ws_max_size, deflate=deflate)
         early = self._carrier.send_handshake_response((*fields, *defaults, *headers))
         self._machine = machine
-        self.stream.status = 101
+        # 101 Switching Protocols over HTTP/1.1; a 200 on the stream over HTTP/2.
+        self.stream.status = 101 if self._request.key is not None else 200
         self._log_handshake()
         if self._early:
             early += bytes(self._early)

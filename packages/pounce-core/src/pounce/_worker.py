@@ -188,6 +188,12 @@ class Worker:
             )
             for sock in self._sockets
         ]
+        quic: list[Any] = []
+        if self._config.http3:
+            # Imported only when asked for: aioquic is an optional extra.
+            from pounce._http3_connection import start_http3  # noqa: PLC0415
+
+            quic = await start_http3(ctx, self._sockets)
         if self._on_ready is not None:
             self._on_ready()
         try:
@@ -195,8 +201,12 @@ class Worker:
         finally:
             if self._hooks is not None:
                 await self._unless_forced(self._hooks.draining(self._info))
+            for listener in quic:
+                listener.stop_accepting()
             await self._stop_accepting(servers, ctx, factory)
             await self._drain(ctx)
+            for listener in quic:
+                listener.close()
             if self._lifespan is not None:
                 # The app gets its shutdown even after a forced drain; only a
                 # further forced stop cuts it short.

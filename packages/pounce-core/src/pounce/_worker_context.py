@@ -125,6 +125,8 @@ class WorkerContext:
         # HTTP/2 shares the request-head limits; see docs/http2.md.
         self.http2_limits = HTTP2Limits(
             max_concurrent_streams=config.http2_max_concurrent_streams,
+            # WebSocket over HTTP/2 (RFC 8441) whenever WebSocket is served.
+            enable_connect_protocol=config.ws != "off" and websocket_available(),
             initial_window_size=config.http2_initial_window_size,
             connection_window_size=min(
                 2**31 - 1, max(1024 * 1024, 4 * config.http2_initial_window_size)

@@ -6,7 +6,8 @@ machines can be driven from tests with scripted bytes and reused by any server.
 
 The HTTP/2 machine needs the ``h2`` package (``pounce-protocols[http2]``); it
 is imported on first use of :class:`HTTP2ServerConnection`, so HTTP/1.1 works
-without it.
+without it. Likewise the HTTP/3 machines (:class:`HTTP3ServerConnection`,
+:class:`HTTP3Endpoint`) need ``aioquic`` (``pounce-protocols[http3]``).
 """
 
 import typing
@@ -61,6 +62,18 @@ from pounce_protocols._websocket_handshake import (
 
 if typing.TYPE_CHECKING:
     from pounce_protocols._http2 import HTTP2ServerConnection
+    from pounce_protocols._http3 import (
+        HTTP3Endpoint,
+        HTTP3Limits,
+        HTTP3ServerConnection,
+        SessionTicketStore,
+    )
+
+# Loaded on first use: aioquic is optional (pounce-protocols[http3]) and, being
+# stable-ABI only, must never be imported by a free-threaded server by accident.
+_HTTP3_NAMES = frozenset(
+    {"HTTP3Endpoint", "HTTP3Limits", "HTTP3ServerConnection", "SessionTicketStore"}
+)
 
 __all__ = [
     "BodyEnded",
@@ -76,6 +89,9 @@ __all__ = [
     "HTTP2ErrorCode",
     "HTTP2Limits",
     "HTTP2ServerConnection",
+    "HTTP3Endpoint",
+    "HTTP3Limits",
+    "HTTP3ServerConnection",
     "HeadLimits",
     "Headers",
     "InformationalResponse",
@@ -93,6 +109,7 @@ __all__ = [
     "ResponseEnd",
     "ResponseEvent",
     "ResponseHead",
+    "SessionTicketStore",
     "StreamReset",
     "TextReceived",
     "UpgradeRequested",
@@ -123,4 +140,10 @@ def __getattr__(name: str) -> typing.Any:
                 "HTTP/2 needs the h2 package: install pounce-protocols[http2]"
             ) from exc
         return HTTP2ServerConnection
+    if name in _HTTP3_NAMES:
+        try:
+            from pounce_protocols import _http3  # noqa: PLC0415
+        except ImportError as exc:
+            raise ImportError("HTTP/3 needs aioquic: install pounce-protocols[http3]") from exc
+        return getattr(_http3, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

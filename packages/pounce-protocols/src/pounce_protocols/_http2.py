@@ -84,6 +84,7 @@ from pounce_protocols._events import (
     ResponseEvent,
     ResponseHead,
     StreamReset,
+    UpgradeRequested,
 )
 from pounce_protocols._http2_gate import FrameGate, HTTP2ErrorCode
 from pounce_protocols._http2_limits import HTTP2Limits
@@ -129,6 +130,7 @@ class _Stream:
         "stream_id",
         "trailers",
         "trailers_in",
+        "tunnel",
     )
 
     def __init__(self, stream_id: int) -> None:
@@ -144,6 +146,8 @@ class _Stream:
         self.credit = 0  # body consumed but not yet announced in a WINDOW_UPDATE
         self.trailers_in: Headers = ()
         self.priority = DEFAULT_PRIORITY
+        # An extended CONNECT (WebSocket): our END_STREAM does not end the peer's side.
+        self.tunnel = False
 
 
 def _local(message: str) -> LocalProtocolError:
@@ -301,6 +305,7 @@ class HTTP2ServerConnection:
             codes.INITIAL_WINDOW_SIZE: limits.initial_window_size,
             # h2 has no name for it; its Settings take (and send) any code,
             # though annotated for its own names only.
+            codes.ENABLE_CONNECT_PROTOCOL: int(limits.enable_connect_protocol),
             cast("h2.settings.SettingCodes", _NO_RFC7540_PRIORITIES): 1,
         }
         self._h2.local_settings = h2.settings.Settings(client=False, initial_values=values)
@@ -476,7 +481,7 @@ class HTTP2ServerConnection:
         limits = self._limits
         stream = _Stream(stream_id)
         self._streams[stream_id] = stream
-        method = path = scheme = authority = None
+        method = path = scheme = authority = protocol = None
         headers: list[tuple[bytes, bytes]] = []
         size = 0
         malformed = ""
@@ -493,6 +498,8 @@ class HTTP2ServerConnection:
                     scheme = value
                 elif name == b":authority":
                     authority = value
+                elif name == b":protocol":
+                    protocol = value
                 continue
             if not _TOKEN.fullmatch(name):
                 malformed = f"invalid header name {name!r}"
@@ -509,7 +516,19 @@ class HTTP2ServerConnection:
             self._reject(stream, 400, malformed, events)
             return
         if method == b"CONNECT":
-            self._reject(stream, 501, "CONNECT tunnels are not supported", events)
+            if protocol is None:
+                self._reject(stream, 501, "CONNECT tunnels are not supported", events)
+                return
+            if not limits.enable_connect_protocol:
+                # We did not offer extended CONNECT: the client may not use it.
+                self._reject(stream, 400, "extended CONNECT is not enabled", events)
+                return
+            if protocol.lower() != b"websocket":
+                self._reject(stream, 501, f"unsupported :protocol {protocol!r}", events)
+                return
+            stream.tunnel = True
+        elif protocol is not None:  # h2 checks; be sure
+            self._reject(stream, 400, ":protocol without CONNECT", events)
             return
         if method is None or path is None or scheme is None:  # h2 checks; be sure
             self._reject(stream, 400, "missing pseudo-header", events)
@@ -534,6 +553,22 @@ class HTTP2ServerConnection:
             # ASGI HTTP spec: :authority becomes the first host field.
             headers = [(b"host", authority), *(h for h in headers if h[0] != b"host")]
         fields = tuple(headers)
+        if stream.tunnel:
+            events.append(
+                UpgradeRequested(
+                    stream_id=stream_id,
+                    method=method,
+                    path=path,
+                    query_string=query,
+                    http_version="2",
+                    headers=fields,
+                    scheme=scheme,
+                    authority=authority,
+                    protocol=b"websocket",
+                    _trusted=True,
+                )
+            )
+            return
         events.append(
             RequestReceived(
                 stream_id=stream_id,
@@ -607,6 +642,8 @@ class HTTP2ServerConnection:
         if stream is None:
             return
         stream.remote_ended = True
+        if stream.tunnel and stream.local_ended:
+            del self._streams[stream.stream_id]  # both halves of the WebSocket are closed
         if not stream.rejected:
             events.append(
                 BodyEnded(stream_id=stream.stream_id, trailers=stream.trailers_in, _trusted=True)
@@ -758,6 +795,10 @@ class HTTP2ServerConnection:
     def _local_end(self, stream: _Stream) -> None:
         stream.local_ended = True
         stream.end_pending = False
+        if stream.tunnel and not stream.remote_ended:
+            # A WebSocket's END_STREAM is our half of the close; the client's
+            # END_STREAM (or a reset) ends the stream.
+            return
         if not stream.remote_ended:
             # RFC 9113 §8.1: the response is complete, the rest of the request
             # is not wanted; NO_ERROR tells the client to stop sending it.

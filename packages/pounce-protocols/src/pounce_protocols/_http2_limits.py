@@ -54,9 +54,13 @@ class HTTP2Limits:
       ``control_rate``), and priority signals (RFC 7540 PRIORITY and RFC 9218
       PRIORITY_UPDATE frames: ``priority_burst``/``priority_rate``). Going
       over any of them ends the connection with GOAWAY ENHANCE_YOUR_CALM.
+    * Extended CONNECT (RFC 8441) is accepted only when
+      ``enable_connect_protocol`` is set, and only for ``:protocol websocket``.
     """
 
     max_concurrent_streams: int = 100
+    #: Advertise SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): WebSocket over HTTP/2.
+    enable_connect_protocol: bool = False
     initial_window_size: int = _DEFAULT_WINDOW
     connection_window_size: int = 1024 * 1024
     max_header_list_size: int = 16_384
