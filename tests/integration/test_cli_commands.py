@@ -117,7 +117,9 @@ def test_info_json():
     assert data["python"]["version"] == platform.python_version()
     assert data["workers"]["auto_mode"] in ("thread", "process")
     assert data["versions"]["pounce-cli"] == "0.1.0"
-    assert data["extras"]["pounce-protocols"]["http2"] == {"requires": ["h2"], "installed": True}
+    http2 = data["extras"]["pounce-protocols"]["http2"]
+    assert "h2" in http2["requires"]
+    assert http2["installed"] is True
 
 
 def test_config_schema_is_json_schema():
