@@ -24,7 +24,14 @@ from dataclasses import dataclass
 
 from pounce_protocols._errors import RemoteProtocolError
 
-__all__ = ["HeadLimits", "RequestTarget", "check_content_length", "check_head", "split_target"]
+__all__ = [
+    "HeadLimits",
+    "RequestTarget",
+    "check_content_length",
+    "check_head",
+    "head_length",
+    "split_target",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +77,15 @@ def check_head(buf: bytearray, limits: HeadLimits) -> int:
     """
     while buf.startswith(b"\r\n"):
         del buf[:2]
+    return head_length(buf, limits)
+
+
+def head_length(buf: bytes | bytearray, limits: HeadLimits) -> int:
+    """:func:`check_head` for bytes that start with the request line.
+
+    It reads ``buf`` without changing it, so it also takes the ``bytes`` just
+    received when nothing is buffered: no copy into a buffer first.
+    """
     if not buf:
         return 0
     end = buf.find(b"\r\n\r\n")
