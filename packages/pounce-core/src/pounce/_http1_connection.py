@@ -10,6 +10,9 @@ or a socket and nothing else:
   head, must deliver a complete head within ``timeout_request_header`` (408,
   against slowloris); an idle keep-alive connection is closed after
   ``timeout_keep_alive``;
+* one write per response where it can: the bytes of a response head are held
+  until the first body bytes (or the end) and written with them, so a small
+  response leaves in one segment rather than two;
 * flow control: reading pauses while the app has more than ``_READ_HIGH``
   body bytes unconsumed or a pipelined request is waiting its turn; sending
   waits while the transport's write buffer is above its high-water mark;
@@ -25,9 +28,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote_to_bytes
 
+from pounce._deadline import Deadline
 from pounce._http_stream import HTTPStream
 from pounce._lifecycle import RequestCompleted
 from pounce._logging import ERROR_LOGGER
@@ -46,6 +50,7 @@ from pounce_protocols import (
     ResponseEnd,
     ResponseEvent,
     ResponseHead,
+    UpgradeRequested,
 )
 
 __all__ = ["HTTP1Connection"]
@@ -63,6 +68,9 @@ _METHODS = {
     m.encode("ascii"): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 }
 _CLOSE_HEADER = (b"connection", b"close")
+# A held response head is joined with a body up to this size; a larger body is
+# written beside it (writelines) rather than copied.
+_JOIN_LIMIT = 16 * 1024
 
 
 def _decode_path(raw: bytes) -> str:
@@ -92,8 +100,10 @@ class HTTP1Connection(asyncio.Protocol):
         "_dispatching",
         "_drain_waiters",
         "_head_timer_armed",
+        "_held",
         "_loop",
         "_machine",
+        "_proxied",
         "_read_paused",
         "_scheme",
         "_server",
@@ -115,7 +125,9 @@ class HTTP1Connection(asyncio.Protocol):
         self._stream_done = False
         self._start_pending = False
         self._task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = Deadline(ctx.loop)
+        self._held = b""  # response head bytes waiting for their body
+        self._proxied = False  # whether the peer's forwarding headers are trusted
         self._head_timer_armed = False
         self._discarded = 0
         self._read_paused = False
@@ -131,8 +143,8 @@ class HTTP1Connection(asyncio.Protocol):
     # ------------------------------------------------------ asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport; uvloop's do not subclass asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
         self._client = _address(transport.get_extra_info("peername"))
         sockname = transport.get_extra_info("sockname")
         if isinstance(sockname, str):
@@ -141,12 +153,17 @@ class HTTP1Connection(asyncio.Protocol):
             self._server = _address(sockname)
         if transport.get_extra_info("sslcontext") is not None:
             self._scheme = "https"
+        proxies = self._ctx.proxies
+        if proxies is not None:
+            # Decided once per connection: the peer does not change.
+            self._proxied = proxies.trusts(self._client[0] if self._client else None)
         self._ctx.connections.add(self)
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._ctx.connections.discard(self)
-        self._cancel_timer()
+        self._timer.stop()
+        self._held = b""
         self._closing = True
         stream = self._stream
         if stream is not None and not stream.response_complete:
@@ -165,12 +182,12 @@ class HTTP1Connection(asyncio.Protocol):
         if events:
             self._process(events)
         machine = self._machine
-        if machine.awaiting_request:
-            if machine.has_partial_request and not self._head_timer_armed:
+        if machine.has_partial_request:
+            if not self._head_timer_armed:
                 self._arm_head_timer()
         elif (
-            machine.request_complete
-            and machine.buffered_bytes > self._ctx.http1_limits.max_header_bytes
+            machine.buffered_bytes > self._ctx.http1_limits.max_header_bytes
+            and machine.request_complete
         ):
             # A pipelined request waits for the current response; stop taking more.
             self._pause_reading()
@@ -207,13 +224,13 @@ class HTTP1Connection(asyncio.Protocol):
         self._dispatching = True
         try:
             for event in events:
-                if isinstance(event, BodyReceived):
+                if type(event) is BodyReceived:
                     self._on_body(event.data)
-                elif isinstance(event, RequestReceived):  # UpgradeRequested included
+                elif type(event) is RequestReceived or type(event) is UpgradeRequested:
                     self._on_request(event)
-                elif isinstance(event, BodyEnded):
+                elif type(event) is BodyEnded:
                     self._on_body_end()
-                elif isinstance(event, ConnectionLost):
+                elif type(event) is ConnectionLost:
                     stream = self._stream
                     if stream is not None and not stream.response_complete:
                         stream.feed_disconnect()
@@ -228,7 +245,7 @@ class HTTP1Connection(asyncio.Protocol):
             self._dispatching = False
 
     def _on_request(self, event: RequestReceived) -> None:
-        self._cancel_timer()
+        self._timer.clear()
         self._head_timer_armed = False
         ctx = self._ctx
         ctx.requests_served += 1
@@ -242,8 +259,8 @@ class HTTP1Connection(asyncio.Protocol):
                 content_length = int(value)
                 break
         client, scheme = self._client, self._scheme
-        if ctx.proxies is not None:
-            client, scheme = ctx.proxies.resolve(client, scheme, headers)
+        if self._proxied and ctx.proxies is not None:
+            client, scheme = ctx.proxies.forwarded(client, scheme, headers)
         method = _METHODS.get(event.method) or event.method.decode("ascii")
         root = ctx.root_path
         scope: dict[str, Any] = {
@@ -266,7 +283,7 @@ class HTTP1Connection(asyncio.Protocol):
             sink=self,
             stream_id=event.stream_id,
             scope=scope,
-            default_headers=ctx.default_headers,
+            default_headers=ctx.default_header_fields,
             expect_continue=event.expect_continue,
             body_limit=ctx.config.limit_request_body,
         )
@@ -339,7 +356,8 @@ class HTTP1Connection(asyncio.Protocol):
         except RemoteProtocolError as exc:
             self._on_protocol_error(exc)
             return []
-        self._resume_reading()
+        if self._read_paused:
+            self._resume_reading()
         if not events:
             if machine.has_partial_request:
                 self._arm_head_timer()
@@ -365,7 +383,19 @@ class HTTP1Connection(asyncio.Protocol):
             data = self._machine.send(event)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
-        if data:
+        if type(event) is ResponseHead:
+            # HTTPStream follows a head with another event in the same step
+            # (see StreamSink); the head waits for it and leaves with it.
+            self._held = data
+            return
+        held = self._held
+        if held:
+            self._held = b""
+            if len(data) <= _JOIN_LIMIT:
+                transport.write(held + data)
+            else:
+                transport.writelines((held, data))
+        elif data:
             transport.write(data)
 
     def writable(self, stream_id: int) -> bool:
@@ -385,7 +415,9 @@ class HTTP1Connection(asyncio.Protocol):
                 self._resume_reading()
 
     def stream_finished(self, stream: HTTPStream) -> None:
-        self._log_access(stream)
+        ctx = self._ctx
+        if ctx.emitter.active or not ctx.access_logger.disabled:
+            self._log_access(stream)
         if stream is not self._stream or self._transport is None:
             return
         self._stream_done = True
@@ -465,7 +497,9 @@ class HTTP1Connection(asyncio.Protocol):
                     client=scope["client"],
                 )
             )
-        if ctx.access_logger.isEnabledFor(logging.INFO) and stream.status:
+        access = ctx.access_logger
+        # `disabled` first: --no-access-log then costs one attribute read.
+        if not access.disabled and access.isEnabledFor(logging.INFO) and stream.status:
             scope = stream.scope
             client = scope["client"]
             ctx.access_logger.info(
@@ -497,7 +531,6 @@ class HTTP1Connection(asyncio.Protocol):
         self._set_timer(self._ctx.config.timeout_request_header, self._on_header_timeout)
 
     def _on_header_timeout(self) -> None:
-        self._timer = None
         self._head_timer_armed = False
         if self._stream is not None or self._transport is None:
             return
@@ -509,18 +542,14 @@ class HTTP1Connection(asyncio.Protocol):
         self._close()
 
     def _on_keep_alive_timeout(self) -> None:
-        self._timer = None
         if self._stream is None:
             self._close()
 
     def _set_timer(self, delay: float, callback: Any) -> None:
-        self._cancel_timer()
-        self._timer = self._loop.call_later(delay, callback)
+        self._timer.set(delay, callback)
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.clear()
 
     def _pause_reading(self) -> None:
         if not self._read_paused and self._transport is not None:
@@ -542,8 +571,12 @@ class HTTP1Connection(asyncio.Protocol):
 
     def _close(self) -> None:
         self._closing = True
-        self._cancel_timer()
+        self._timer.stop()
         if self._transport is not None:
+            if self._held:
+                # A head whose response is being cut short still goes first.
+                self._transport.write(self._held)
+                self._held = b""
             self._transport.close()
 
     def _peer(self) -> str:

@@ -51,6 +51,16 @@ class TrustedProxies:
         """The (client, scheme) a request really came from."""
         if not self.trusts(client[0] if client else None):
             return client, scheme
+        return self.forwarded(client, scheme, headers)
+
+    def forwarded(
+        self,
+        client: tuple[str, int] | None,
+        scheme: str,
+        headers: Iterable[tuple[bytes, bytes]],
+    ) -> tuple[tuple[str, int] | None, str]:
+        """What a *trusted* peer's forwarding headers say (:meth:`resolve`
+        without the trust check, for a caller that knows the peer)."""
         forwarded_for: list[str] = []
         proto: str | None = None
         for name, value in headers:
