@@ -245,7 +245,7 @@ class HTTP1Connection(asyncio.Protocol):
             self._dispatching = False
 
     def _on_request(self, event: RequestReceived) -> None:
-        self._timer.clear()
+        self._cancel_timer()
         self._head_timer_armed = False
         ctx = self._ctx
         ctx.requests_served += 1
