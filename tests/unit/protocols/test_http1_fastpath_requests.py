@@ -9,6 +9,8 @@ See ``_fastpath.py`` for what a transcript holds.
 
 from __future__ import annotations
 
+import dataclasses
+
 import h11
 import pytest
 from hypothesis import given
@@ -25,6 +27,7 @@ from pounce_protocols import (
     ResponseHead,
 )
 from pounce_protocols import _http1 as http1_module
+from pounce_protocols import _http1_fast as fast
 
 from ._fastpath import EMBEDDINGS, harvested_bytes, same_transcripts, splits_of
 from ._helpers import INTERESTING, PROPERTY_SETTINGS, request
@@ -209,3 +212,33 @@ def test_limits_object_is_respected_by_both_routes() -> None:
     limits = HTTP1Limits(max_request_line=20, max_header_bytes=60, max_header_count=2)
     for data in [request(b"/" + b"a" * 30), request(headers=[b"Host: h", b"A: 1", b"B: 2"])]:
         same_transcripts([data], limits=limits)
+
+
+# --------------------------------------------------- the events it builds
+
+
+@pytest.mark.parametrize(
+    ("cls", "slots"),
+    [
+        (RequestReceived, fast.REQUEST_RECEIVED_SLOTS),
+        (BodyReceived, fast.BODY_RECEIVED_SLOTS),
+        (BodyEnded, fast.BODY_ENDED_SLOTS),
+    ],
+)
+def test_event_factories_set_every_field(cls: type, slots: tuple[str, ...]) -> None:
+    # The fast path builds its events slot by slot; a field added to an event
+    # must be added there too, or it would be left unset.
+    assert slots == tuple(f.name for f in dataclasses.fields(cls))
+
+
+def test_event_factories_build_what_the_constructors_build() -> None:
+    headers = ((b"host", b"h"),)
+    assert fast._request_received(3, b"GET", b"/p", b"q=1", headers) == RequestReceived(
+        stream_id=3, method=b"GET", path=b"/p", query_string=b"q=1", http_version="1.1",
+        headers=headers,
+    )  # fmt: skip
+    assert fast.body_received(3, b"abc") == BodyReceived(stream_id=3, data=b"abc")
+    assert fast.body_ended(3) == BodyEnded(stream_id=3)
+    event = fast.body_ended(3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.stream_id = 4  # type: ignore[misc]

@@ -66,6 +66,8 @@ from pounce_protocols._events import (
 from pounce_protocols._http1_chunked import ChunkedFraming
 from pounce_protocols._http1_fast import (
     CHUNKED_END,
+    body_ended,
+    body_received,
     encode_chunk,
     parse_request_head,
     serialize_fields,
@@ -259,7 +261,19 @@ class HTTP1ServerConnection:
         phase = self._phase
         if phase is _Phase.IDLE:
             if not self._buffer and not data.startswith(b"\r\n"):
-                return self._parse_received_head(data)
+                # The common case: a head that arrived with nothing buffered
+                # is gated and parsed where it lies, without a copy.
+                try:
+                    head_end = head_length(data, self._limits)
+                except RemoteProtocolError:
+                    self._phase = _Phase.CLOSED
+                    raise
+                if head_end == len(data):
+                    return self._start_cycle(data, b"")
+                if head_end:
+                    return self._start_cycle(data[:head_end], data[head_end:])
+                self._buffer += data  # the start of a head: wait for the rest
+                return []
             self._buffer += data
             return self._parse_head()
         if phase is _Phase.BODY:
@@ -299,21 +313,6 @@ class HTTP1ServerConnection:
         self._buffer.clear()
         return [ConnectionLost()]
 
-    def _parse_received_head(self, data: bytes) -> list[Event]:
-        """:meth:`_parse_head` for bytes that arrived with nothing buffered:
-        the common case, gated and parsed where they lie."""
-        try:
-            head_end = head_length(data, self._limits)
-        except RemoteProtocolError:
-            self._phase = _Phase.CLOSED
-            raise
-        if head_end == 0:
-            self._buffer += data
-            return []
-        if head_end == len(data):
-            return self._start_cycle(data, b"")
-        return self._start_cycle(data[:head_end], data[head_end:])
-
     def _parse_head(self) -> list[Event]:
         buf = self._buffer
         try:
@@ -346,7 +345,7 @@ class HTTP1ServerConnection:
                     self._phase = _Phase.DONE
                     if rest:
                         self._buffer += rest
-                    return [event, BodyEnded(stream_id=stream_id, _trusted=True)]
+                    return [event, body_ended(stream_id)]
                 self._phase = _Phase.BODY
                 if not rest:
                     return [event]
@@ -388,17 +387,14 @@ class HTTP1ServerConnection:
         size = len(data)
         if size < remaining:
             self._remaining = remaining - size
-            return [BodyReceived(stream_id=stream_id, data=bytes(data), _trusted=True)]
+            return [body_received(stream_id, data)]
         self._remaining = 0
         self._phase = _Phase.DONE
         if size > remaining:
             # The start of a pipelined request: it waits for the next cycle.
             self._buffer += data[remaining:]
             data = data[:remaining]
-        return [
-            BodyReceived(stream_id=stream_id, data=bytes(data), _trusted=True),
-            BodyEnded(stream_id=stream_id, _trusted=True),
-        ]
+        return [body_received(stream_id, data), body_ended(stream_id)]
 
     def _request_event(self, request: h11.Request) -> RequestReceived:
         version = request.http_version
@@ -507,9 +503,23 @@ class HTTP1ServerConnection:
         """Serialize one response event of the current cycle."""
         conn = self._h11
         if conn is None:
-            if self._fast and event.stream_id == self._stream_id:
-                return self._send_fast(event)
-            raise LocalProtocolError(f"stream {event.stream_id} is not the current request")
+            if not self._fast or event.stream_id != self._stream_id:
+                raise LocalProtocolError(f"stream {event.stream_id} is not the current request")
+            if self._out_state == _OUT_BODY:
+                # The body of a fast-path response, inline: most events are these.
+                if type(event) is ResponseBody:
+                    data = event.data
+                    budget = self._out_budget
+                    if budget < 0:
+                        return encode_chunk(data) if data else b""
+                    if len(data) <= budget:
+                        self._out_budget = budget - len(data)
+                        return data
+                elif type(event) is ResponseEnd and not event.trailers and self._out_budget <= 0:
+                    self._out_state = _OUT_DONE
+                    self._response_ended = True
+                    return CHUNKED_END if self._out_budget else b""
+            return self._send_fast(event)
         if event.stream_id != self._stream_id:
             raise LocalProtocolError(f"stream {event.stream_id} is not the current request")
         try:
