@@ -103,6 +103,7 @@ class HTTP1Connection(asyncio.Protocol):
         "_held",
         "_loop",
         "_machine",
+        "_observed",
         "_proxied",
         "_read_paused",
         "_scheme",
@@ -128,6 +129,7 @@ class HTTP1Connection(asyncio.Protocol):
         self._timer = Deadline(ctx.loop)
         self._held = b""  # response head bytes waiting for their body
         self._proxied = False  # whether the peer's forwarding headers are trusted
+        self._observed = ctx.emitter.active  # lifecycle hooks want RequestCompleted
         self._head_timer_armed = False
         self._discarded = 0
         self._read_paused = False
@@ -182,13 +184,13 @@ class HTTP1Connection(asyncio.Protocol):
         if events:
             self._process(events)
         machine = self._machine
+        buffered = machine.buffered_bytes  # usually 0: nothing more to decide
+        if not buffered:
+            return
         if machine.has_partial_request:
             if not self._head_timer_armed:
                 self._arm_head_timer()
-        elif (
-            machine.buffered_bytes > self._ctx.http1_limits.max_header_bytes
-            and machine.request_complete
-        ):
+        elif buffered > self._ctx.http1_limits.max_header_bytes and machine.request_complete:
             # A pipelined request waits for the current response; stop taking more.
             self._pause_reading()
 
@@ -229,7 +231,12 @@ class HTTP1Connection(asyncio.Protocol):
                 elif type(event) is RequestReceived or type(event) is UpgradeRequested:
                     self._on_request(event)
                 elif type(event) is BodyEnded:
-                    self._on_body_end()
+                    stream = self._stream
+                    if stream is not None:
+                        stream.feed_end()
+                        if self._stream_done:
+                            # The response finished first; the request just caught up.
+                            self._cycle_pending = True
                 elif type(event) is ConnectionLost:
                     stream = self._stream
                     if stream is not None and not stream.response_complete:
@@ -326,15 +333,6 @@ class HTTP1Connection(asyncio.Protocol):
         elif stream.buffered_body > _READ_HIGH:
             self._pause_reading()
 
-    def _on_body_end(self) -> None:
-        stream = self._stream
-        if stream is None:
-            return
-        stream.feed_end()
-        if self._stream_done:
-            # The response finished first; the request just caught up.
-            self._cycle_pending = True
-
     def _next_cycle(self) -> list[Event]:
         """The current response is complete: start the next request, or close."""
         machine = self._machine
@@ -346,16 +344,21 @@ class HTTP1Connection(asyncio.Protocol):
             self._resume_reading()
             self._set_timer(self._ctx.config.timeout_keep_alive, self._close)
             return []
-        if self._closing or not machine.keep_alive:
+        if self._closing:
             self._close()
+            return []
+        try:
+            events = machine.start_next_cycle()
+        except LocalProtocolError:
+            self._close()  # the connection cannot carry another request
+            return []
+        except RemoteProtocolError as exc:
+            self._stream = None
+            self._task = None
+            self._on_protocol_error(exc)
             return []
         self._stream = None
         self._task = None
-        try:
-            events = machine.start_next_cycle()
-        except RemoteProtocolError as exc:
-            self._on_protocol_error(exc)
-            return []
         if self._read_paused:
             self._resume_reading()
         if not events:
@@ -415,8 +418,7 @@ class HTTP1Connection(asyncio.Protocol):
                 self._resume_reading()
 
     def stream_finished(self, stream: HTTPStream) -> None:
-        ctx = self._ctx
-        if ctx.emitter.active or not ctx.access_logger.disabled:
+        if self._observed or not self._ctx.access_logger.disabled:
             self._log_access(stream)
         if stream is not self._stream or self._transport is None:
             return

@@ -26,7 +26,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from pounce._asgi_types import ASGIApp, Message, Scope
@@ -54,7 +54,9 @@ class StreamSink(Protocol):
         A sink may hold a :class:`ResponseHead` back to write it together with
         what follows: the stream always sends another event of the same
         stream right after a head, before the app runs again (an empty
-        :class:`ResponseBody` when it has nothing else to send yet).
+        :class:`ResponseBody` when it has nothing else to send yet). A sink
+        that holds a head writes it before anything else it writes for that
+        stream.
         """
 
     def writable(self, stream_id: int) -> bool:
@@ -339,15 +341,20 @@ class HTTPStream:
             raise RuntimeError(
                 f"Unexpected ASGI message {kind!r} sent while the response is {self._state.value}."
             )
-        # Handlers are plain calls; only a peer that is not keeping up makes
-        # the app wait, so most messages complete without suspending.
+        # Handlers are plain calls that say what is left to do: only a peer
+        # that is not keeping up makes the app wait, so most messages complete
+        # without suspending. (A handler may also be a coroutine function.)
         after = handler(self, message)
-        if after:
-            await self._sink.wait_writable(self.stream_id)
-            if self._disconnected:
-                raise ClientDisconnected("the client disconnected")
-            if after == _WAIT_THEN_FINISH:
-                self._finish_body()
+        if not after:
+            return
+        if not isinstance(after, int):
+            await after
+            return
+        await self._sink.wait_writable(self.stream_id)
+        if self._disconnected:
+            raise ClientDisconnected("the client disconnected")
+        if after == _WAIT_THEN_FINISH:
+            self._finish_body()
 
     def _on_start(self, message: Message) -> int:
         status = message.get("status")
@@ -416,7 +423,9 @@ class HTTPStream:
         names = set()
         has_length = False
         for name, value in app_headers:
-            lowered = name.lower()
+            # Already lowercase is the common case: keep the app's own object
+            # (and its cached hash) rather than a copy.
+            lowered = name if name.islower() else name.lower()
             names.add(lowered)
             if lowered == b"content-length":
                 try:
@@ -509,7 +518,7 @@ _NO_WAIT = 0
 _WAIT = 1
 _WAIT_THEN_FINISH = 2
 
-_Handler = Callable[[HTTPStream, Message], int]
+_Handler = Callable[[HTTPStream, Message], int | Awaitable[None]]
 
 _TRANSITIONS: dict[tuple[StreamState, str], _Handler] = {
     (_START, "http.response.start"): HTTPStream._on_start,
