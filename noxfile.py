@@ -3,6 +3,7 @@
     nox -s tests          # every supported interpreter found on PATH
     nox -s tests-3.14t    # one interpreter
     nox -s lint typecheck
+    nox -s autobahn       # the Autobahn WebSocket suite (once, not per Python)
 
 Each session installs the whole workspace (editable) from ``uv.lock`` into
 its own environment. A session whose interpreter is not on PATH is skipped
@@ -50,6 +51,28 @@ def tests(session: nox.Session) -> None:
     _sync(session, "test")
     session.run("python", "-c", _SHOW_INTERPRETER)
     session.run("pytest", *(session.posargs or ["tests"]))
+
+
+@nox.session(python="3.11")
+def autobahn(session: nox.Session) -> None:
+    """The Autobahn WebSocket test suite (wstest on a private Python 2.7).
+
+    It takes minutes, so a run given a pytest selection (``scripts/test.sh
+    tests/unit``) skips it; the full check runs it.
+    """
+    if session.posargs:
+        session.skip("a pytest selection was given; the Autobahn suite runs in the full check")
+    _sync(session, "test")
+    output = session.run("scripts/install-autobahn.sh", external=True, silent=True)
+    wstest = str(output).strip().splitlines()[-1]
+    session.run(
+        "pytest",
+        "-m",
+        "autobahn",
+        "-s",
+        "tests/conformance/test_autobahn.py",
+        env={"POUNCE_WSTEST": wstest},
+    )
 
 
 @nox.session(python="3.11")

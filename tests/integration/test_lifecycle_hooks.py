@@ -9,7 +9,14 @@ import httpx
 
 from conftest import PounceFactory
 from pounce import Server, ServerConfig
-from pounce._lifecycle import LifecycleEvent, RequestCompleted, ServerStarted, ServerStopped
+from pounce._lifecycle import (
+    LifecycleEvent,
+    RequestCompleted,
+    ServerStarted,
+    ServerStopped,
+    WorkerStarted,
+    WorkerStopped,
+)
 from support.apps import app as hello
 
 
@@ -34,8 +41,9 @@ def test_hooks_see_start_each_request_and_stop() -> None:
         server.shutdown()
         thread.join(60)
     kinds = [type(event) for event in events]
-    assert kinds[0] is ServerStarted
-    assert kinds[-1] is ServerStopped
+    # The worker starts (and stops) inside the server's life.
+    assert kinds[:2] == [WorkerStarted, ServerStarted]
+    assert kinds[-2:] == [WorkerStopped, ServerStopped]
     completed = [event for event in events if isinstance(event, RequestCompleted)]
     assert len(completed) == 3
     assert all(event.status == 404 and event.path == "/x" for event in completed)

@@ -30,7 +30,7 @@ def test_startup_line_names_address_worker_model_and_runtime(pounce):
     version = platform.python_version()
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     assert f"serving on http://127.0.0.1:{server.port};" in line
-    assert f"1 worker ({resolve_loop('auto')})" in line  # uvloop where it is installed
+    assert f"1 worker (thread, {resolve_loop('auto')})" in line  # uvloop where installed
     assert f"{platform.python_implementation()} {version}" in line
     assert ("GIL enabled" if gil else "GIL disabled") in line
     assert re.search(r"pid \d+", line)

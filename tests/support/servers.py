@@ -35,7 +35,7 @@ __all__ = [
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 POUNCE_SCRIPT = Path(sys.executable).parent / "pounce"
-READY = re.compile(r"serving on (http://127\.0\.0\.1:(\d+)|http\+unix://\S+?)[;,\s]")
+READY = re.compile(r"serving on (https?://127\.0\.0\.1:(\d+)|http\+unix://\S+?)[;,\s]")
 # Generous: interpreter start-up plus imports on a busy 2-core machine.
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0

@@ -24,6 +24,17 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "root_path": "",
     "lifespan": "auto",
     "loop": "auto",
+    "workers": 1,
+    "worker_mode": "auto",
+    "timeout_worker_healthcheck": 30.0,
+    "limit_max_requests": None,
+    "limit_max_requests_jitter": 0,
+    "health_path": None,
+    "reload": False,
+    "reload_dirs": (),
+    "reload_includes": (),
+    "reload_excludes": (),
+    "reload_delay": 0.25,
     "env_file": None,
     "proxy_headers": True,
     "forwarded_allow_ips": ("127.0.0.1", "::1"),
@@ -34,13 +45,30 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "server_header": True,
     "date_header": True,
     "headers": (),
+    "ssl_certfile": None,
+    "ssl_keyfile": None,
+    "ssl_keyfile_password": None,
+    "ssl_ca_certs": None,
+    "ssl_cert_reqs": "none",
+    "ssl_ciphers": None,
+    "http2": True,
+    "h2c": True,
+    "http2_max_concurrent_streams": 100,
+    "http2_initial_window_size": 65535,
     "timeout_keep_alive": 5.0,
     "timeout_request_header": 10.0,
+    "timeout_flow_control": 20.0,
     "timeout_graceful_shutdown": 30.0,
     "limit_request_line": 8190,
     "limit_request_headers": 100,
     "limit_request_header_size": 16384,
     "limit_request_body": 100 * 1024 * 1024,
+    "ws": "auto",
+    "ws_max_size": 16 * 1024 * 1024,
+    "ws_ping_interval": 20.0,
+    "ws_ping_timeout": 20.0,
+    "ws_per_message_deflate": True,
+    "ws_close_timeout": 5.0,
 }
 
 
@@ -51,8 +79,19 @@ def test_defaults() -> None:
     )
 
 
+# Worker recycling (--limit-max-requests) is a policy, not a bound on what a
+# client can make the server do: it is off by default.
+_RECYCLING = ("limit_max_requests", "limit_max_requests_jitter")
+
+
 @pytest.mark.parametrize(
-    "name", [n for n in EXPECTED_DEFAULTS if n.startswith(("timeout_", "limit_"))]
+    "name",
+    [
+        n
+        for n in EXPECTED_DEFAULTS
+        if (n.startswith(("timeout_", "limit_")) or n.endswith(("_timeout", "_interval", "_size")))
+        and n not in _RECYCLING
+    ],
 )
 def test_every_wait_and_size_is_bounded_by_default(name: str) -> None:
     value = getattr(ServerConfig(), name)
@@ -112,6 +151,39 @@ INVALID: list[tuple[dict[str, Any], str]] = [
         {"limit_request_line": 20000},
         "limit_request_line cannot exceed limit_request_header_size",
     ),
+    ({"ssl_keyfile": "k.pem"}, "ssl_keyfile needs ssl_certfile (TLS is off)"),
+    ({"ssl_keyfile_password": "x"}, "ssl_keyfile_password needs ssl_certfile"),
+    ({"ssl_ca_certs": "ca.pem"}, "ssl_ca_certs needs ssl_certfile"),
+    ({"ssl_ciphers": "ECDHE"}, "ssl_ciphers needs ssl_certfile"),
+    ({"ssl_cert_reqs": "required"}, "ssl_cert_reqs needs ssl_certfile"),
+    (
+        {"ssl_certfile": "c.pem", "ssl_cert_reqs": "optional"},
+        "ssl_cert_reqs=optional needs ssl_ca_certs",
+    ),
+    ({"ssl_certfile": "c.pem", "ssl_cert_reqs": "2"}, "ssl_cert_reqs must be one of none,"),
+    ({"http2": "yes"}, "http2 must be true or false"),
+    ({"http2_max_concurrent_streams": 0}, "http2_max_concurrent_streams must be positive"),
+    ({"http2_initial_window_size": 1024}, "http2_initial_window_size must be in 65535.."),
+    ({"http2_initial_window_size": 2**31}, "http2_initial_window_size must be in 65535.."),
+    ({"timeout_flow_control": 0}, "timeout_flow_control must be positive seconds"),
+    ({"workers": -1}, "workers must be in 0..1024 (0 = one per CPU), got -1"),
+    ({"workers": 5000}, "workers must be in 0..1024"),
+    ({"worker_mode": "fork"}, "worker_mode must be one of auto, thread, process, got 'fork'"),
+    ({"timeout_worker_healthcheck": 0}, "timeout_worker_healthcheck must be positive seconds"),
+    ({"reload_delay": -1}, "reload_delay must be positive seconds"),
+    ({"limit_max_requests": 0}, "limit_max_requests must be positive, got 0"),
+    ({"limit_max_requests_jitter": -1}, "limit_max_requests_jitter must be >= 0, got -1"),
+    ({"health_path": "healthz"}, "health_path must be an ASCII path starting with '/'"),
+    ({"health_path": "/h\u00e9"}, "health_path must be an ASCII path starting with '/'"),
+    ({"health_path": "/a b"}, "health_path must be an ASCII path starting with '/'"),
+    ({"reload_dirs": [1]}, "reload_dirs must be a list of strings"),
+    ({"ws": "yes"}, "ws must be one of auto, on, off, got 'yes'"),
+    ({"ws_max_size": 0}, "ws_max_size must be positive, got 0"),
+    ({"ws_ping_interval": 0}, "ws_ping_interval must be positive seconds or none, got 0"),
+    ({"ws_ping_timeout": -1.0}, "ws_ping_timeout must be positive seconds or none"),
+    ({"ws_ping_timeout": math.inf}, "ws_ping_timeout must be positive seconds or none"),
+    ({"ws_close_timeout": None}, "ws_close_timeout must be positive seconds"),
+    ({"ws_per_message_deflate": "no"}, "ws_per_message_deflate must be true or false"),
 ]
 
 
@@ -151,6 +223,9 @@ def test_non_iterable_list_setting_raises_value_error(changes: dict[str, Any]) -
         {"timeout_keep_alive": 1},
         {"timeout_keep_alive": 0.001},
         {"limit_request_line": 16384},
+        {"ssl_certfile": "c.pem", "ssl_ca_certs": "ca.pem", "ssl_cert_reqs": "required"},
+        {"http2_initial_window_size": 2**31 - 1},
+        {"http2": False, "h2c": False},
     ],
     ids=lambda c: ",".join(f"{k}={v!r}" for k, v in c.items()),
 )
@@ -231,3 +306,10 @@ def test_every_field_is_an_option() -> None:
     assert [spec.name for spec in config_options()] == [
         f.name for f in dataclasses.fields(ServerConfig)
     ]
+
+
+def test_the_keyfile_password_is_secret_and_never_shown() -> None:
+    config = ServerConfig(ssl_certfile="c.pem", ssl_keyfile_password="hunter2")
+    assert "hunter2" not in repr(config)
+    (spec,) = [s for s in config_options() if s.name == "ssl_keyfile_password"]
+    assert spec.secret

@@ -19,13 +19,17 @@ from typing import Any, Literal
 
 from pounce._options import OptionSpec, option, option_specs
 
-__all__ = ["LifespanMode", "LogLevel", "ServerConfig", "config_options"]
+__all__ = ["LifespanMode", "LogLevel", "ServerConfig", "WorkerMode", "config_options"]
 
 LifespanMode = Literal["auto", "on", "off"]
 LoopChoice = Literal["auto", "asyncio", "uvloop"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+CertReqs = Literal["none", "optional", "required"]
+WorkerMode = Literal["auto", "thread", "process"]
+WebSocketChoice = Literal["auto", "on", "off"]
 
 _MIB = 1024 * 1024
+_MAX_WORKERS = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,6 +109,98 @@ class ServerConfig:
         ),
     )
 
+    # --- workers -----------------------------------------------------------
+    workers: int = field(
+        default=1,
+        metadata=option(
+            "Number of workers, each with its own event loop (0 = one per CPU).",
+            group="Workers",
+        ),
+    )
+    worker_mode: WorkerMode = field(
+        default="auto",
+        metadata=option(
+            "Run workers as threads of one process or as processes; 'auto' uses threads "
+            "on free-threaded Python (or for a single worker), processes otherwise.",
+            group="Workers",
+        ),
+    )
+    timeout_worker_healthcheck: float = field(
+        default=30.0,
+        metadata=option(
+            "A worker whose event loop has not checked in for this many seconds is "
+            "reported as stuck (and, in process mode, killed and replaced).",
+            group="Workers",
+        ),
+    )
+    limit_max_requests: int | None = field(
+        default=None,
+        metadata=option(
+            "Replace a worker after it has served this many requests (none dropped).",
+            group="Workers",
+        ),
+    )
+    limit_max_requests_jitter: int = field(
+        default=0,
+        metadata=option(
+            "Add a random 0..N to each worker's --limit-max-requests, so workers are not "
+            "all replaced at once.",
+            group="Workers",
+        ),
+    )
+    health_path: str | None = field(
+        default=None,
+        metadata=option(
+            "Answer this path in the server, before the app: 200 while serving, 503 "
+            "while shutting down.",
+            group="Workers",
+        ),
+    )
+
+    # --- development ---------------------------------------------------------
+    reload: bool = field(
+        default=False,
+        metadata=option(
+            "Restart the server when watched files change (development only).",
+            group="Development",
+        ),
+    )
+    reload_dirs: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "A directory to watch with --reload (repeatable; default: --app-dir).",
+            group="Development",
+            flag="--reload-dir",
+            metavar="DIR",
+        ),
+    )
+    reload_includes: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "A glob of files to watch besides *.py, e.g. '*.html' (repeatable).",
+            group="Development",
+            flag="--reload-include",
+            metavar="GLOB",
+        ),
+    )
+    reload_excludes: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "A glob of files or directories not to watch, besides hidden ones and "
+            "__pycache__ (repeatable).",
+            group="Development",
+            flag="--reload-exclude",
+            metavar="GLOB",
+        ),
+    )
+    reload_delay: float = field(
+        default=0.25,
+        metadata=option(
+            "Seconds between two looks at the watched files with --reload.",
+            group="Development",
+        ),
+    )
+
     # --- proxies -----------------------------------------------------------
     proxy_headers: bool = field(
         default=True,
@@ -151,6 +247,81 @@ class ServerConfig:
         ),
     )
 
+    # --- TLS ---------------------------------------------------------------
+    ssl_certfile: str | None = field(
+        default=None,
+        metadata=option(
+            "Serve HTTPS (TLS 1.2 or later) with this PEM certificate (chain); "
+            "the key may be in the same file.",
+            group="TLS",
+        ),
+    )
+    ssl_keyfile: str | None = field(
+        default=None,
+        metadata=option("The PEM private key of --ssl-certfile.", group="TLS"),
+    )
+    ssl_keyfile_password: str | None = field(
+        default=None,
+        repr=False,  # a secret: never shown
+        metadata=option("Password of an encrypted --ssl-keyfile.", group="TLS", secret=True),
+    )
+    ssl_ca_certs: str | None = field(
+        default=None,
+        metadata=option(
+            "CA certificates (PEM file or directory) that client certificates must "
+            "chain to (mutual TLS).",
+            group="TLS",
+        ),
+    )
+    ssl_cert_reqs: CertReqs = field(
+        default="none",
+        metadata=option(
+            "Client certificates: 'none' not asked for, 'optional' verified when sent, "
+            "'required' (mutual TLS) refuses clients without a valid one.",
+            group="TLS",
+        ),
+    )
+    ssl_ciphers: str | None = field(
+        default=None,
+        metadata=option(
+            "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's); "
+            "default: OpenSSL's secure defaults.",
+            group="TLS",
+        ),
+    )
+
+    # --- HTTP/2 ------------------------------------------------------------
+    http2: bool = field(
+        default=True,
+        metadata=option(
+            "Serve HTTP/2: offered by ALPN over TLS, and over cleartext (see --h2c).",
+            group="HTTP/2",
+        ),
+    )
+    h2c: bool = field(
+        default=True,
+        metadata=option(
+            "Accept HTTP/2 over cleartext: clients that start with the HTTP/2 preface "
+            "(prior knowledge) or ask for 'Upgrade: h2c'.",
+            group="HTTP/2",
+        ),
+    )
+    http2_max_concurrent_streams: int = field(
+        default=100,
+        metadata=option(
+            "Most HTTP/2 streams (requests) a client may have open on one connection.",
+            group="HTTP/2",
+        ),
+    )
+    http2_initial_window_size: int = field(
+        default=65535,
+        metadata=option(
+            "Bytes of request body a client may send on a stream ahead of the app "
+            "reading it (the HTTP/2 flow-control window).",
+            group="HTTP/2",
+        ),
+    )
+
     # --- response headers --------------------------------------------------
     server_header: bool = field(
         default=True,
@@ -185,6 +356,15 @@ class ServerConfig:
             group="Timeouts",
         ),
     )
+    timeout_flow_control: float = field(
+        default=20.0,
+        metadata=option(
+            "An HTTP/2 stream whose response waits this many seconds for a client that "
+            "keeps its flow-control window shut is reset; a client that reads nothing "
+            "at all for this long is disconnected.",
+            group="Timeouts",
+        ),
+    )
     timeout_graceful_shutdown: float = field(
         default=30.0,
         metadata=option(
@@ -213,6 +393,54 @@ class ServerConfig:
     limit_request_body: int = field(
         default=100 * _MIB,
         metadata=option("Maximum request body bytes; more gets 413.", group="Limits"),
+    )
+
+    # --- WebSocket ---------------------------------------------------------
+    ws: WebSocketChoice = field(
+        default="auto",
+        metadata=option(
+            "WebSocket support: 'auto' when wsproto is installed (otherwise upgrade "
+            "requests are served as plain HTTP, with a note in the log), 'on' requires "
+            "it, 'off' never upgrades.",
+            group="WebSocket",
+        ),
+    )
+    ws_max_size: int = field(
+        default=16 * _MIB,
+        metadata=option(
+            "Largest WebSocket message accepted, in bytes; a larger one closes with 1009.",
+            group="WebSocket",
+        ),
+    )
+    ws_ping_interval: float | None = field(
+        default=20.0,
+        metadata=option(
+            "Send a WebSocket ping every this many seconds ('none': never).",
+            group="WebSocket",
+        ),
+    )
+    ws_ping_timeout: float | None = field(
+        default=20.0,
+        metadata=option(
+            "Close a WebSocket whose peer does not answer a ping within this many "
+            "seconds ('none': wait forever).",
+            group="WebSocket",
+        ),
+    )
+    ws_per_message_deflate: bool = field(
+        default=True,
+        metadata=option(
+            "Accept the permessage-deflate compression extension when a client offers it.",
+            group="WebSocket",
+        ),
+    )
+    ws_close_timeout: float = field(
+        default=5.0,
+        metadata=option(
+            "Seconds to wait for the peer's answer to a WebSocket Close frame before "
+            "dropping the connection.",
+            group="WebSocket",
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -302,19 +530,63 @@ def _validate(config: ServerConfig) -> None:
         root == "" or (root.startswith("/") and not root.endswith("/")),
         f"root_path must be empty or start with '/' and not end with '/', got {root!r}",
     )
-    for name in ("timeout_keep_alive", "timeout_request_header", "timeout_graceful_shutdown"):
+    for name in (
+        "timeout_keep_alive",
+        "timeout_request_header",
+        "timeout_flow_control",
+        "timeout_graceful_shutdown",
+        "ws_close_timeout",
+    ):
         value = getattr(config, name)
         _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
+    for name in ("ws_ping_interval", "ws_ping_timeout"):
+        value = getattr(config, name)
+        _check(
+            value is None or _positive_number(value),
+            f"{name} must be positive seconds or none, got {value!r}",
+        )
     for name in (
         "limit_request_line",
         "limit_request_headers",
         "limit_request_header_size",
         "limit_request_body",
+        "ws_max_size",
     ):
         _check(getattr(config, name) > 0, f"{name} must be positive, got {getattr(config, name)}")
     _check(
         config.limit_request_line <= config.limit_request_header_size,
         "limit_request_line cannot exceed limit_request_header_size",
+    )
+    _validate_tls(config)
+    streams = config.http2_max_concurrent_streams
+    _check(
+        1 <= streams <= 2**31 - 1,
+        f"http2_max_concurrent_streams must be positive, got {streams}",
+    )
+    window = config.http2_initial_window_size
+    _check(
+        65535 <= window <= 2**31 - 1,
+        f"http2_initial_window_size must be in 65535..2147483647, got {window}",
+    )
+    _check(
+        0 <= config.workers <= _MAX_WORKERS,
+        f"workers must be in 0..{_MAX_WORKERS} (0 = one per CPU), got {config.workers}",
+    )
+    for name in ("timeout_worker_healthcheck", "reload_delay"):
+        value = getattr(config, name)
+        _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
+    _check(
+        config.limit_max_requests is None or config.limit_max_requests > 0,
+        f"limit_max_requests must be positive, got {config.limit_max_requests}",
+    )
+    _check(
+        config.limit_max_requests_jitter >= 0,
+        f"limit_max_requests_jitter must be >= 0, got {config.limit_max_requests_jitter}",
+    )
+    health = config.health_path
+    _check(
+        health is None or (health.startswith("/") and health.isascii() and " " not in health),
+        f"health_path must be an ASCII path starting with '/', got {health!r}",
     )
     for entry in config.forwarded_allow_ips:
         if entry in ("*", "unix:"):
@@ -336,6 +608,18 @@ def _validate(config: ServerConfig) -> None:
             all(c == "\t" or 32 <= ord(c) <= 126 or 128 <= ord(c) <= 255 for c in value),
             f"header value {value.strip()!r} has control characters",
         )
+
+
+def _validate_tls(config: ServerConfig) -> None:
+    """Settings that only make sense together; the files are read at start-up."""
+    if config.ssl_certfile is None:
+        for name in ("ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_ciphers"):
+            _check(getattr(config, name) is None, f"{name} needs ssl_certfile (TLS is off)")
+        _check(config.ssl_cert_reqs == "none", "ssl_cert_reqs needs ssl_certfile (TLS is off)")
+    _check(
+        config.ssl_cert_reqs == "none" or config.ssl_ca_certs is not None,
+        f"ssl_cert_reqs={config.ssl_cert_reqs} needs ssl_ca_certs to verify client certificates",
+    )
 
 
 def config_options() -> tuple[OptionSpec, ...]:

@@ -26,21 +26,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any, cast
-from urllib.parse import unquote_to_bytes
 
+from pounce._access_log import log_request
+from pounce._asgi_types import ASGIApp
 from pounce._deadline import Deadline
+from pounce._h2c import upgrade_h2c
+from pounce._http_scope import address, connection_tls, content_length, http_scope, request_headers
 from pounce._http_stream import HTTPStream
-from pounce._lifecycle import RequestCompleted
 from pounce._logging import ERROR_LOGGER
+from pounce._websocket_http1 import start_websocket
 from pounce._worker_context import WorkerContext, start_task
 from pounce_protocols import (
     BodyEnded,
     BodyReceived,
     ConnectionLost,
     Event,
+    Headers,
     HTTP1ServerConnection,
     InformationalResponse,
     LocalProtocolError,
@@ -64,28 +67,10 @@ _READ_LOW = 64 * 1024
 # body to keep the connection; past it, closing is cheaper than reading.
 _DISCARD_LIMIT = 64 * 1024
 
-_METHODS = {
-    m.encode("ascii"): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
-}
 _CLOSE_HEADER = (b"connection", b"close")
 # A held response head is joined with a body up to this size; a larger body is
 # written beside it (writelines) rather than copied.
 _JOIN_LIMIT = 16 * 1024
-
-
-def _decode_path(raw: bytes) -> str:
-    if b"%" not in raw:
-        try:
-            return raw.decode("ascii")
-        except UnicodeDecodeError:
-            pass
-    return unquote_to_bytes(raw).decode("utf-8", "replace")
-
-
-def _address(info: Any) -> tuple[str, int] | None:
-    if isinstance(info, tuple) and len(info) >= 2:
-        return (str(info[0]), int(info[1]))
-    return None
 
 
 class HTTP1Connection(asyncio.Protocol):
@@ -113,6 +98,7 @@ class HTTP1Connection(asyncio.Protocol):
         "_stream_done",
         "_task",
         "_timer",
+        "_tls",
         "_transport",
         "_write_paused",
     )
@@ -124,7 +110,7 @@ class HTTP1Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._stream: HTTPStream | None = None
         self._stream_done = False
-        self._start_pending = False
+        self._start_pending: ASGIApp | None = None  # the app to start after this batch
         self._task: asyncio.Task[None] | None = None
         self._timer = Deadline(ctx.loop)
         self._held = b""  # response head bytes waiting for their body
@@ -138,6 +124,7 @@ class HTTP1Connection(asyncio.Protocol):
         self._client: tuple[str, int] | None = None
         self._server: tuple[str, int | None] | None = None
         self._scheme = "http"
+        self._tls: dict[str, Any] | None = None
         self._dispatching = False
         self._cycle_pending = False
         self._closing = False
@@ -147,14 +134,15 @@ class HTTP1Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport; uvloop's do not subclass asyncio.Transport.
         self._transport = cast(asyncio.Transport, transport)
-        self._client = _address(transport.get_extra_info("peername"))
+        self._client = address(transport.get_extra_info("peername"))
         sockname = transport.get_extra_info("sockname")
         if isinstance(sockname, str):
             self._server = (sockname, None)
         else:
-            self._server = _address(sockname)
+            self._server = address(sockname)
         if transport.get_extra_info("sslcontext") is not None:
             self._scheme = "https"
+            self._tls = connection_tls(transport, self._ctx)
         proxies = self._ctx.proxies
         if proxies is not None:
             # Decided once per connection: the peer does not change.
@@ -229,6 +217,13 @@ class HTTP1Connection(asyncio.Protocol):
                 if type(event) is BodyReceived:
                     self._on_body(event.data)
                 elif type(event) is RequestReceived or type(event) is UpgradeRequested:
+                    if (
+                        type(event) is UpgradeRequested
+                        and event.protocol == b"websocket"
+                        and self._ctx.websocket
+                    ):
+                        self._switch_to_websocket(event)
+                        return  # the rest of the batch is the WebSocket edge's
                     self._on_request(event)
                 elif type(event) is BodyEnded:
                     stream = self._stream
@@ -241,13 +236,14 @@ class HTTP1Connection(asyncio.Protocol):
                     stream = self._stream
                     if stream is not None and not stream.response_complete:
                         stream.feed_disconnect()
-            if self._start_pending:
+            app = self._start_pending
+            if app is not None:
                 # Started after the whole batch so an app whose body came in
                 # the same read finds it complete on its first receive().
-                self._start_pending = False
+                self._start_pending = None
                 stream = self._stream
                 assert stream is not None
-                self._task = start_task(self._loop, stream.run(self._ctx.app))
+                self._task = start_task(self._loop, stream.run(app))
         finally:
             self._dispatching = False
 
@@ -255,37 +251,27 @@ class HTTP1Connection(asyncio.Protocol):
         self._cancel_timer()
         self._head_timer_armed = False
         ctx = self._ctx
+        if (
+            type(event) is UpgradeRequested
+            and ctx.config.http2
+            and ctx.config.h2c
+            and self._scheme == "http"
+            and upgrade_h2c(ctx, event, self.switch_protocols)
+        ):
+            return  # the connection is HTTP/2 now, and this request its stream 1
         ctx.requests_served += 1
-        headers = list(event.headers)
-        if event.authority is not None:
-            # RFC 9112 §3.2.2: the absolute-form authority replaces Host.
-            headers = [(b"host", event.authority)] + [h for h in headers if h[0] != b"host"]
-        content_length = None
-        for name, value in headers:
-            if name == b"content-length":
-                content_length = int(value)
-                break
-        client, scheme = self._client, self._scheme
-        if self._proxied and ctx.proxies is not None:
-            client, scheme = ctx.proxies.forwarded(client, scheme, headers)
-        method = _METHODS.get(event.method) or event.method.decode("ascii")
-        root = ctx.root_path
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": event.http_version,
-            "server": self._server,
-            "client": client,
-            "scheme": scheme,
-            "method": method,
-            "root_path": root,
-            "path": root + _decode_path(event.path) if root else _decode_path(event.path),
-            "raw_path": ctx.root_path_bytes + event.path if root else event.path,
-            "query_string": event.query_string,
-            "headers": headers,
-            "state": ctx.lifespan_state.copy(),
-            "extensions": {"http.response.trailers": {}},
-        }
+        headers = request_headers(event)
+        length = content_length(headers)
+        scope = http_scope(
+            ctx,
+            event,
+            headers,
+            client=self._client,
+            server=self._server,
+            scheme=self._scheme,
+            tls=self._tls,
+            proxied=self._proxied,
+        )
         stream = HTTPStream(
             sink=self,
             stream_id=event.stream_id,
@@ -297,11 +283,11 @@ class HTTP1Connection(asyncio.Protocol):
         self._stream = stream
         self._stream_done = False
         self._discarded = 0
-        if content_length is not None and content_length > ctx.config.limit_request_body:
+        if length is not None and length > ctx.config.limit_request_body:
             # Refuse before the body is sent (or read): the app never runs.
             _logger.info(
                 "Request body of %d bytes from %s is over the limit: 413",
-                content_length,
+                length,
                 self._peer(),
             )
             self._closing = True
@@ -309,7 +295,32 @@ class HTTP1Connection(asyncio.Protocol):
             self._log_access(stream)  # the app never runs, so nothing else will
             self._close()
             return
-        self._start_pending = True
+        health = ctx.health
+        # A health check is answered by the server, never by the app.
+        self._start_pending = (
+            health if health is not None and health.matches(event.path) else ctx.app
+        )
+
+    def _switch_to_websocket(self, event: UpgradeRequested) -> None:
+        """Hand the transport to the WebSocket edge and step aside for good."""
+        transport = self._transport
+        if transport is None:
+            return
+        self._cancel_timer()
+        self._closing = True
+        self._transport = None
+        self._ctx.connections.discard(self)
+        start_websocket(
+            self._ctx,
+            transport,
+            self._machine,
+            event,
+            client=self._client,
+            server=self._server,
+            scheme=self._scheme,
+            tls=self._tls,
+            write_paused=self._write_paused,
+        )
 
     def _on_body(self, data: bytes) -> None:
         stream = self._stream
@@ -484,37 +495,28 @@ class HTTP1Connection(asyncio.Protocol):
     # ------------------------------------------------------------ helpers
 
     def _log_access(self, stream: HTTPStream) -> None:
-        ctx = self._ctx
-        if ctx.emitter.active:
-            scope = stream.scope
-            ctx.emitter.emit(
-                RequestCompleted(
-                    worker_id=ctx.worker_id,
-                    method=scope["method"],
-                    path=scope["path"],
-                    http_version=scope["http_version"],
-                    status=stream.status,
-                    bytes_sent=stream.bytes_sent,
-                    duration=time.perf_counter() - stream.started_at,
-                    client=scope["client"],
-                )
-            )
-        access = ctx.access_logger
-        # `disabled` first: --no-access-log then costs one attribute read.
-        if not access.disabled and access.isEnabledFor(logging.INFO) and stream.status:
-            scope = stream.scope
-            client = scope["client"]
-            ctx.access_logger.info(
-                '%s - "%s %s HTTP/%s" %d %d %.1fms',
-                f"{client[0]}:{client[1]}" if client else "-",
-                scope["method"],
-                scope["raw_path"].decode("latin-1")
-                + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""),
-                scope["http_version"],
-                stream.status,
-                stream.bytes_sent,
-                (time.perf_counter() - stream.started_at) * 1000,
-            )
+        log_request(self._ctx, stream)
+
+    def switch_protocols(self, headers: Headers) -> tuple[asyncio.Transport, bytes]:
+        """Answer the current request with ``101`` and step aside.
+
+        Returns the transport and the bytes already read that belong to the
+        new protocol; this connection does nothing more (the caller gives the
+        transport a new protocol).
+        """
+        transport = self._transport
+        assert transport is not None
+        machine = self._machine
+        transport.write(
+            machine.send(ResponseHead(stream_id=machine.stream_id, status=101, headers=headers))
+        )
+        leftover = machine.take_upgraded_data()
+        self._ctx.connections.discard(self)
+        self._cancel_timer()
+        self._closing = True
+        self._transport = None
+        self._stream = None
+        return transport, leftover
 
     def _on_protocol_error(self, exc: RemoteProtocolError) -> None:
         _logger.warning("Invalid HTTP request from %s: %s (%d)", self._peer(), exc, exc.status_hint)

@@ -25,10 +25,17 @@ __all__ = [
     "LifecycleEmitter",
     "LifecycleEvent",
     "LifecycleHook",
+    "ReloadCompleted",
+    "ReloadFailed",
+    "ReloadStarted",
     "RequestCompleted",
     "ServerDraining",
     "ServerStarted",
     "ServerStopped",
+    "WorkerCrashed",
+    "WorkerStarted",
+    "WorkerStopped",
+    "WorkerUnresponsive",
     "load_hooks",
 ]
 
@@ -77,6 +84,80 @@ class RequestCompleted(LifecycleEvent):
     bytes_sent: int
     duration: float
     client: tuple[str, int] | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerStarted(LifecycleEvent):
+    """A worker is accepting connections.
+
+    ``worker_id`` is unique for the life of the server; ``slot`` is the worker's
+    place (0..workers-1), kept by its replacements; ``generation`` counts
+    rolling reloads. ``pid`` is the worker's process (the server's own in
+    thread mode).
+    """
+
+    worker_id: int
+    slot: int
+    generation: int
+    mode: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerStopped(LifecycleEvent):
+    """A worker the server asked to stop (shutdown, reload, retirement) has stopped."""
+
+    worker_id: int
+    slot: int
+    generation: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerCrashed(LifecycleEvent):
+    """A worker ended without being asked to; ``restart_in`` is None when the
+    server gives up on it (a crash loop)."""
+
+    worker_id: int
+    slot: int
+    generation: int
+    reason: str
+    restart_in: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerUnresponsive(LifecycleEvent):
+    """A worker's event loop has not checked in for ``silent_for`` seconds.
+
+    ``killed`` is True when the server killed it (process mode); a thread
+    cannot be killed and is only reported.
+    """
+
+    worker_id: int
+    slot: int
+    silent_for: float
+    killed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReloadStarted(LifecycleEvent):
+    """A rolling reload began: generation ``generation`` is being started."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReloadCompleted(LifecycleEvent):
+    """Generation ``generation`` serves; the previous one is draining."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReloadFailed(LifecycleEvent):
+    """Generation ``generation`` could not start; the previous one keeps serving."""
+
+    generation: int
+    reason: str
 
 
 LifecycleHook = Callable[[LifecycleEvent], object]

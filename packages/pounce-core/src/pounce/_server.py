@@ -1,9 +1,15 @@
-"""Run a server: load the app, bind, start lifespan and a worker, handle signals.
+"""Run a server: plan the workers, bind, run the supervisor, handle signals.
+
+:class:`Server` loads the app (or, for worker processes, checks its import
+string), binds the listening sockets and hands both to a
+:class:`~pounce._supervisor.Supervisor`, which runs the workers. Signals map
+onto the supervisor: SIGTERM and SIGINT stop it gracefully (a second one
+forces), SIGHUP starts a rolling reload.
 
 :func:`run` is the programmatic entry point behind ``pounce.run()`` and the
-CLI. Failures a user can fix (an app that does not import, a port in use, a
-bad setting) end in one logged line and a non-zero exit status, never a
-traceback.
+CLI; with ``reload`` it runs the development reloader instead. Failures a
+user can fix (an app that does not import, a port in use, a bad setting) end
+in one logged line and a non-zero exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,16 +25,16 @@ import socket
 import sys
 import sysconfig
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from pounce._app_stack import build_app
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._env_file import load_env_file
 from pounce._event_loop import loop_factory, resolve_loop
-from pounce._importer import AppLoadError, load_app
+from pounce._exit_codes import EXIT_BAD_CONFIG, EXIT_CRASH_LOOP, EXIT_STARTUP_FAILED
+from pounce._importer import AppLoadError
 from pounce._lifecycle import (
     LifecycleEmitter,
     LifecycleHook,
@@ -37,31 +43,37 @@ from pounce._lifecycle import (
     ServerStopped,
     load_hooks,
 )
-from pounce._lifespan import Lifespan, LifespanFailure
+from pounce._listeners import Listeners, bind_listeners
 from pounce._logging import ERROR_LOGGER, configure_logging
-from pounce._sockets import BindError, bind_sockets, describe_socket
-from pounce._worker import Worker
+from pounce._process_workers import ProcessWorkers
+from pounce._reloader import run_reloader
+from pounce._sockets import BindError, describe_socket
+from pounce._supervisor import Supervisor
+from pounce._thread_workers import ThreadWorkers
+from pounce._tls import ServerTLS, build_server_tls
+from pounce._websocket_session import check_websocket_support
+from pounce._worker_link import WorkerEdge
+from pounce._worker_plan import WorkerPlan, gil_enabled, plan_workers
 
-__all__ = ["EXIT_BAD_CONFIG", "EXIT_STARTUP_FAILED", "Server", "build_config", "run"]
+__all__ = [
+    "EXIT_BAD_CONFIG",
+    "EXIT_CRASH_LOOP",
+    "EXIT_STARTUP_FAILED",
+    "Server",
+    "build_config",
+    "run",
+]
 
 _logger = logging.getLogger(ERROR_LOGGER)
 
-EXIT_BAD_CONFIG = 1  # the app, a setting or the address is unusable
-EXIT_STARTUP_FAILED = 3  # the app's lifespan startup failed
-
 VERSION = "0.1.0"
-
-
-def _gil_enabled() -> bool:
-    probe = getattr(sys, "_is_gil_enabled", None)
-    return True if probe is None else bool(probe())
 
 
 def runtime_description() -> str:
     """``Python 3.14.0 (GIL enabled)`` or ``(free-threaded, GIL disabled)``."""
     version = ".".join(str(v) for v in sys.version_info[:3])
     free_threaded_build = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-    if _gil_enabled():
+    if gil_enabled():
         gil = "GIL enabled" + (" on a free-threaded build" if free_threaded_build else "")
     else:
         gil = "free-threaded, GIL disabled"
@@ -80,7 +92,18 @@ def build_config(options: dict[str, Any]) -> ServerConfig:
 
 
 class Server:
-    """A Pounce server for one app and one config."""
+    """A Pounce server for one app and one config.
+
+    ``sockets``, when given, are already-listening sockets to serve instead
+    of binding what the config names; the server takes them over and closes
+    them when it stops.
+    """
+
+    # Signals handled when the server runs in the main thread. Immutable: a
+    # subclass narrows it (the --reload child leaves SIGINT to its parent).
+    handled_signals: tuple[signal.Signals, ...] = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+    )
 
     def __init__(
         self,
@@ -88,14 +111,22 @@ class Server:
         app: str | ASGIApp,
         *,
         lifecycle_hooks: Iterable[LifecycleHook] = (),
+        sockets: Sequence[socket.socket] | None = None,
     ) -> None:
         self.config = config
         self._app_target = app
         self._extra_hooks = tuple(lifecycle_hooks)
+        self._inherited = list(sockets) if sockets is not None else None
         self._emitter = LifecycleEmitter()
-        self._worker: Worker | None = None
+        self._supervisor: Supervisor | None = None
+        self._plan: WorkerPlan | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._installed: list[signal.Signals] = []
+        # Set by shutdown() from any thread, read by serve(): a shutdown asked
+        # for before the supervisor exists is applied as soon as it does.
+        self._shutdown_requested = threading.Event()
         self._signals = 0
+        self._tls: ServerTLS | None = None
         self.sockets: list[socket.socket] = []
         self.started = threading.Event()
         self.exit_code = 0
@@ -113,46 +144,61 @@ class Server:
 
     async def serve(self) -> int:
         config = self.config
-        self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        target = self._app_target
         try:
+            check_websocket_support(config.ws)
             if config.env_file is not None:
                 load_env_file(config.env_file)
             self._emitter = LifecycleEmitter(
                 [*load_hooks(config.lifecycle_hooks), *self._extra_hooks]
             )
-            app = load_app(self._app_target, factory=config.factory, app_dir=config.app_dir)
-            app = build_app(app, config)
+            # Checked here so a bad certificate is one line at start-up; each
+            # worker builds its own context from the config.
+            self._tls = build_server_tls(config)
+            plan = plan_workers(config, app_is_import_string=isinstance(target, str))
+            edge: WorkerEdge
+            if plan.mode == "process":
+                assert isinstance(target, str)
+                edge = ProcessWorkers(config=config, app=target, loop=loop)
+            else:
+                edge = ThreadWorkers(config=config, app=target, emitter=self._emitter, loop=loop)
+            payload = await edge.load(0)
         except (AppLoadError, ValueError) as exc:
             _logger.error("%s", exc)
             self.exit_code = EXIT_BAD_CONFIG
             return self.exit_code
+        self._plan = plan
+        if plan.note:
+            _logger.info("Note: %s.", plan.note)
         try:
-            self.sockets = bind_sockets(config)
+            if self._inherited is not None:
+                listeners = Listeners([self._inherited] * plan.count, shared=True)
+            else:
+                listeners = bind_listeners(config, plan.count)
         except BindError as exc:
             _logger.error("%s", exc)
             self.exit_code = EXIT_BAD_CONFIG
             return self.exit_code
-        lifespan = Lifespan(app, config.lifespan)
-        worker = Worker(
+        self.sockets = listeners.primary
+        supervisor = Supervisor(
             config=config,
-            app=app,
-            sockets=self.sockets,
-            lifespan=lifespan,
-            on_ready=self._on_ready,
+            edge=edge,
+            listeners=listeners,
             emitter=self._emitter,
+            on_ready=self._on_ready,
         )
-        self._worker = worker
+        self._supervisor = supervisor
+        if self._shutdown_requested.is_set():
+            supervisor.stop()
         self._install_signal_handlers()
         try:
-            await worker.serve()
-        except LifespanFailure as exc:
-            _logger.error("Application startup failed: %s", exc)
-            self.exit_code = EXIT_STARTUP_FAILED
+            self.exit_code = await supervisor.run(payload)
         finally:
             self._remove_signal_handlers()
-            for sock in self.sockets:
-                sock.close()
-            if config.uds is not None:
+            listeners.close()
+            if config.uds is not None and self._inherited is None:
                 with contextlib.suppress(OSError):
                     os.unlink(config.uds)
             _logger.info("Finished server process [%d].", os.getpid())
@@ -160,54 +206,85 @@ class Server:
         return self.exit_code
 
     def _on_ready(self) -> None:
-        addresses = [describe_socket(s) for s in self.sockets]
+        plan = self._plan
+        assert plan is not None
+        scheme = "https" if self._tls is not None else "http"
+        addresses = [describe_socket(s, scheme=scheme) for s in self.sockets]
         _logger.info(
-            "Pounce %s serving on %s; 1 worker (%s); %s; pid %d.",
+            "Pounce %s serving on %s; %d worker%s (%s, %s); %s; pid %d.",
             VERSION,
             ", ".join(addresses),
+            plan.count,
+            "" if plan.count == 1 else "s",
+            plan.mode,
             resolve_loop(self.config.loop),
             runtime_description(),
             os.getpid(),
         )
         self._emitter.emit(
-            ServerStarted(addresses=tuple(addresses), workers=1, worker_mode="single")
+            ServerStarted(addresses=tuple(addresses), workers=plan.count, worker_mode=plan.mode)
         )
         self.started.set()
 
     def shutdown(self, *, force: bool = False) -> None:
-        """Stop serving. Safe to call from any thread."""
-        loop, worker = self._loop, self._worker
-        if loop is None or worker is None or loop.is_closed():
+        """Stop serving (at once if still starting). Safe to call from any thread."""
+        self._shutdown_requested.set()
+        self._call_on_loop(self._shutdown, force)
+
+    def reload(self) -> None:
+        """Start a rolling reload, as SIGHUP does. Safe to call from any thread."""
+        self._call_on_loop(self._reload)
+
+    def _call_on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # closed in the meantime
+            loop.call_soon_threadsafe(callback, *args)
+
+    def _shutdown(self, force: bool) -> None:
+        supervisor = self._supervisor
+        if supervisor is None:
             return
         if not force:
             self._emitter.emit(ServerDraining(reason="shutdown requested"))
-        loop.call_soon_threadsafe(lambda: worker.stop(force=force))
+        supervisor.stop(force=force)
+
+    def _reload(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.reload()
 
     def _on_signal(self, signum: int) -> None:
-        self._signals += 1
-        worker = self._worker
-        if worker is None:
+        supervisor = self._supervisor
+        if supervisor is None:
             return
+        name = signal.Signals(signum).name
+        if name == "SIGHUP":
+            _logger.info("Received %s: reloading.", name)
+            supervisor.reload()
+            return
+        self._signals += 1
         if self._signals == 1:
-            name = signal.Signals(signum).name
             _logger.info("Received %s: shutting down gracefully.", name)
             self._emitter.emit(ServerDraining(reason=name))
-            worker.stop()
+            supervisor.stop()
         else:
-            _logger.warning("Received %s again: shutting down now.", signal.Signals(signum).name)
-            worker.stop(force=True)
+            _logger.warning("Received %s again: shutting down now.", name)
+            supervisor.stop(force=True)
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread() or self._loop is None:
             return  # signals only reach the main thread; the embedder stops us
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in self.handled_signals:
             self._loop.add_signal_handler(signum, self._on_signal, signum)
+            self._installed.append(signum)
 
     def _remove_signal_handlers(self) -> None:
-        if threading.current_thread() is not threading.main_thread() or self._loop is None:
+        if self._loop is None:
             return
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in self._installed:
             self._loop.remove_signal_handler(signum)
+        self._installed.clear()
 
 
 def run(app: str | ASGIApp, **options: Any) -> None:
@@ -231,6 +308,6 @@ def run(app: str | ASGIApp, **options: Any) -> None:
         configure_logging(log_level="info", access_log=False, log_config=None)
         _logger.error("%s", exc)
         sys.exit(EXIT_BAD_CONFIG)
-    code = Server(config, app).run()
+    code = run_reloader(config, app) if config.reload else Server(config, app).run()
     if code:
         sys.exit(code)

@@ -14,6 +14,15 @@ calls :meth:`Worker.serve` on a loop and, from that loop, :meth:`Worker.stop`.
 ``stop(force=True)`` cuts short whichever wait is under way: a lifespan
 startup that never completes, the drain, or (when forced again) a lifespan
 shutdown that hangs. Waiting on the app must never make a server unstoppable.
+
+``stop(handoff=True)`` drains for a worker that is being *replaced* (a rolling
+reload, a retirement) while another worker keeps accepting from the same
+listening sockets. Idle keep-alive connections are then not closed at once
+(a client may be writing its next request on one that very moment); each
+gets ``connection: close`` on its next response, or is closed by its
+keep-alive timer, so no request is lost to the handover.
+
+A stop requested before :meth:`serve` has started is remembered.
 """
 
 from __future__ import annotations
@@ -27,10 +36,11 @@ from typing import Any
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._error_responses import ErrorRenderer, plain_text_error
-from pounce._http1_connection import HTTP1Connection
 from pounce._lifecycle import LifecycleEmitter
 from pounce._lifespan import Lifespan
 from pounce._logging import ERROR_LOGGER
+from pounce._protocol_select import protocol_factory
+from pounce._tls import ServerTLS, build_server_tls
 from pounce._worker_context import WorkerContext
 
 __all__ = ["Worker"]
@@ -39,6 +49,8 @@ _logger = logging.getLogger(ERROR_LOGGER)
 
 # How often the drain phase checks whether in-flight requests are done.
 _DRAIN_POLL = 0.05
+# How long closing a TLS connection waits for the client's close_notify.
+_TLS_SHUTDOWN_TIMEOUT = 5.0
 
 
 class Worker:
@@ -55,7 +67,11 @@ class Worker:
         on_ready: Callable[[], None] | None = None,
         emitter: LifecycleEmitter | None = None,
         worker_id: int = 0,
+        tls: ServerTLS | None = None,
     ) -> None:
+        # Without an explicit context the worker builds its own from the
+        # config, as a worker process must (an SSLContext cannot be sent there).
+        self._tls = tls if tls is not None else build_server_tls(config)
         self._emitter = emitter if emitter is not None else LifecycleEmitter()
         self._worker_id = worker_id
         self._config = config
@@ -65,6 +81,8 @@ class Worker:
         self._error_renderer = error_renderer
         self._on_ready = on_ready
         self._stop: asyncio.Event | None = None
+        self._stop_requested = False
+        self._handoff = False
         self._force = False
         self._forced: asyncio.Event | None = None  # set by each forced stop
         self._ctx: WorkerContext | None = None
@@ -73,12 +91,25 @@ class Worker:
     def context(self) -> WorkerContext | None:
         return self._ctx
 
-    def stop(self, *, force: bool = False) -> None:
+    def stop(self, *, force: bool = False, handoff: bool = False) -> None:
         """Begin a graceful shutdown (or, with ``force``, skip the grace period).
 
+        ``handoff`` means another worker takes over this one's sockets: idle
+        connections are left to finish their keep-alive cycle (see the module
+        docstring). A plain stop after a handoff stop turns it into a shutdown.
         Must be called from the worker's own loop (use
         ``loop.call_soon_threadsafe`` from elsewhere).
         """
+        if not self._stop_requested:
+            self._handoff = handoff
+        elif not handoff and self._handoff:
+            self._handoff = False
+            ctx = self._ctx
+            if ctx is not None and ctx.draining:
+                ctx.handoff = False
+                for conn in list(ctx.connections):
+                    conn.shutdown()
+        self._stop_requested = True
         if force:
             self._force = True
             if self._forced is not None:
@@ -94,6 +125,10 @@ class Worker:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._forced = asyncio.Event()
+        if self._stop_requested:
+            self._stop.set()
+            if self._force:
+                self._forced.set()
         lifespan_state: dict[str, Any] = {}
         if self._lifespan is not None:
             if not await self._unless_forced(self._lifespan.startup()):
@@ -108,11 +143,21 @@ class Worker:
             error_renderer=self._error_renderer,
             emitter=self._emitter,
             worker_id=self._worker_id,
+            tls=self._tls,
         )
         self._ctx = ctx
+        factory = protocol_factory(ctx)
+        tls_options: dict[str, Any] = {}
+        if self._tls is not None:
+            tls_options = {
+                "ssl": self._tls.context,
+                # The client must finish its handshake as soon as its head.
+                "ssl_handshake_timeout": self._config.timeout_request_header,
+                "ssl_shutdown_timeout": _TLS_SHUTDOWN_TIMEOUT,
+            }
         servers = [
             await loop.create_server(
-                lambda: HTTP1Connection(ctx), sock=sock, backlog=self._config.backlog
+                factory, sock=sock, backlog=self._config.backlog, **tls_options
             )
             for sock in self._sockets
         ]
@@ -121,8 +166,7 @@ class Worker:
         try:
             await self._stop.wait()
         finally:
-            for server in servers:
-                server.close()
+            await self._stop_accepting(servers)
             await self._drain(ctx)
             if self._lifespan is not None:
                 # The app gets its shutdown even after a forced drain; only a
@@ -131,6 +175,27 @@ class Worker:
                 timeout = self._config.timeout_graceful_shutdown
                 if not await self._unless_forced(self._lifespan.shutdown(timeout)):
                     _logger.warning("Application shutdown cancelled.")
+
+    async def _stop_accepting(self, servers: list[asyncio.Server]) -> None:
+        """Stop accepting without losing a connection accepted a moment ago.
+
+        asyncio accepts in a reader callback, then sets each connection up in
+        a task of its own: one loop turn later the transport attaches to its
+        server (which fails once the server is closed, dropping the
+        connection), and one more turn later ``connection_made`` adds it to
+        our connections. So the readers go first, the loop turns twice, and
+        only then are the servers closed; the drain that follows sees every
+        connection that was accepted. Closing a server closes only this
+        worker's descriptor of each listening socket, never the socket.
+        """
+        loop = asyncio.get_running_loop()
+        for sock in self._sockets:
+            if sock.fileno() >= 0:
+                loop.remove_reader(sock.fileno())
+        for _ in range(2):
+            await asyncio.sleep(0)
+        for server in servers:
+            server.close()
 
     async def _unless_forced(self, work: Coroutine[Any, Any, None]) -> bool:
         """Await ``work`` unless a forced stop comes first; False if it was cut short.
@@ -154,13 +219,15 @@ class Worker:
 
     async def _drain(self, ctx: WorkerContext) -> None:
         ctx.draining = True
-        for conn in list(ctx.connections):
-            conn.shutdown()
+        ctx.handoff = self._handoff
+        if not self._handoff:
+            for conn in list(ctx.connections):
+                conn.shutdown()
         if ctx.connections and not self._force:
             # Idle connections were just told to close and leave the set once
             # their transport has; only the busy ones are worth reporting.
             busy = sum(1 for conn in ctx.connections if not conn.is_idle())
-            if busy:
+            if busy and not self._handoff:
                 _logger.info("Waiting for %d connection(s) to finish their requests.", busy)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self._config.timeout_graceful_shutdown

@@ -18,11 +18,13 @@ from typing import Any, Protocol
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._error_responses import ErrorRenderer, plain_text_error
+from pounce._health import HealthEndpoint
 from pounce._http_date import HTTPDateCache
 from pounce._lifecycle import LifecycleEmitter
 from pounce._logging import ACCESS_LOGGER
 from pounce._proxy_headers import TrustedProxies
-from pounce_protocols import HTTP1Limits
+from pounce._tls import ServerTLS
+from pounce_protocols import HTTP1Limits, HTTP2Limits, websocket_available
 
 __all__ = ["ConnectionLike", "WorkerContext", "start_task"]
 
@@ -78,7 +80,10 @@ class WorkerContext:
         "emitter",
         "error_renderer",
         "extra_headers",
+        "handoff",
+        "health",
         "http1_limits",
+        "http2_limits",
         "lifespan_state",
         "loop",
         "proxies",
@@ -87,6 +92,8 @@ class WorkerContext:
         "root_path_bytes",
         "send_date",
         "server_header",
+        "tls",
+        "websocket",
         "worker_id",
     )
 
@@ -100,8 +107,10 @@ class WorkerContext:
         error_renderer: ErrorRenderer = plain_text_error,
         emitter: LifecycleEmitter | None = None,
         worker_id: int = 0,
+        tls: ServerTLS | None = None,
     ) -> None:
         self.config = config
+        self.tls = tls
         self.emitter = emitter if emitter is not None else LifecycleEmitter()
         self.worker_id = worker_id
         self.app = app
@@ -113,10 +122,28 @@ class WorkerContext:
             max_header_bytes=config.limit_request_header_size,
             max_header_count=config.limit_request_headers,
         )
+        # HTTP/2 shares the request-head limits; see docs/http2.md.
+        self.http2_limits = HTTP2Limits(
+            max_concurrent_streams=config.http2_max_concurrent_streams,
+            initial_window_size=config.http2_initial_window_size,
+            connection_window_size=min(
+                2**31 - 1, max(1024 * 1024, 4 * config.http2_initial_window_size)
+            ),
+            max_header_list_size=config.limit_request_header_size,
+            max_header_count=config.limit_request_headers,
+        )
         self.date = HTTPDateCache()
         self.proxies = TrustedProxies(config.forwarded_allow_ips) if config.proxy_headers else None
         self.connections: set[ConnectionLike] = set()
         self.draining = False
+        # True when this worker drains because another takes its place (a
+        # reload or a retirement) rather than because the server shuts down.
+        self.handoff = False
+        self.health = (
+            HealthEndpoint(config.health_path, self._shutting_down)
+            if config.health_path is not None
+            else None
+        )
         self.requests_served = 0
         self.root_path = config.root_path
         self.root_path_bytes = config.root_path.encode("utf-8")
@@ -128,6 +155,11 @@ class WorkerContext:
         self.extra_headers = config.parsed_headers
         self._fields_date = b""
         self._fields = self._build_fields(b"")
+        # Upgrade requests for a WebSocket are served as such (otherwise as plain HTTP).
+        self.websocket = config.ws != "off" and websocket_available()
+
+    def _shutting_down(self) -> bool:
+        return self.draining and not self.handoff
 
     def default_headers(self) -> list[tuple[bytes, bytes]]:
         """Headers the server adds to every response unless the app sets them."""

@@ -66,12 +66,13 @@ def live_server(app: str | ASGIApp, **options: Any) -> Iterator[LiveServer]:
             raise RuntimeError(f"the server did not start within {_START_TIMEOUT:.0f}s")
     sock = server.sockets[0]
     name = sock.getsockname()
+    scheme = "https" if server.config.ssl_certfile is not None else "http"
     if isinstance(name, str):
-        running = LiveServer(url="http://localhost", host=name, port=0, server=server)
+        running = LiveServer(url=f"{scheme}://localhost", host=name, port=0, server=server)
     else:
         host, port = name[0], name[1]
         shown = f"[{host}]" if ":" in host else host
-        running = LiveServer(url=f"http://{shown}:{port}", host=host, port=port, server=server)
+        running = LiveServer(url=f"{scheme}://{shown}:{port}", host=host, port=port, server=server)
     try:
         yield running
     finally:

@@ -26,6 +26,7 @@ __all__ = [
     "InformationalResponse",
     "RequestEvent",
     "RequestReceived",
+    "RequestRejected",
     "ResponseBody",
     "ResponseEnd",
     "ResponseEvent",
@@ -169,6 +170,25 @@ class StreamReset(RequestEvent):
     """The peer abandoned one stream (HTTP/2 RST_STREAM, HTTP/3 stop-sending)."""
 
     error_code: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestRejected(RequestEvent):
+    """One request broke a limit or the protocol, but the connection lives on.
+
+    Multiplexed protocols (HTTP/2, HTTP/3) reject a single stream this way
+    where HTTP/1.1 would raise and close: the server answers ``status_hint``
+    on the stream (431 for a header section over the limits, 400 for a
+    malformed request). No :class:`RequestReceived` came before it and no
+    more events of the stream follow.
+    """
+
+    status_hint: int
+    reason: str
+
+    def __post_init__(self) -> None:
+        _check_stream_id(self.stream_id)
+        _check_status(self.status_hint, 400, 599)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,695 @@
+"""HTTP/2 server connection over ``h2``: bytes in, protocol-neutral events out.
+
+Theory of operation
+-------------------
+``h2`` does the framing, HPACK and the stream state machines. Around it this
+module does four things, so that the layer above sees HTTP/2 exactly as it
+sees HTTP/1.1:
+
+Vocabulary
+    ``h2``'s events become ours: a request head is :class:`RequestReceived`
+    (``http_version`` "2", ``scheme``/``authority`` from the pseudo-headers,
+    which are removed from the header list; ``:authority`` becomes the first
+    ``host`` field as the ASGI spec asks), then :class:`BodyReceived`,
+    :class:`BodyEnded` (with trailers), :class:`StreamReset`. A request over
+    the header limits is :class:`RequestRejected` (431) on its stream alone.
+    ``h2`` exceptions never leave: the peer's faults are
+    :class:`RemoteProtocolError` and ours :class:`LocalProtocolError`, each
+    with the HTTP/2 error code.
+
+Flow control, both ways
+    Inbound, a stream's window is reopened only as the application consumes
+    its body (:meth:`acknowledge_received_data`), so a slow reader stalls its
+    own stream and nothing else; the connection window is reopened as data
+    arrives, since the stream windows already bound what one connection can
+    pin. Outbound, response data waits per stream for the peer's stream and
+    connection windows; window updates release it, one frame per stream in
+    turn so no stream starves the others. :meth:`pending_bytes` tells the
+    server when a stream's sender should wait.
+
+Abuse
+    Every byte passes :class:`~._http2_gate.FrameGate` before ``h2`` sees
+    it (rapid reset, CONTINUATION, PING, SETTINGS and empty-frame floods),
+    and ``h2``'s HPACK decoder is capped so an HPACK bomb stops decoding
+    early. Either ends the connection with GOAWAY.
+
+Ending
+    :meth:`start_graceful_shutdown` sends GOAWAY naming the last stream we
+    took: those complete, newer ones are refused (REFUSED_STREAM, safe to
+    retry elsewhere). ``h2`` itself only knows a final GOAWAY, after which it
+    sends nothing, so the graceful one is written by us (and the peer's
+    GOAWAY is kept from ``h2`` by the gate, for the same reason).
+
+Output accumulates; :meth:`data_to_send` hands it over. Time enters only
+through the ``clock`` given to the constructor (for the rate limits).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import re
+import time
+from collections.abc import Callable, Iterable
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from pounce_protocols._errors import LocalProtocolError, RemoteProtocolError
+from pounce_protocols._events import (
+    BodyEnded,
+    BodyReceived,
+    ConnectionLost,
+    Event,
+    Headers,
+    InformationalResponse,
+    RequestReceived,
+    RequestRejected,
+    ResponseBody,
+    ResponseEnd,
+    ResponseEvent,
+    ResponseHead,
+    StreamReset,
+)
+from pounce_protocols._http2_gate import FrameGate, HTTP2ErrorCode
+from pounce_protocols._http2_limits import HTTP2Limits
+
+__all__ = ["HTTP2ServerConnection"]
+
+_DEFAULT_WINDOW = 65_535
+# Connection-specific fields have no meaning in HTTP/2 (RFC 9113 §8.2.2); an
+# app written for HTTP/1.1 may still set them, so they are dropped, not refused.
+_CONNECTION_FIELDS = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
+)
+# The HTTP/1.1 request that asked for h2c carries these about the upgrade itself.
+_UPGRADE_FIELDS = _CONNECTION_FIELDS | {b"http2-settings", b"te"}
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
+_RESPONSE_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 9113 §8.2.1: no NUL, CR or LF, no leading or trailing whitespace.
+_BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
+_SCHEMES = frozenset({b"http", b"https"})
+
+
+class _Stream:
+    """Our side of one stream: what is left to send, and what the peer may send."""
+
+    __slots__ = (
+        "credit",
+        "data",
+        "end_pending",
+        "head_sent",
+        "local_ended",
+        "offset",
+        "rejected",
+        "remote_ended",
+        "stream_id",
+        "trailers",
+        "trailers_in",
+    )
+
+    def __init__(self, stream_id: int) -> None:
+        self.stream_id = stream_id
+        self.data = b""  # response body waiting for flow-control window
+        self.offset = 0  # how much of ``data`` has been sent
+        self.end_pending = False
+        self.trailers: list[tuple[bytes, bytes]] = []
+        self.head_sent = False
+        self.local_ended = False
+        self.remote_ended = False
+        self.rejected = False
+        self.credit = 0  # body consumed but not yet announced in a WINDOW_UPDATE
+        self.trailers_in: Headers = ()
+
+
+def _local(message: str) -> LocalProtocolError:
+    # What we were asked to send cannot go out: the stream is reset with this.
+    return LocalProtocolError(message, error_code=HTTP2ErrorCode.INTERNAL_ERROR)
+
+
+def _goaway_frame(last_stream_id: int, error_code: int) -> bytes:
+    # length 8, type GOAWAY (7), no flags, stream 0 (RFC 9113 §6.8).
+    return (
+        b"\x00\x00\x08\x07\x00\x00\x00\x00\x00"
+        + last_stream_id.to_bytes(4, "big")
+        + error_code.to_bytes(4, "big")
+    )
+
+
+def _response_fields(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    fields = []
+    for name, value in headers:
+        if not _RESPONSE_TOKEN.fullmatch(name):
+            raise _local(f"invalid header name {name!r}")
+        if _BAD_VALUE.search(value):
+            raise _local(f"invalid value for header {name!r}")
+        lowered = name.lower()
+        if lowered not in _CONNECTION_FIELDS:
+            fields.append((lowered, value))
+    return fields
+
+
+def _header_tokens(headers: Headers, name: bytes) -> list[bytes]:
+    tokens: list[bytes] = []
+    for key, value in headers:
+        if key == name:
+            tokens.extend(t.strip().lower() for t in value.split(b","))
+    return tokens
+
+
+class HTTP2ServerConnection:
+    """The server side of one HTTP/2 connection, without I/O.
+
+    Call :meth:`initiate` (or :meth:`initiate_upgrade` after an HTTP/1.1
+    ``Upgrade: h2c``), feed the peer's bytes to :meth:`receive_data`, give
+    response events to :meth:`send`, and write whatever :meth:`data_to_send`
+    returns after each of these. ``clock`` (seconds, monotonic) paces the
+    frame-rate limits.
+    """
+
+    __slots__ = (
+        "_closed",
+        "_conn_credit",
+        "_conn_threshold",
+        "_gate",
+        "_goaway_last",
+        "_h2",
+        "_limits",
+        "_out",
+        "_peer_going_away",
+        "_stream_threshold",
+        "_streams",
+    )
+
+    def __init__(
+        self, limits: HTTP2Limits | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        limits = limits if limits is not None else HTTP2Limits()
+        self._limits = limits
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        self._h2 = h2.connection.H2Connection(config)
+        self._gate = FrameGate(limits, clock)
+        self._streams: dict[int, _Stream] = {}
+        self._out = bytearray()
+        self._goaway_last: int | None = None
+        self._closed = False
+        self._peer_going_away = False
+        self._conn_credit = 0
+        self._conn_threshold = limits.connection_window_size // 4
+        self._stream_threshold = limits.initial_window_size // 4
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def preface_received(self) -> bool:
+        """True once the client's connection preface has arrived."""
+        return self._gate.preface_received
+
+    @property
+    def open_streams(self) -> int:
+        """Streams whose request or response is not over yet."""
+        return len(self._streams)
+
+    @property
+    def closed(self) -> bool:
+        """True after a final GOAWAY (ours or a fatal error): nothing more is read."""
+        return self._closed
+
+    @property
+    def accepting_streams(self) -> bool:
+        """False once a GOAWAY was sent or received: no new streams will start."""
+        return not (self._closed or self._peer_going_away or self._goaway_last is not None)
+
+    @property
+    def buffered_output(self) -> int:
+        """Bytes queued by :meth:`send` that :meth:`data_to_send` has not handed over."""
+        return len(self._out)
+
+    def pending_bytes(self, stream_id: int) -> int:
+        """Response body bytes of ``stream_id`` waiting for flow-control window."""
+        stream = self._streams.get(stream_id)
+        return 0 if stream is None else len(stream.data) - stream.offset
+
+    # ------------------------------------------------------------ starting
+
+    def _configure(self) -> None:
+        limits = self._limits
+        codes = h2.settings.SettingCodes
+        self._h2.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                codes.MAX_CONCURRENT_STREAMS: limits.max_concurrent_streams,
+                codes.MAX_HEADER_LIST_SIZE: limits.max_header_list_size,
+                codes.INITIAL_WINDOW_SIZE: limits.initial_window_size,
+            },
+        )
+        # The advertised list size is answered with 431 per stream; the
+        # decoder itself stops at twice that, before a bomb has gone off.
+        self._h2.decoder.max_header_list_size = limits.decoded_header_limit
+
+    def _open_connection_window(self) -> None:
+        increment = self._limits.connection_window_size - _DEFAULT_WINDOW
+        if increment > 0:
+            self._h2.increment_flow_control_window(increment)
+
+    def initiate(self) -> None:
+        """Start the connection: queue our SETTINGS (the server preface)."""
+        self._configure()
+        self._h2.initiate_connection()
+        self._open_connection_window()
+
+    def initiate_upgrade(self, settings: bytes, request: RequestReceived) -> list[Event]:
+        """Start the connection after ``101 Switching Protocols`` to h2c.
+
+        ``settings`` is the request's ``HTTP2-Settings`` field; the request
+        itself (which must have had no body) becomes stream 1, half-closed,
+        whose response goes out over HTTP/2 (RFC 7540 §3.2). Returns its
+        events. Raises :class:`RemoteProtocolError` for unusable settings,
+        before anything was queued: the server can still answer in HTTP/1.1.
+        """
+        try:
+            raw = base64.b64decode(settings + b"=" * (-len(settings) % 4), b"-_", validate=True)
+        except (binascii.Error, ValueError):
+            raise RemoteProtocolError("HTTP2-Settings is not base64url") from None
+        if len(raw) % 6:
+            raise RemoteProtocolError("HTTP2-Settings is not a list of settings")
+        self._configure()
+        try:
+            self._h2.initiate_upgrade_connection(base64.urlsafe_b64encode(raw))
+        except (h2.exceptions.H2Error, ValueError) as exc:
+            raise RemoteProtocolError(f"unusable HTTP2-Settings: {exc}") from None
+        self._open_connection_window()
+        stream = _Stream(1)
+        stream.remote_ended = True
+        self._streams[1] = stream
+        headers = tuple((n, v) for n, v in request.headers if n not in _UPGRADE_FIELDS)
+        return [
+            RequestReceived(
+                stream_id=1,
+                method=request.method,
+                path=request.path,
+                query_string=request.query_string,
+                http_version="2",
+                headers=headers,
+                scheme=b"http",
+                authority=request.authority,
+                expect_continue=False,
+                _trusted=True,
+            ),
+            BodyEnded(stream_id=1, _trusted=True),
+        ]
+
+    # ----------------------------------------------------------- receiving
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Take bytes from the peer (``b""`` = end of input); return new events.
+
+        A :class:`RemoteProtocolError` means the connection is over: a GOAWAY
+        with its ``error_code`` is queued; send it and close.
+        """
+        if not data:
+            self._closed = True
+            self._streams.clear()
+            return [ConnectionLost()]
+        if self._closed:
+            return []
+        try:
+            data = self._gate.feed(data)
+        except RemoteProtocolError as exc:
+            self._fail(exc.error_code or HTTP2ErrorCode.PROTOCOL_ERROR)
+            raise
+        try:
+            h2_events = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            # h2 has queued its GOAWAY already.
+            self._closed = True
+            self._streams.clear()
+            raise RemoteProtocolError(str(exc), error_code=int(exc.error_code)) from None
+        except Exception as exc:  # noqa: BLE001 - hostile input must not crash the server
+            self._fail(HTTP2ErrorCode.PROTOCOL_ERROR)
+            raise RemoteProtocolError(f"undecodable HTTP/2 input: {exc!r}") from None
+        events: list[Event] = []
+        for event in h2_events:
+            self._translate(event, events)
+        for _last_stream, error_code in self._gate.take_goaways():
+            self._peer_going_away = True
+            if error_code != HTTP2ErrorCode.NO_ERROR:
+                # The peer is closing on an error: its streams are as good as gone.
+                self._closed = True
+                self._streams.clear()
+                events.append(ConnectionLost())
+                break
+        return events
+
+    def _fail(self, error_code: int) -> None:
+        self._closed = True
+        self._streams.clear()
+        with contextlib.suppress(h2.exceptions.H2Error):  # h2 may have closed already
+            self._h2.close_connection(error_code=error_code)
+
+    def _translate(self, event: h2.events.Event, events: list[Event]) -> None:
+        kind = type(event)
+        if kind is h2.events.DataReceived:
+            assert isinstance(event, h2.events.DataReceived)
+            self._on_data(event, events)
+        elif kind is h2.events.RequestReceived:
+            assert isinstance(event, h2.events.RequestReceived)
+            self._on_request(event, events)
+        elif kind is h2.events.StreamEnded:
+            assert isinstance(event, h2.events.StreamEnded)
+            self._on_stream_ended(event.stream_id, events)
+        elif kind is h2.events.TrailersReceived:
+            assert isinstance(event, h2.events.TrailersReceived)
+            self._on_trailers(event, events)
+        elif kind is h2.events.StreamReset:
+            assert isinstance(event, h2.events.StreamReset)
+            stream_id = event.stream_id or 0
+            stream = self._streams.pop(stream_id, None)
+            if stream is not None and not stream.rejected:
+                events.append(StreamReset(stream_id=stream_id, error_code=int(event.error_code)))
+        elif kind is h2.events.WindowUpdated:
+            assert isinstance(event, h2.events.WindowUpdated)
+            stream = self._streams.get(event.stream_id or 0)
+            if stream is not None:
+                self._flush_stream(stream)
+            elif not event.stream_id:
+                self._flush_all()
+        elif kind is h2.events.RemoteSettingsChanged:
+            self._flush_all()
+        # PING, SETTINGS acknowledgements, PRIORITY and unknown frames need
+        # nothing from us: h2 answers what must be answered.
+
+    def _on_request(self, event: h2.events.RequestReceived, events: list[Event]) -> None:
+        stream_id = event.stream_id or 0
+        if not self.accepting_streams:
+            # Newer than our GOAWAY: never processed, so safe for the client to retry.
+            self._h2.reset_stream(stream_id, HTTP2ErrorCode.REFUSED_STREAM)
+            return
+        limits = self._limits
+        stream = _Stream(stream_id)
+        self._streams[stream_id] = stream
+        method = path = scheme = authority = None
+        headers: list[tuple[bytes, bytes]] = []
+        size = 0
+        malformed = ""
+        for name, value in event.headers or ():
+            assert isinstance(name, bytes)
+            assert isinstance(value, bytes)
+            size += len(name) + len(value) + 32
+            if name[:1] == b":":
+                if name == b":method":
+                    method = value
+                elif name == b":path":
+                    path = value
+                elif name == b":scheme":
+                    scheme = value
+                elif name == b":authority":
+                    authority = value
+                continue
+            if not _TOKEN.fullmatch(name):
+                malformed = f"invalid header name {name!r}"
+            elif _BAD_VALUE.search(value):
+                malformed = f"invalid value for header {name.decode('ascii')!r}"
+            headers.append((name, value))
+        if size > limits.max_header_list_size or len(headers) > limits.max_header_count:
+            self._reject(stream, 431, "request header fields too large", events)
+            return
+        if malformed:
+            self._reject(stream, 400, malformed, events)
+            return
+        if method == b"CONNECT":
+            self._reject(stream, 501, "CONNECT tunnels are not supported", events)
+            return
+        if method is None or path is None or scheme is None:  # h2 checks; be sure
+            self._reject(stream, 400, "missing pseudo-header", events)
+            return
+        if scheme not in _SCHEMES:
+            self._reject(stream, 400, f"unsupported :scheme {scheme!r}", events)
+            return
+        if b"#" in path:
+            self._reject(stream, 400, "fragment in :path", events)
+            return
+        if path == b"*":
+            if method != b"OPTIONS":
+                self._reject(stream, 400, "'*' is only a path for OPTIONS", events)
+                return
+            query = b""
+        elif path[:1] == b"/":
+            path, _, query = path.partition(b"?")
+        else:
+            self._reject(stream, 400, "invalid :path", events)
+            return
+        if authority is not None:
+            # ASGI HTTP spec: :authority becomes the first host field.
+            headers = [(b"host", authority), *(h for h in headers if h[0] != b"host")]
+        fields = tuple(headers)
+        events.append(
+            RequestReceived(
+                stream_id=stream_id,
+                method=method,
+                path=path,
+                query_string=query,
+                http_version="2",
+                headers=fields,
+                scheme=scheme,
+                authority=authority,
+                expect_continue=b"100-continue" in _header_tokens(fields, b"expect"),
+                _trusted=True,
+            )
+        )
+
+    def _reject(self, stream: _Stream, status: int, reason: str, events: list[Event]) -> None:
+        stream.rejected = True
+        events.append(
+            RequestRejected(stream_id=stream.stream_id, status_hint=status, reason=reason)
+        )
+
+    def _on_data(self, event: h2.events.DataReceived, events: list[Event]) -> None:
+        stream_id = event.stream_id or 0
+        flow = event.flow_controlled_length or 0
+        # h2 has taken these bytes from the connection window; give them back
+        # now: stream windows bound what is held (see the module docstring).
+        self._conn_credit += flow
+        if self._conn_credit >= self._conn_threshold:
+            self._h2.increment_flow_control_window(self._conn_credit)
+            self._conn_credit = 0
+        data = event.data or b""
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.rejected:
+            # Nobody will read it; let the peer go on (it will hear why soon).
+            if stream is not None:
+                self._credit_stream(stream, flow)
+            return
+        if flow > len(data):
+            self._credit_stream(stream, flow - len(data))  # padding is consumed at once
+        if data:
+            events.append(BodyReceived(stream_id=stream_id, data=bytes(data), _trusted=True))
+
+    def _on_trailers(self, event: h2.events.TrailersReceived, events: list[Event]) -> None:
+        stream_id = event.stream_id or 0
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.rejected:
+            return
+        trailers: list[tuple[bytes, bytes]] = []
+        size = 0
+        for name, value in event.headers or ():
+            assert isinstance(name, bytes)
+            assert isinstance(value, bytes)
+            size += len(name) + len(value) + 32
+            if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
+                size = -1
+                break
+            trailers.append((name, value))
+        limits = self._limits
+        too_big = size > limits.max_header_list_size or len(trailers) > limits.max_header_count
+        if size < 0 or too_big:
+            # Too late for a 431: the request is already with the application.
+            code = HTTP2ErrorCode.PROTOCOL_ERROR
+            self._streams.pop(stream_id, None)
+            self._h2.reset_stream(stream_id, code)
+            events.append(StreamReset(stream_id=stream_id, error_code=code))
+            return
+        stream.trailers_in = tuple(trailers)
+
+    def _on_stream_ended(self, stream_id: int | None, events: list[Event]) -> None:
+        stream = self._streams.get(stream_id or 0)
+        if stream is None:
+            return
+        stream.remote_ended = True
+        if not stream.rejected:
+            events.append(
+                BodyEnded(stream_id=stream.stream_id, trailers=stream.trailers_in, _trusted=True)
+            )
+
+    # ------------------------------------------------------ inbound window
+
+    def acknowledge_received_data(self, stream_id: int, nbytes: int) -> None:
+        """The application has consumed ``nbytes`` of the stream's body."""
+        stream = self._streams.get(stream_id)
+        if stream is not None and nbytes > 0:
+            self._credit_stream(stream, nbytes)
+
+    def _credit_stream(self, stream: _Stream, nbytes: int) -> None:
+        if stream.remote_ended or self._closed:
+            return  # the peer will send nothing more
+        stream.credit += nbytes
+        if stream.credit >= self._stream_threshold:
+            credit, stream.credit = stream.credit, 0
+            with contextlib.suppress(h2.exceptions.H2Error):  # closed under our feet
+                self._h2.increment_flow_control_window(credit, stream_id=stream.stream_id)
+
+    # ------------------------------------------------------------- sending
+
+    def send(self, event: ResponseEvent) -> None:
+        """Queue one response event; the bytes come from :meth:`data_to_send`.
+
+        Events for a stream that is already gone (the peer reset it, or the
+        connection closed) are dropped: the server learns of that from
+        :class:`StreamReset` or :class:`ConnectionLost`.
+        """
+        stream_id = event.stream_id
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            if self._closed or 0 < stream_id <= self._h2.highest_inbound_stream_id:
+                return
+            raise _local(f"stream {stream_id} is not open")
+        if stream.local_ended or stream.end_pending:
+            raise _local(f"the response on stream {stream_id} is complete")
+        kind = type(event)
+        try:
+            if kind is ResponseBody:
+                assert isinstance(event, ResponseBody)
+                if not stream.head_sent:
+                    raise _local("response body before the response head")
+                if event.data:
+                    if stream.offset < len(stream.data):
+                        stream.data = stream.data[stream.offset :] + event.data
+                    else:
+                        stream.data = event.data
+                    stream.offset = 0
+                    self._flush_stream(stream)
+            elif kind is ResponseHead:
+                assert isinstance(event, ResponseHead)
+                if stream.head_sent:
+                    raise _local("response already started")
+                if event.status == 101:
+                    raise _local("HTTP/2 has no 101 Switching Protocols")
+                fields = _response_fields(event.headers)
+                status = str(event.status).encode("ascii")
+                self._h2.send_headers(stream_id, [(b":status", status), *fields])
+                stream.head_sent = True
+            elif kind is ResponseEnd:
+                assert isinstance(event, ResponseEnd)
+                if not stream.head_sent:
+                    raise _local("response end before the response head")
+                stream.trailers = _response_fields(event.trailers)
+                stream.end_pending = True
+                self._flush_stream(stream)
+            elif kind is InformationalResponse:
+                assert isinstance(event, InformationalResponse)
+                if stream.head_sent:
+                    raise _local("interim response after the final response")
+                fields = _response_fields(event.headers)
+                status = str(event.status).encode("ascii")
+                self._h2.send_headers(stream_id, [(b":status", status), *fields])
+            else:
+                raise _local(f"cannot send {kind.__name__} over HTTP/2")
+        except h2.exceptions.H2Error as exc:
+            raise _local(str(exc)) from None
+        # Keep the output where buffered_output can count it.
+        self._out += self._h2.data_to_send()
+
+    def _send_frame(self, stream: _Stream) -> bool:
+        """Send at most one frame of ``stream``; True if another could follow now."""
+        conn = self._h2
+        stream_id = stream.stream_id
+        left = len(stream.data) - stream.offset
+        if left:
+            window = conn.local_flow_control_window(stream_id)
+            if window <= 0:
+                return False
+            size = min(window, conn.max_outbound_frame_size, left)
+            start = stream.offset
+            last = size == left
+            end = last and stream.end_pending and not stream.trailers
+            conn.send_data(stream_id, memoryview(stream.data)[start : start + size], end_stream=end)
+            if last:
+                stream.data = b""
+                stream.offset = 0
+            else:
+                stream.offset = start + size
+            if end:
+                self._local_end(stream)
+                return False
+            if not last:
+                return window > size
+        if stream.end_pending and not stream.local_ended:
+            if stream.trailers:
+                conn.send_headers(stream_id, stream.trailers, end_stream=True)
+            else:
+                conn.end_stream(stream_id)
+            self._local_end(stream)
+        return False
+
+    def _flush_stream(self, stream: _Stream) -> None:
+        while self._send_frame(stream):
+            pass
+
+    def _flush_all(self) -> None:
+        # Round robin, a frame per stream per turn, while windows allow.
+        active = [s for s in self._streams.values() if s.offset < len(s.data) or s.end_pending]
+        while active:
+            active = [s for s in active if self._send_frame(s)]
+
+    def _local_end(self, stream: _Stream) -> None:
+        stream.local_ended = True
+        stream.end_pending = False
+        if not stream.remote_ended:
+            # RFC 9113 §8.1: the response is complete, the rest of the request
+            # is not wanted; NO_ERROR tells the client to stop sending it.
+            self._h2.reset_stream(stream.stream_id, HTTP2ErrorCode.NO_ERROR)
+        self._streams.pop(stream.stream_id, None)
+
+    def reset_stream(self, stream_id: int, error_code: int = HTTP2ErrorCode.INTERNAL_ERROR) -> None:
+        """Abandon a stream (RST_STREAM): its response cannot be completed."""
+        stream = self._streams.pop(stream_id, None)
+        if stream is None or self._closed:
+            return
+        with contextlib.suppress(h2.exceptions.H2Error):  # closed under our feet
+            self._h2.reset_stream(stream_id, error_code)
+
+    # -------------------------------------------------------------- ending
+
+    def start_graceful_shutdown(self) -> None:
+        """GOAWAY: the streams we have taken complete; newer ones are refused."""
+        if self._closed or self._goaway_last is not None:
+            return
+        last = self._h2.highest_inbound_stream_id
+        self._goaway_last = last
+        self._out += self._h2.data_to_send()  # keep what h2 queued first in front
+        self._out += _goaway_frame(last, HTTP2ErrorCode.NO_ERROR)
+
+    def close(self, error_code: int = HTTP2ErrorCode.NO_ERROR) -> None:
+        """Queue a final GOAWAY; nothing more is sent or read after it."""
+        if self._closed:
+            return
+        last = self._h2.highest_inbound_stream_id
+        if self._goaway_last is not None:
+            last = min(last, self._goaway_last)
+        self._closed = True
+        self._streams.clear()
+        self._h2.close_connection(error_code=error_code, last_stream_id=last)
+
+    def data_to_send(self) -> bytes:
+        """Every byte queued for the peer since the last call."""
+        out = self._out
+        if out:
+            out += self._h2.data_to_send()
+            data = bytes(out)
+            out.clear()
+            return data
+        return self._h2.data_to_send()

@@ -1,0 +1,175 @@
+"""The response side of HTTP/2: events in, frames out, local errors refused."""
+
+from __future__ import annotations
+
+import h2.events
+import pytest
+
+from pounce_protocols import (
+    HTTP2ErrorCode,
+    InformationalResponse,
+    LocalProtocolError,
+    ResponseBody,
+    ResponseEnd,
+    ResponseHead,
+    StreamReset,
+)
+
+from ._http2_helpers import RST_STREAM, Pair, client_events, parse_frames
+
+
+def respond(pair: Pair, stream_id: int, *events: object) -> list[h2.events.Event]:
+    for event in events:
+        pair.server.send(event)  # type: ignore[arg-type]
+    return pair.to_client()
+
+
+def test_a_whole_response() -> None:
+    pair = Pair()
+    pair.request(1)
+    received = respond(
+        pair,
+        1,
+        ResponseHead(stream_id=1, status=200, headers=((b"content-type", b"text/plain"),)),
+        ResponseBody(stream_id=1, data=b"hello"),
+        ResponseEnd(stream_id=1),
+    )
+    (head,) = client_events(received, h2.events.ResponseReceived)
+    assert head.headers == [(b":status", b"200"), (b"content-type", b"text/plain")]  # type: ignore[attr-defined]
+    data = b"".join(e.data for e in client_events(received, h2.events.DataReceived))  # type: ignore[attr-defined]
+    assert data == b"hello"
+    assert client_events(received, h2.events.StreamEnded)
+    assert pair.server.open_streams == 0
+
+
+def test_connection_specific_fields_are_dropped_and_names_lowercased() -> None:
+    pair = Pair()
+    pair.request(1)
+    headers = (
+        (b"Connection", b"keep-alive"),
+        (b"Keep-Alive", b"timeout=5"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"Upgrade", b"websocket"),
+        (b"Proxy-Connection", b"close"),
+        (b"X-Kept", b"yes"),
+    )
+    received = respond(
+        pair, 1, ResponseHead(stream_id=1, status=204, headers=headers), ResponseEnd(stream_id=1)
+    )
+    (head,) = client_events(received, h2.events.ResponseReceived)
+    assert head.headers == [(b":status", b"204"), (b"x-kept", b"yes")]  # type: ignore[attr-defined]
+
+
+def test_trailers_end_the_stream() -> None:
+    pair = Pair()
+    pair.request(1)
+    received = respond(
+        pair,
+        1,
+        ResponseHead(stream_id=1, status=200),
+        ResponseBody(stream_id=1, data=b"body"),
+        ResponseEnd(stream_id=1, trailers=((b"Grpc-Status", b"0"),)),
+    )
+    (trailers,) = client_events(received, h2.events.TrailersReceived)
+    assert trailers.headers == [(b"grpc-status", b"0")]  # type: ignore[attr-defined]
+    assert client_events(received, h2.events.StreamEnded)
+
+
+def test_interim_responses_come_before_the_final_one() -> None:
+    pair = Pair()
+    pair.request(1, b"/", b"PUT", [(b"expect", b"100-continue")], end=False)
+    received = respond(pair, 1, InformationalResponse(stream_id=1, status=100))
+    (interim,) = client_events(received, h2.events.InformationalResponseReceived)
+    assert interim.headers == [(b":status", b"100")]  # type: ignore[attr-defined]
+    pair.server.send(ResponseHead(stream_id=1, status=200))
+    with pytest.raises(LocalProtocolError, match="interim response after the final"):
+        pair.server.send(InformationalResponse(stream_id=1, status=103))
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        ([ResponseBody(stream_id=1, data=b"x")], "body before the response head"),
+        ([ResponseEnd(stream_id=1)], "end before the response head"),
+        ([ResponseHead(stream_id=1, status=101)], "no 101"),
+        ([ResponseHead(stream_id=1, status=200)] * 2, "already started"),
+        (
+            [ResponseHead(stream_id=1, status=200, headers=((b"x-split", b"a\r\nb: c"),))],
+            "invalid value",
+        ),
+        (
+            [
+                ResponseHead(stream_id=1, status=200),
+                ResponseBody(stream_id=1, data=b"x" * 100_000),  # more than the window
+                ResponseEnd(stream_id=1),
+                ResponseBody(stream_id=1, data=b"more"),
+            ],
+            "the response on stream 1 is complete",
+        ),
+    ],
+    ids=["body-first", "end-first", "101", "two-heads", "crlf-in-value", "after-end"],
+)
+def test_what_http2_cannot_send_is_a_local_error(events: list[object], message: str) -> None:
+    pair = Pair()
+    pair.request(1)
+    *before, last = events
+    for event in before:
+        pair.server.send(event)  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError, match=message):
+        pair.server.send(last)  # type: ignore[arg-type]
+
+
+def test_a_stream_whose_response_went_out_whole_is_gone() -> None:
+    pair = Pair()
+    pair.request(1)
+    respond(pair, 1, ResponseHead(stream_id=1, status=204), ResponseEnd(stream_id=1))
+    pair.server.send(ResponseBody(stream_id=1, data=b"late"))  # dropped, as for a reset stream
+    assert pair.server.data_to_send() == b""
+
+
+def test_a_stream_that_never_existed_is_a_local_error() -> None:
+    pair = Pair()
+    with pytest.raises(LocalProtocolError, match="stream 5 is not open"):
+        pair.server.send(ResponseHead(stream_id=5, status=200))
+
+
+def test_sending_on_a_stream_the_client_reset_is_dropped() -> None:
+    pair = Pair()
+    pair.request(1, end=False)
+    pair.client.reset_stream(1, HTTP2ErrorCode.CANCEL)
+    assert pair.to_server() == [StreamReset(stream_id=1, error_code=HTTP2ErrorCode.CANCEL)]
+    pair.server.send(ResponseHead(stream_id=1, status=200))
+    pair.server.send(ResponseBody(stream_id=1, data=b"late"))
+    assert pair.server.data_to_send() == b""
+
+
+def test_a_complete_response_stops_an_unwanted_request_body() -> None:
+    pair = Pair()
+    pair.request(1, b"/", b"POST", body=b"part", end=False)
+    pair.server.send(ResponseHead(stream_id=1, status=413))
+    pair.server.send(ResponseEnd(stream_id=1))
+    resets = [
+        (stream, int.from_bytes(payload, "big"))
+        for kind, _, stream, payload in parse_frames(pair.server.data_to_send())
+        if kind == RST_STREAM
+    ]
+    assert resets == [(1, HTTP2ErrorCode.NO_ERROR)]
+    assert pair.server.open_streams == 0
+
+
+def test_server_reset_stream() -> None:
+    pair = Pair()
+    pair.request(1)
+    pair.server.send(ResponseHead(stream_id=1, status=200))
+    pair.server.reset_stream(1, HTTP2ErrorCode.INTERNAL_ERROR)
+    (reset,) = client_events(pair.to_client(), h2.events.StreamReset)
+    assert reset.error_code == HTTP2ErrorCode.INTERNAL_ERROR  # type: ignore[attr-defined]
+    assert pair.server.open_streams == 0
+
+
+def test_local_errors_carry_an_http2_error_code() -> None:
+    pair = Pair()
+    pair.request(1)
+    with pytest.raises(LocalProtocolError) as caught:
+        pair.server.send(ResponseBody(stream_id=1, data=b"no head yet"))
+    assert caught.value.error_code == HTTP2ErrorCode.INTERNAL_ERROR
