@@ -598,6 +598,29 @@ def targets(rows: list[Row]) -> list[str]:
     return out
 
 
+def free_threaded_targets(group: list[Row]) -> list[str]:
+    """The free-threaded targets, judged on the thread/process group of this run:
+    2 thread workers against 1, and thread workers' RSS against process workers'."""
+    one, threads, processes = group
+    out = ["Free-threaded targets (hello world, Pounce thread vs process workers, this run):"]
+    if one.note or threads.note or processes.note:
+        return [*out, f"- not measured: {one.note or threads.note or processes.note}"]
+    scaling = threads.figure("rate") / one.figure("rate")
+    verdict = "met" if scaling >= 1.7 else "NOT met"
+    out.append(
+        f"- 2 thread workers ≥ 1.7x 1 worker: {scaling:.2f}x ({verdict}; wrk shares the "
+        f"same CPUs, so on 2 CPUs the cores do not allow a clean measure)"
+    )
+    rss_t, rss_p = threads.figure("rss_mb"), processes.figure("rss_mb")
+    share = rss_t / rss_p if rss_p else float("nan")
+    verdict = "met" if share < 0.5 else "NOT met"
+    out.append(
+        f"- 2 thread workers' peak RSS < half of 2 process workers': {rss_t:.0f} MB vs "
+        f"{rss_p:.0f} MB = {share:.2f} ({verdict})"
+    )
+    return out
+
+
 def chart(rows: list[Row], path: Path, title: str) -> str | None:
     try:
         import matplotlib
@@ -804,9 +827,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not info["gil"] and wants_pounce:
             hello = next(w for w in WORKLOADS if w.key == "hello")
-            group = [Row(hello, 2, by_key["pounce"], mode) for mode in ("thread", "process")]
+            pounce = by_key["pounce"]
+            group = [
+                Row(hello, 1, pounce, "thread"),
+                Row(hello, 2, pounce, "thread"),
+                Row(hello, 2, pounce, "process"),
+            ]
             run_rounds(args, group, logs)
             rows.extend(group)
+            notes.extend(free_threaded_targets(group))
         elif info["gil"]:
             notes.append(
                 "Thread vs process workers on free-threaded Python: n/a (this interpreter has "
