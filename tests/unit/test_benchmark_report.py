@@ -21,7 +21,8 @@ HARNESS = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
     spec = importlib.util.spec_from_file_location("pounce_bench_run", HARNESS)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     # dataclasses resolve the module's annotations through sys.modules.
     sys.modules[spec.name] = module
