@@ -758,11 +758,16 @@ def save(args: argparse.Namespace, info: dict[str, Any], rows: list[Row], notes:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tag = f"{info['implementation'].lower()}{info['python']}{'' if info['gil'] else 't'}"
     base = args.results / f"{stamp}-{tag}"
+
+    def named(suffix: str) -> Path:
+        # Not with_suffix: the version's dots (3.14.10) are not a suffix.
+        return base.parent / f"{base.name}{suffix}"
+
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     document = {"machine": info, "settings": settings, "rows": [r.as_dict() for r in rows]}
-    base.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
+    named(".json").write_text(json.dumps(document, indent=2) + "\n")
     title = f"{info['implementation']} {info['python']}, {info['cpus']} CPUs"
-    problem = chart(rows, base.with_suffix(".png"), title)
+    problem = chart(rows, named(".png"), title)
     gil = "enabled" if info["gil"] else "disabled"
     markdown = [
         f"# Benchmark run {stamp}",
@@ -782,10 +787,10 @@ def save(args: argparse.Namespace, info: dict[str, Any], rows: list[Row], notes:
         "",
         *notes,
         "",
-        f"![chart]({base.with_suffix('.png').name})" if problem is None else problem,
+        f"![chart]({named('.png').name})" if problem is None else problem,
         "",
     ]
-    base.with_suffix(".md").write_text("\n".join(markdown))
+    named(".md").write_text("\n".join(markdown))
     return base
 
 

@@ -99,3 +99,16 @@ def test_table_rows_and_ratios(bench):
     assert "| Uvicorn (httptools+uvloop) | 5,000 |" in text
     assert "| 0.50x |" in text
     assert "| plain-text hello | 1 | Granian (ceiling) | n/a: granian not installed |" in text
+
+
+def test_saved_files_keep_the_whole_version_in_their_name(bench, tmp_path):
+    args = bench.parse_args(["--results", str(tmp_path)])
+    info = {"implementation": "CPython", "python": "3.14.7", "gil": False, "cpus": 2}
+    info |= {"cpu_model": "", "load_average": [0.0, 0.0, 0.0], "versions": {}}
+    rows = [_row(bench, "pounce", rate=1_000, p99_us=1_000)]
+    base = bench.save(args, info, rows, ["a note"])
+    assert base.name.endswith("-cpython3.14.7t")
+    assert (tmp_path / f"{base.name}.json").is_file()
+    markdown = (tmp_path / f"{base.name}.md").read_text()
+    assert "| plain-text hello | 1 | Pounce | 1,000 |" in markdown
+    assert "a note" in markdown
