@@ -9,6 +9,8 @@ TOOLS=(
     "curl curl"
     "h2load nghttp2-client"
     "wrk wrk"
+    "redis-server redis-server"
+    "nginx nginx"
 )
 
 missing=()

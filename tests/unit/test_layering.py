@@ -2,8 +2,9 @@
 
 ``pounce_protocols`` is Sans-IO: it imports no other Pounce package and
 nothing that does I/O or concurrency. ``pounce`` (core) never imports the CLI
-or the extras built on top of it. The source is read with :mod:`ast`, so an
-import inside a function or behind ``TYPE_CHECKING`` counts too.
+or the extras built on top of it, and the extras never import the CLI. The
+source is read with :mod:`ast`, so an import inside a function or behind
+``TYPE_CHECKING`` counts too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import pounce
+import pounce_extras
 import pounce_protocols
 
 IO_MODULES = {
@@ -73,8 +75,9 @@ def imports_of(package: types.ModuleType) -> dict[str, set[str]]:
     [
         (pounce_protocols, {"pounce", "pounce_cli", "pounce_extras"} | IO_MODULES),
         (pounce, {"pounce_cli", "pounce_extras"}),
+        (pounce_extras, {"pounce_cli"}),
     ],
-    ids=["pounce_protocols", "pounce"],
+    ids=["pounce_protocols", "pounce", "pounce_extras"],
 )
 def test_layering(package: types.ModuleType, forbidden: set[str]) -> None:
     violations = {

@@ -12,6 +12,7 @@ import types
 import pytest
 
 import pounce
+import pounce_extras
 import pounce_protocols
 
 PUBLIC_API = {
@@ -64,17 +65,48 @@ PUBLIC_API = {
         "ASGIApp",
         "AppLoadError",
         "ClientDisconnected",
+        "ConnectionClosed",
+        "ConnectionOpened",
+        "ErrorRenderer",
+        "FeatureUnavailable",
+        "LifecycleEvent",
         "Message",
         "OptionSpec",
         "Receive",
+        "RequestCompleted",
         "Scope",
         "Send",
         "Server",
         "ServerConfig",
+        "ServerDraining",
+        "ServerPlugin",
+        "ServerStarted",
+        "ServerStopped",
+        "ReloadCompleted",
+        "ReloadFailed",
+        "ReloadStarted",
+        "WorkerCrashed",
+        "WorkerStarted",
+        "WorkerStopped",
+        "WorkerUnresponsive",
         "__version__",
         "config_options",
         "load_app",
         "run",
+    },
+    pounce_extras: {
+        "CORS",
+        "CompressionLayer",
+        "ConcurrencyLimiter",
+        "JSONFormatter",
+        "LoadShedding",
+        "MemoryStore",
+        "RateLimitLayer",
+        "RequestID",
+        "SecurityHeaders",
+        "ServerTiming",
+        "StaticFiles",
+        "render_error",
     },
 }
 PACKAGES = pytest.mark.parametrize("package", list(PUBLIC_API), ids=lambda p: p.__name__)
@@ -106,6 +138,7 @@ def test_star_import_gives_exactly_all(package: types.ModuleType) -> None:
     [
         pounce_protocols,
         pounce,
+        pounce_extras,
     ],
     ids=lambda p: p.__name__,
 )

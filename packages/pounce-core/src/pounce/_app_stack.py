@@ -6,19 +6,21 @@ live in higher packages; they register themselves here through the
 Each entry point names a callable ``(app, config) -> app | None``; it returns
 a wrapped app when the config turns its feature on, or ``None`` to stay out.
 Layers are applied in ascending order of their ``order`` attribute (default
-100): a lower order sits closer to the application.
+100): a lower order sits closer to the application. Server plugins
+(:mod:`._plugins`) that wrap the app take their place in the same order.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._logging import ERROR_LOGGER
+from pounce._plugins import ServerPlugin
 
 __all__ = ["AppLayer", "build_app", "installed_layers"]
 
@@ -39,11 +41,22 @@ def installed_layers() -> list[tuple[str, AppLayer]]:
     return [(name, layer) for _, name, layer in layers]
 
 
-def build_app(app: ASGIApp, config: ServerConfig) -> ASGIApp:
-    """Wrap ``app`` in every installed layer that ``config`` turns on."""
+def build_app(app: ASGIApp, config: ServerConfig, plugins: Iterable[ServerPlugin] = ()) -> ASGIApp:
+    """Wrap ``app`` in every installed layer that ``config`` turns on, and in
+    the layers of ``plugins``, innermost (lowest order) first."""
+    steps: list[tuple[int, str, Callable[[ASGIApp], ASGIApp | None]]] = []
     for name, layer in installed_layers():
-        wrapped = layer(app, config)
-        if wrapped is not None:
+        steps.append((int(getattr(layer, "order", 100)), name, _bind(layer, config)))
+    for plugin in plugins:
+        steps.append((plugin.order, type(plugin).__name__, plugin.wrap_app))
+    steps.sort(key=lambda item: (item[0], item[1]))
+    for _, name, wrap in steps:
+        wrapped = wrap(app)
+        if wrapped is not None and wrapped is not app:
             _logger.debug("App layer %s enabled.", name)
             app = wrapped
     return app
+
+
+def _bind(layer: AppLayer, config: ServerConfig) -> Callable[[ASGIApp], ASGIApp | None]:
+    return lambda app: layer(app, config)

@@ -24,6 +24,7 @@ __all__ = ["LifespanMode", "LogLevel", "ServerConfig", "WorkerMode", "config_opt
 LifespanMode = Literal["auto", "on", "off"]
 LoopChoice = Literal["auto", "asyncio", "uvloop"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+LogFormat = Literal["text", "json"]
 CertReqs = Literal["none", "optional", "required"]
 WorkerMode = Literal["auto", "thread", "process"]
 WebSocketChoice = Literal["auto", "on", "off"]
@@ -395,6 +396,323 @@ class ServerConfig:
         metadata=option("Maximum request body bytes; more gets 413.", group="Limits"),
     )
 
+    # --- batteries (pounce-extras) -----------------------------------------
+    # Declared here like every setting; implemented by plugins of the
+    # pounce-extras package (``feature`` names the plugin, ``extra`` the
+    # install extra it needs). Core never imports them.
+    compression: bool = field(
+        default=True,
+        metadata=option(
+            "Compress responses (zstd, else gzip) for clients that accept it.",
+            group="Compression",
+            feature="compression",
+        ),
+    )
+    compression_min_size: int = field(
+        default=512,
+        metadata=option(
+            "Bodies smaller than this many bytes are sent uncompressed.",
+            group="Compression",
+            feature="compression",
+        ),
+    )
+    compression_gzip_level: int = field(
+        default=6,
+        metadata=option("gzip level, 1 (fast) to 9 (small).", group="Compression"),
+    )
+    compression_zstd_level: int = field(
+        default=3,
+        metadata=option("zstd level, 1 (fast) to 19 (small).", group="Compression"),
+    )
+
+    static: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "Serve the files of DIR under the URL path PREFIX, e.g. /assets=./public (repeatable).",
+            group="Static files",
+            metavar="PREFIX=DIR",
+            feature="static",
+        ),
+    )
+    static_index: tuple[str, ...] = field(
+        default=("index.html",),
+        metadata=option(
+            "Comma-separated file names served for a directory path ending in '/'.",
+            group="Static files",
+            separator=",",
+        ),
+    )
+    static_max_age: int | None = field(
+        default=None,
+        metadata=option(
+            "Send 'cache-control: public, max-age=N' with static files.",
+            group="Static files",
+        ),
+    )
+    static_sendfile: bool = field(
+        default=True,
+        metadata=option(
+            "Send static files with os.sendfile on plain TCP connections.",
+            group="Static files",
+        ),
+    )
+
+    middleware: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "ASGI middleware to wrap the app in, as module:factory; the factory is called "
+            "with the app (repeatable; the first given is the outermost).",
+            group="Middleware",
+            metavar="MODULE:FACTORY",
+            feature="middleware",
+        ),
+    )
+    cors_allow_origins: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "Comma-separated origins allowed to make cross-origin requests ('*': any); "
+            "turns CORS on.",
+            group="Middleware",
+            separator=",",
+            feature="cors",
+        ),
+    )
+    cors_allow_methods: tuple[str, ...] = field(
+        default=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"),
+        metadata=option(
+            "Comma-separated methods allowed in cross-origin requests ('*': any).",
+            group="Middleware",
+            separator=",",
+        ),
+    )
+    cors_allow_headers: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "Comma-separated request headers allowed in cross-origin requests ('*': any); "
+            "CORS-safelisted headers are always allowed.",
+            group="Middleware",
+            separator=",",
+        ),
+    )
+    cors_expose_headers: tuple[str, ...] = field(
+        default=(),
+        metadata=option(
+            "Comma-separated response headers cross-origin scripts may read.",
+            group="Middleware",
+            separator=",",
+        ),
+    )
+    cors_allow_credentials: bool = field(
+        default=False,
+        metadata=option(
+            "Allow cross-origin requests with credentials (cookies, authorization).",
+            group="Middleware",
+        ),
+    )
+    cors_max_age: int = field(
+        default=600,
+        metadata=option("Seconds a browser may cache a CORS preflight answer.", group="Middleware"),
+    )
+    security_headers: bool = field(
+        default=False,
+        metadata=option(
+            "Add security headers (nosniff, frame options, referrer policy, HSTS on https) "
+            "unless the app sets them.",
+            group="Middleware",
+            feature="security_headers",
+        ),
+    )
+    hsts_max_age: int = field(
+        default=31536000,
+        metadata=option(
+            "max-age of the Strict-Transport-Security header --security-headers sends "
+            "on https (0: none).",
+            group="Middleware",
+        ),
+    )
+    content_security_policy: str | None = field(
+        default=None,
+        metadata=option(
+            "A Content-Security-Policy header value for --security-headers to send.",
+            group="Middleware",
+            feature="security_headers",
+        ),
+    )
+    request_id: bool = field(
+        default=False,
+        metadata=option(
+            "Give every request an ID (kept from the request when valid, else generated) "
+            "and echo it in the response.",
+            group="Middleware",
+            feature="request_id",
+        ),
+    )
+    request_id_header: str = field(
+        default="X-Request-ID",
+        metadata=option("The header carrying the request ID.", group="Middleware"),
+    )
+
+    rate_limit: float | None = field(
+        default=None,
+        metadata=option(
+            "Requests per second allowed per client (token bucket); more get 429.",
+            group="Rate limiting",
+            metavar="RATE",
+            feature="rate_limit",
+        ),
+    )
+    rate_limit_burst: int | None = field(
+        default=None,
+        metadata=option(
+            "Requests a client may make at once before --rate-limit applies "
+            "(default: the rate, rounded up).",
+            group="Rate limiting",
+            feature="rate_limit",
+        ),
+    )
+    rate_limit_key_header: str | None = field(
+        default=None,
+        metadata=option(
+            "Key clients by this request header (e.g. an API key) instead of their address.",
+            group="Rate limiting",
+            feature="rate_limit",
+        ),
+    )
+    rate_limit_store: str = field(
+        default="memory",
+        metadata=option(
+            "Where buckets live: 'memory' (one limit per process) or a redis:// URL "
+            "(one limit across processes and machines).",
+            group="Rate limiting",
+            metavar="memory|redis://HOST:PORT/DB",
+            feature="rate_limit",
+            extra="redis",
+            secret=True,  # the URL may hold a password
+        ),
+    )
+    rate_limit_max_keys: int = field(
+        default=100_000,
+        metadata=option(
+            "Clients remembered by the memory store; the least recently seen are forgotten.",
+            group="Rate limiting",
+        ),
+    )
+
+    limit_concurrency: int | None = field(
+        default=None,
+        metadata=option(
+            "Requests handled at once; more wait in a queue, and get 503 when it is full.",
+            group="Load shedding",
+            feature="load_shedding",
+        ),
+    )
+    limit_queue: int | None = field(
+        default=None,
+        metadata=option(
+            "Requests that may wait for --limit-concurrency (default: as many as it allows).",
+            group="Load shedding",
+            feature="load_shedding",
+        ),
+    )
+    limit_queue_timeout: float = field(
+        default=10.0,
+        metadata=option(
+            "Seconds a request may wait in the queue before it gets 503.",
+            group="Load shedding",
+        ),
+    )
+    error_pages: bool = field(
+        default=True,
+        metadata=option(
+            "Render the responses the server generates as HTML or JSON when the "
+            "client's Accept prefers it (plain text otherwise).",
+            group="Error pages",
+            feature="error_pages",
+        ),
+    )
+    debug: bool = field(
+        default=False,
+        metadata=option(
+            "Show the traceback of an application error in its 500 response. Never in production.",
+            group="Error pages",
+            feature="error_pages",
+        ),
+    )
+
+    server_timing: bool = field(
+        default=False,
+        metadata=option(
+            "Add a Server-Timing header (parse and app durations; send as a trailer "
+            "for clients that accept trailers).",
+            group="Observability",
+            feature="server_timing",
+        ),
+    )
+    metrics: bool = field(
+        default=False,
+        metadata=option(
+            "Expose Prometheus metrics.",
+            group="Observability",
+            feature="metrics",
+            extra="metrics",
+        ),
+    )
+    metrics_path: str = field(
+        default="/metrics",
+        metadata=option(
+            "Path of the metrics on the main listener (when --metrics-bind is not given).",
+            group="Observability",
+            feature="metrics",
+            extra="metrics",
+        ),
+    )
+    metrics_bind: str | None = field(
+        default=None,
+        metadata=option(
+            "Serve the metrics on a separate listener at HOST:PORT instead.",
+            group="Observability",
+            metavar="HOST:PORT",
+            feature="metrics",
+            extra="metrics",
+        ),
+    )
+    otel: bool = field(
+        default=False,
+        metadata=option(
+            "Record an OpenTelemetry server span per request, continuing a W3C traceparent.",
+            group="Observability",
+            feature="otel",
+            extra="otel",
+        ),
+    )
+    sentry_dsn: str | None = field(
+        default=None,
+        metadata=option(
+            "Report application exceptions to Sentry at this DSN.",
+            group="Observability",
+            feature="sentry",
+            extra="sentry",
+            secret=True,
+        ),
+    )
+    sentry_environment: str | None = field(
+        default=None,
+        metadata=option(
+            "The environment name given to Sentry events.",
+            group="Observability",
+            feature="sentry",
+            extra="sentry",
+        ),
+    )
+    log_format: LogFormat = field(
+        default="text",
+        metadata=option(
+            "Log lines as readable 'text' or as one JSON object per line, lifecycle "
+            "events included ('json').",
+            group="Logging",
+            feature="json_logs",
+        ),
+    )
     # --- WebSocket ---------------------------------------------------------
     ws: WebSocketChoice = field(
         default="auto",
@@ -608,6 +926,146 @@ def _validate(config: ServerConfig) -> None:
             all(c == "\t" or 32 <= ord(c) <= 126 or 128 <= ord(c) <= 255 for c in value),
             f"header value {value.strip()!r} has control characters",
         )
+    _validate_batteries(config)
+
+
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def _is_token(text: str) -> bool:
+    return bool(text) and all(c in _TOKEN_CHARS for c in text)
+
+
+def _is_field_value(text: str) -> bool:
+    return all(c == "\t" or 32 <= ord(c) <= 126 for c in text)
+
+
+def _is_path(text: str) -> bool:
+    return text.startswith("/") and _is_field_value(text) and " " not in text
+
+
+def _validate_batteries(config: ServerConfig) -> None:
+    """Settings of the pounce-extras features: shape and bounds only.
+
+    Whether a directory exists or a middleware imports is checked by the
+    feature itself when the server starts.
+    """
+    _check(
+        config.compression_min_size >= 0,
+        f"compression_min_size must be >= 0, got {config.compression_min_size}",
+    )
+    _check(
+        1 <= config.compression_gzip_level <= 9,
+        f"compression_gzip_level must be in 1..9, got {config.compression_gzip_level}",
+    )
+    # Levels above 19 need a window larger than the 8 MiB an HTTP client must
+    # accept (RFC 9659 §3).
+    _check(
+        1 <= config.compression_zstd_level <= 19,
+        f"compression_zstd_level must be in 1..19, got {config.compression_zstd_level}",
+    )
+    for entry in config.static:
+        prefix, sep, directory = entry.partition("=")
+        _check(
+            bool(sep) and bool(directory.strip()),
+            f"static {entry!r} must look like '/prefix=directory'",
+        )
+        prefix = prefix.strip()
+        _check(
+            _is_path(prefix) and (prefix == "/" or not prefix.endswith("/")),
+            f"static prefix {prefix!r} must start with '/' and not end with '/'",
+        )
+    for name in config.static_index:
+        _check(
+            bool(name) and "/" not in name and "\\" not in name and name not in (".", ".."),
+            f"static_index {name!r} must be a plain file name",
+        )
+    _check(
+        config.static_max_age is None or config.static_max_age >= 0,
+        f"static_max_age must be >= 0, got {config.static_max_age}",
+    )
+    for path in config.middleware:
+        module, sep, attribute = path.partition(":")
+        _check(
+            bool(sep) and bool(module) and bool(attribute),
+            f"middleware {path!r} must look like 'module:factory'",
+        )
+    for origin in config.cors_allow_origins:
+        _check(
+            origin == "*" or ("://" in origin and not origin.endswith("/")),
+            f"cors_allow_origins: {origin!r} must be '*' or scheme://host[:port]",
+        )
+    for name in ("cors_allow_methods", "cors_allow_headers", "cors_expose_headers"):
+        for item in getattr(config, name):
+            _check(item == "*" or _is_token(item), f"{name}: {item!r} is not a valid token")
+    _check(config.cors_max_age >= 0, f"cors_max_age must be >= 0, got {config.cors_max_age}")
+    _check(config.hsts_max_age >= 0, f"hsts_max_age must be >= 0, got {config.hsts_max_age}")
+    csp = config.content_security_policy
+    _check(
+        csp is None or (bool(csp.strip()) and _is_field_value(csp)),
+        "content_security_policy must be a non-empty header value",
+    )
+    _check(
+        _is_token(config.request_id_header),
+        f"request_id_header {config.request_id_header!r} is not a valid header name",
+    )
+    if config.rate_limit is None:
+        _check(config.rate_limit_burst is None, "rate_limit_burst needs rate_limit")
+    else:
+        _check(
+            _positive_number(config.rate_limit),
+            f"rate_limit must be a positive number of requests per second, "
+            f"got {config.rate_limit!r}",
+        )
+    _check(
+        config.rate_limit_burst is None or config.rate_limit_burst >= 1,
+        f"rate_limit_burst must be >= 1, got {config.rate_limit_burst}",
+    )
+    _check(
+        config.rate_limit_key_header is None or _is_token(config.rate_limit_key_header),
+        f"rate_limit_key_header {config.rate_limit_key_header!r} is not a valid header name",
+    )
+    store = config.rate_limit_store
+    _check(
+        store == "memory" or store.startswith(("redis://", "rediss://", "unix://")),
+        f"rate_limit_store must be 'memory' or a redis:// URL, got {store!r}",
+    )
+    _check(
+        config.rate_limit_max_keys >= 1,
+        f"rate_limit_max_keys must be >= 1, got {config.rate_limit_max_keys}",
+    )
+    if config.limit_concurrency is None:
+        _check(config.limit_queue is None, "limit_queue needs limit_concurrency")
+    else:
+        _check(
+            config.limit_concurrency >= 1,
+            f"limit_concurrency must be >= 1, got {config.limit_concurrency}",
+        )
+    _check(
+        config.limit_queue is None or config.limit_queue >= 0,
+        f"limit_queue must be >= 0, got {config.limit_queue}",
+    )
+    _check(
+        _positive_number(config.limit_queue_timeout),
+        f"limit_queue_timeout must be positive seconds, got {config.limit_queue_timeout!r}",
+    )
+    _check(
+        _is_path(config.metrics_path),
+        f"metrics_path must start with '/', got {config.metrics_path!r}",
+    )
+    if config.metrics_bind is not None:
+        _, sep, port = config.metrics_bind.rpartition(":")
+        _check(
+            bool(sep) and port.isdigit() and 0 <= int(port) <= 65535,
+            f"metrics_bind must look like HOST:PORT, got {config.metrics_bind!r}",
+        )
+    dsn = config.sentry_dsn
+    _check(
+        dsn is None or dsn.startswith(("http://", "https://")),
+        "sentry_dsn must be an http:// or https:// URL",
+    )
 
 
 def _validate_tls(config: ServerConfig) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -34,7 +35,8 @@ from pounce._asgi_types import ASGIApp
 from pounce._deadline import Deadline
 from pounce._h2c import upgrade_h2c
 from pounce._http_scope import address, connection_tls, content_length, http_scope, request_headers
-from pounce._http_stream import HTTPStream
+from pounce._http_stream import ZERO_COPY_SEND, ClientDisconnected, HTTPStream
+from pounce._lifecycle import ConnectionClosed, ConnectionOpened
 from pounce._logging import ERROR_LOGGER
 from pounce._websocket_http1 import start_websocket
 from pounce._worker_context import WorkerContext, start_task
@@ -84,6 +86,7 @@ class HTTP1Connection(asyncio.Protocol):
         "_discarded",
         "_dispatching",
         "_drain_waiters",
+        "_head_started",
         "_head_timer_armed",
         "_held",
         "_loop",
@@ -92,6 +95,7 @@ class HTTP1Connection(asyncio.Protocol):
         "_proxied",
         "_read_paused",
         "_scheme",
+        "_sendfile",
         "_server",
         "_start_pending",
         "_stream",
@@ -117,6 +121,8 @@ class HTTP1Connection(asyncio.Protocol):
         self._proxied = False  # whether the peer's forwarding headers are trusted
         self._observed = ctx.emitter.active  # lifecycle hooks want RequestCompleted
         self._head_timer_armed = False
+        self._head_started = 0.0  # when the current head began to arrive (timing only)
+        self._sendfile = False
         self._discarded = 0
         self._read_paused = False
         self._write_paused = False
@@ -143,15 +149,24 @@ class HTTP1Connection(asyncio.Protocol):
         if transport.get_extra_info("sslcontext") is not None:
             self._scheme = "https"
             self._tls = connection_tls(transport, self._ctx)
-        proxies = self._ctx.proxies
+        else:
+            # Only a plain socket can take file bytes straight from the kernel.
+            self._sendfile = self._ctx.sendfile
+        ctx = self._ctx
+        proxies = ctx.proxies
         if proxies is not None:
             # Decided once per connection: the peer does not change.
             self._proxied = proxies.trusts(self._client[0] if self._client else None)
-        self._ctx.connections.add(self)
+        ctx.connections.add(self)
+        if ctx.emitter.active:
+            ctx.emitter.emit(ConnectionOpened(worker_id=ctx.worker_id, client=self._client))
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._ctx.connections.discard(self)
+        ctx = self._ctx
+        ctx.connections.discard(self)
+        if ctx.emitter.active:
+            ctx.emitter.emit(ConnectionClosed(worker_id=ctx.worker_id, client=self._client))
         self._timer.stop()
         self._held = b""
         self._closing = True
@@ -164,6 +179,8 @@ class HTTP1Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
+        if self._ctx.request_timing and self._machine.awaiting_request and not self._head_started:
+            self._head_started = time.perf_counter()
         try:
             events = self._machine.receive_data(data)
         except RemoteProtocolError as exc:
@@ -272,6 +289,17 @@ class HTTP1Connection(asyncio.Protocol):
             tls=self._tls,
             proxied=self._proxied,
         )
+        if self._sendfile:
+            scope["extensions"][ZERO_COPY_SEND] = {}
+        if ctx.request_timing:
+            # Facts for a Server-Timing layer: when the head began to arrive
+            # and when it was parsed (perf_counter seconds).
+            now = time.perf_counter()
+            scope["extensions"]["pounce.timing"] = {
+                "request_start": self._head_started or now,
+                "head_parsed": now,
+            }
+            self._head_started = 0.0
         stream = HTTPStream(
             sink=self,
             stream_id=event.stream_id,
@@ -279,6 +307,7 @@ class HTTP1Connection(asyncio.Protocol):
             default_headers=ctx.default_header_fields,
             expect_continue=event.expect_continue,
             body_limit=ctx.config.limit_request_body,
+            file_sink=self if self._sendfile else None,
         )
         self._stream = stream
         self._stream_done = False
@@ -358,6 +387,8 @@ class HTTP1Connection(asyncio.Protocol):
         if self._closing:
             self._close()
             return []
+        if self._ctx.request_timing and machine.buffered_bytes:
+            self._head_started = time.perf_counter()  # a pipelined head, parsed now
         try:
             events = machine.start_next_cycle()
         except LocalProtocolError:
@@ -440,6 +471,28 @@ class HTTP1Connection(asyncio.Protocol):
         events = self._next_cycle()
         if events:
             self._process(events)
+
+    async def send_file(self, stream_id: int, file: Any, offset: int, count: int) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        try:
+            before, after = self._machine.send_body_passthrough(stream_id, count)
+        except LocalProtocolError as exc:
+            raise RuntimeError(f"Invalid response: {exc}") from None
+        if before:
+            transport.write(before)
+        try:
+            # asyncio waits for the write buffer to empty, then uses
+            # os.sendfile on the socket (or copies, where it cannot).
+            await self._loop.sendfile(transport, file, offset, count)
+        except (ConnectionError, RuntimeError) as exc:
+            # The peer went away mid-file (RuntimeError: the transport was
+            # already closing); the framing is broken, so is the connection.
+            self._close()
+            raise ClientDisconnected("the client disconnected") from exc
+        if after and self._transport is not None:
+            self._transport.write(after)
 
     def abort_stream(self, stream_id: int) -> None:
         self._close()
@@ -592,7 +645,16 @@ class HTTP1Connection(asyncio.Protocol):
         return self._stream is None or self._stream.response_complete
 
     def shutdown(self) -> None:
-        """Close now if idle, else after the current response."""
+        """Close now if idle, else after the current response.
+
+        A connection that has not carried a request yet is not closed: its
+        client connected to send one, which may already be on the wire, and
+        closing would reset it unanswered. It is served, with
+        ``connection: close`` (the worker is draining), or closed by the
+        request-head timeout if nothing comes.
+        """
+        if self._machine.stream_id == 0 and self._stream is None and self._ctx.draining:
+            return
         self._closing = True
         if self.is_idle() and (self._task is None or self._task.done()):
             self._close()

@@ -39,6 +39,7 @@ from typing import Any, cast
 from pounce._access_log import log_request
 from pounce._http_scope import address, connection_tls, content_length, http_scope, request_headers
 from pounce._http_stream import HTTPStream
+from pounce._lifecycle import ConnectionClosed, ConnectionOpened
 from pounce._logging import ERROR_LOGGER
 from pounce._worker_context import WorkerContext, start_task
 from pounce_protocols import (
@@ -169,7 +170,11 @@ class HTTP2Connection(asyncio.Protocol):
         if transport.get_extra_info("sslcontext") is not None:
             self._scheme = "https"
             self._tls = connection_tls(transport, self._ctx)
-        self._ctx.connections.add(self)
+        ctx = self._ctx
+        ctx.connections.add(self)
+        # A connection upgraded from HTTP/1.1 (h2c) was reported opened there.
+        if ctx.emitter.active and not self._initial_events:
+            ctx.emitter.emit(ConnectionOpened(worker_id=ctx.worker_id, client=self._client))
         if self._initial_events:
             events, self._initial_events = self._initial_events, []
             self._dispatch(events)
@@ -181,7 +186,10 @@ class HTTP2Connection(asyncio.Protocol):
             self._set_timer(self._ctx.config.timeout_request_header, self._on_preface_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._ctx.connections.discard(self)
+        ctx = self._ctx
+        ctx.connections.discard(self)
+        if ctx.emitter.active:
+            ctx.emitter.emit(ConnectionClosed(worker_id=ctx.worker_id, client=self._client))
         self._cancel_timer()
         if self._write_stall is not None:
             self._write_stall.cancel()

@@ -130,11 +130,14 @@ def http_scope(
     decided it once; None decides it here.
     """
     proxies = ctx.proxies
-    if proxies is not None:
+    if proxies is not None and proxied is not False:
         if proxied is None:
-            client, scheme = proxies.resolve(client, scheme, headers)
-        elif proxied:
-            client, scheme = proxies.forwarded(client, scheme, headers)
+            client, scheme, host = proxies.resolve_forwarded(client, scheme, headers)
+        else:
+            client, scheme, host = proxies.forwarded(client, scheme, headers)
+        if host is not None:
+            # A trusted proxy's forwarded host is the one the client asked for.
+            headers = [(b"host", host)] + [h for h in headers if h[0] != b"host"]
     method = _METHODS.get(event.method) or event.method.decode("ascii")
     root = ctx.root_path
     extensions: dict[str, Any] = {"http.response.trailers": {}}

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -33,7 +34,12 @@ from pounce._asgi_types import ASGIApp, Message, Scope
 from pounce._logging import ERROR_LOGGER
 from pounce_protocols import ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
-__all__ = ["ClientDisconnected", "HTTPStream", "StreamSink", "StreamState"]
+__all__ = ["ClientDisconnected", "FileSink", "HTTPStream", "StreamSink", "StreamState"]
+
+# The ASGI "Zero Copy Send" extension: the app hands over an open file and the
+# server writes it to the socket itself (os.sendfile), without copying it
+# through Python.
+ZERO_COPY_SEND = "http.response.zerocopysend"
 
 _logger = logging.getLogger(ERROR_LOGGER)
 
@@ -88,6 +94,14 @@ class StreamSink(Protocol):
         """
 
 
+class FileSink(Protocol):
+    """A connection that can write file contents straight to its socket."""
+
+    async def send_file(self, stream_id: int, file: Any, offset: int, count: int) -> None:
+        """Write ``count`` bytes of ``file`` from ``offset`` as response body;
+        return when they are sent (or the peer is gone)."""
+
+
 class StreamState(enum.Enum):
     START = "waiting for http.response.start"
     STARTED = "waiting for the first http.response.body"
@@ -134,6 +148,7 @@ class HTTPStream:
         "_default_headers",
         "_disconnected",
         "_expect_continue",
+        "_file_sink",
         "_head_pending",
         "_is_head",
         "_request_complete",
@@ -158,8 +173,12 @@ class HTTPStream:
         default_headers: Callable[[], Sequence[tuple[bytes, bytes]]],
         expect_continue: bool,
         body_limit: int,
+        file_sink: FileSink | None = None,
     ) -> None:
         self._sink = sink
+        # Offered to the app (the scope's zero-copy extension) only by
+        # connections that have one.
+        self._file_sink = file_sink
         self.stream_id = stream_id
         self.scope = scope
         self._default_headers = default_headers
@@ -397,6 +416,61 @@ class HTTPStream:
             self._finish_body()
         return _NO_WAIT
 
+    async def _on_first_file(self, message: Message) -> None:
+        file, offset, count = self._file_part(message)
+        more_body = message.get("more_body", False)
+        pending = self._head_pending
+        assert pending is not None
+        self._head_pending = None
+        status, headers = pending
+        known_length = None if (more_body or self._trailers_expected) else count
+        self._emit_head(status, headers, known_length)
+        self._state = _BODY
+        # The head must not wait for the file (the connection holds a head
+        # until the next event, see StreamSink): an empty body sends it now.
+        self._sink.send_event(ResponseBody(stream_id=self.stream_id, data=b"", _trusted=True))
+        await self._write_file(file, offset, count)
+        if not more_body:
+            self._finish_body()
+
+    async def _on_file(self, message: Message) -> None:
+        file, offset, count = self._file_part(message)
+        await self._write_file(file, offset, count)
+        if not message.get("more_body", False):
+            self._finish_body()
+
+    def _file_part(self, message: Message) -> tuple[Any, int, int]:
+        if self._file_sink is None:
+            raise RuntimeError(f"{ZERO_COPY_SEND} was not offered in the scope's extensions")
+        file: Any = message.get("file")
+        try:
+            fd = file.fileno()
+        except (AttributeError, OSError, ValueError):
+            raise RuntimeError(f"{ZERO_COPY_SEND} 'file' must be an open file") from None
+        offset = message.get("offset")
+        if offset is None:
+            offset = os.lseek(fd, 0, os.SEEK_CUR)
+        count = message.get("count")
+        if count is None:
+            count = max(0, os.fstat(fd).st_size - offset)
+        if type(offset) is not int or type(count) is not int or offset < 0 or count < 0:
+            raise RuntimeError(f"{ZERO_COPY_SEND} 'offset' and 'count' must be ints >= 0")
+        return file, offset, count
+
+    async def _write_file(self, file: Any, offset: int, count: int) -> None:
+        if not count:
+            return
+        self.bytes_sent += count
+        limit = self._content_length
+        if limit is not None and self.bytes_sent > limit:
+            raise RuntimeError("Response content longer than Content-Length")
+        if self._is_head or self.status in _NO_BODY_STATUS:
+            return
+        assert self._file_sink is not None
+        await self._file_sink.send_file(self.stream_id, file, offset, count)
+        if self._disconnected:
+            raise ClientDisconnected("the client disconnected")
+
     def _on_body(self, message: Message) -> int:
         body = message.get("body", b"")
         if type(body) is not bytes:
@@ -524,5 +598,7 @@ _TRANSITIONS: dict[tuple[StreamState, str], _Handler] = {
     (_START, "http.response.start"): HTTPStream._on_start,
     (_STARTED, "http.response.body"): HTTPStream._on_first_body,
     (_BODY, "http.response.body"): HTTPStream._on_body,
+    (_STARTED, ZERO_COPY_SEND): HTTPStream._on_first_file,
+    (_BODY, ZERO_COPY_SEND): HTTPStream._on_file,
     (_TRAILERS, "http.response.trailers"): HTTPStream._on_trailers,
 }

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pounce._logging import ERROR_LOGGER
 
 __all__ = [
+    "ConnectionClosed",
+    "ConnectionOpened",
     "LifecycleEmitter",
     "LifecycleEvent",
     "LifecycleHook",
@@ -83,6 +85,22 @@ class RequestCompleted(LifecycleEvent):
     status: int
     bytes_sent: int
     duration: float
+    client: tuple[str, int] | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionOpened(LifecycleEvent):
+    """A worker accepted a client connection (``client`` is ``None`` on a UNIX socket)."""
+
+    worker_id: int
+    client: tuple[str, int] | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionClosed(LifecycleEvent):
+    """A client connection is gone, whichever side closed it."""
+
+    worker_id: int
     client: tuple[str, int] | None
 
 

@@ -4,6 +4,10 @@
 application tracebacks) and ``pounce.access`` one line per request. Apps keep
 their own logging: we attach handlers to the ``pounce`` logger only, and only
 when :func:`configure_logging` is called by ``pounce.run`` or the CLI.
+
+``--log-format`` names a formatter for our handler: ``text`` is built in,
+others (``json``) are provided by plugins through the ``pounce.log_formats``
+entry-point group, each a callable returning a :class:`logging.Formatter`.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import logging
 import logging.config
 import sys
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+
+from pounce._options import FeatureUnavailable
 
 __all__ = ["ACCESS_LOGGER", "ERROR_LOGGER", "TRACE", "configure_logging", "level_number"]
 
@@ -72,17 +79,36 @@ def level_number(level: str) -> int:
     return _LEVELS[level]
 
 
-def configure_logging(*, log_level: str, access_log: bool, log_config: str | None) -> None:
-    """Set up Pounce's loggers for a server run."""
+LOG_FORMAT_GROUP = "pounce.log_formats"
+
+
+def _formatter(log_format: str) -> logging.Formatter:
+    if log_format == "text":
+        return _DefaultFormatter()
+    for entry in entry_points(group=LOG_FORMAT_GROUP, name=log_format):
+        factory: Any = entry.load()
+        formatter = factory()
+        if not isinstance(formatter, logging.Formatter):
+            raise ValueError(f"log format {log_format!r} did not give a logging.Formatter")
+        return formatter
+    raise FeatureUnavailable(f"--log-format {log_format}")
+
+
+def configure_logging(
+    *, log_level: str, access_log: bool, log_config: str | None, log_format: str = "text"
+) -> None:
+    """Set up Pounce's loggers for a server run (``log_format`` is ignored when
+    ``log_config`` configures the handlers)."""
     if log_config is not None:
         _load_log_config(log_config)
     base = logging.getLogger("pounce")
     if log_config is None:
+        formatter = _formatter(log_format)  # before touching handlers: it may fail
         for handler in list(base.handlers):
             if getattr(handler, "_pounce_default", False):
                 base.removeHandler(handler)
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_DefaultFormatter())
+        handler.setFormatter(formatter)
         handler._pounce_default = True  # type: ignore[attr-defined]
         base.addHandler(handler)
         base.propagate = False

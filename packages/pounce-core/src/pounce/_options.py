@@ -14,11 +14,19 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["OptionKind", "OptionSpec", "option", "option_specs"]
+__all__ = ["FeatureUnavailable", "OptionKind", "OptionSpec", "option", "option_specs"]
 
 _METADATA_KEY = "pounce.option"
 
 OptionKind = Literal["bool", "int", "float", "str", "choice", "list"]
+
+
+class FeatureUnavailable(ValueError):
+    """A setting was used whose feature is not installed; says what to install."""
+
+    def __init__(self, flag: str, extra: str | None = None) -> None:
+        self.requirement = "pounce-extras" + (f"[{extra}]" if extra else "")
+        super().__init__(f"{flag} needs {self.requirement}: pip install '{self.requirement}'")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +38,8 @@ class _OptionInfo:
     metavar: str | None
     separator: str | None
     secret: bool
+    feature: str | None
+    extra: str | None
 
 
 def option(
@@ -41,6 +51,8 @@ def option(
     metavar: str | None = None,
     separator: str | None = None,
     secret: bool = False,
+    feature: str | None = None,
+    extra: str | None = None,
 ) -> dict[str, Any]:
     """Field metadata declaring a setting.
 
@@ -50,6 +62,12 @@ def option(
     one textual value split into several (``--forwarded-allow-ips a,b``);
     without it the flag is repeated instead. ``secret`` values are redacted
     wherever configuration is displayed.
+
+    ``feature`` names the plugin (an entry point of a ``pounce.*`` group) that
+    implements the setting, for settings provided by pounce-extras; ``extra``
+    is the pounce-extras install extra it needs (``None``: none). Using such
+    a setting without its plugin installed stops start-up with the ``pip
+    install`` line to run.
     """
     info = _OptionInfo(
         help=help,
@@ -59,6 +77,8 @@ def option(
         metavar=metavar,
         separator=separator,
         secret=secret,
+        feature=feature,
+        extra=extra,
     )
     return {_METADATA_KEY: info}
 
@@ -79,6 +99,8 @@ class OptionSpec:
     choices: tuple[str, ...]
     separator: str | None
     secret: bool
+    feature: str | None = None
+    extra: str | None = None
 
     def parse(self, text: str) -> Any:
         """Convert one textual value (a flag argument, an environment variable)."""
@@ -165,6 +187,8 @@ def option_specs(config_cls: type) -> tuple[OptionSpec, ...]:
                 choices=choices,
                 separator=info.separator,
                 secret=info.secret,
+                feature=info.feature,
+                extra=info.extra,
             )
         )
     return tuple(specs)

@@ -37,12 +37,14 @@ from collections.abc import Sequence
 from pounce._app_stack import build_app
 from pounce._child_process import Channel, ChildSpec, receive_spec, start_child
 from pounce._config import ServerConfig
+from pounce._error_responses import plain_text_error
 from pounce._event_loop import loop_factory
 from pounce._exit_codes import EXIT_BAD_CONFIG, EXIT_STARTUP_FAILED
 from pounce._importer import AppLoadError, load_app
 from pounce._lifecycle import LifecycleEmitter, load_hooks
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER, configure_logging
+from pounce._plugins import error_renderer, event_hooks, load_plugins, start_plugins, stop_plugins
 from pounce._worker import Worker
 from pounce._worker_link import (
     WorkerEvents,
@@ -220,12 +222,20 @@ def child_main() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sys.path[:] = spec.sys_path
     config = spec.config
-    configure_logging(
-        log_level=config.log_level, access_log=config.access_log, log_config=config.log_config
-    )
     try:
-        emitter = LifecycleEmitter(load_hooks(config.lifecycle_hooks))
-        app = build_app(load_app(spec.app, factory=config.factory, app_dir=config.app_dir), config)
+        configure_logging(
+            log_level=config.log_level,
+            access_log=config.access_log,
+            log_config=config.log_config,
+            log_format=config.log_format,
+        )
+        # This process's own plugins: their state (metrics, limits) is per
+        # process, and they start here, with the sockets already bound.
+        plugins = load_plugins(config)
+        emitter = LifecycleEmitter([*load_hooks(config.lifecycle_hooks), *event_hooks(plugins)])
+        app = load_app(spec.app, factory=config.factory, app_dir=config.app_dir)
+        app = build_app(app, config, plugins)
+        started = start_plugins(plugins)
     except (AppLoadError, ValueError) as exc:
         # Not logged here: the supervisor reports it, once for all workers.
         channel.send({"type": "failed", "exit_code": EXIT_BAD_CONFIG, "reason": str(exc)})
@@ -237,6 +247,7 @@ def child_main() -> None:
         app=app,
         sockets=sockets,
         lifespan=Lifespan(app, config.lifespan),
+        error_renderer=error_renderer(plugins) or plain_text_error,
         on_ready=link.ready,
         emitter=emitter,
         worker_id=spec.worker_id,
@@ -251,6 +262,7 @@ def child_main() -> None:
         _logger.exception("Worker %d (pid %d) crashed.", spec.worker_id, os.getpid())
         sys.exit(EXIT_WORKER_CRASHED)
     finally:
+        stop_plugins(started)
         for sock in sockets:
             sock.close()
 

@@ -60,7 +60,7 @@ class ProtocolSelector(asyncio.Protocol):
             return
         self._ctx.connections.add(self)
         self._timer = self._ctx.loop.call_later(
-            self._ctx.config.timeout_request_header, self.shutdown
+            self._ctx.config.timeout_request_header, self._close
         )
 
     def data_received(self, data: bytes) -> None:
@@ -102,7 +102,12 @@ class ProtocolSelector(asyncio.Protocol):
         return True
 
     def shutdown(self) -> None:
-        """Nothing was asked yet: close."""
+        """Left open: the client connected to ask something, and its request
+        may already be on the wire, where closing would reset it. It is
+        served (with ``connection: close``, the worker is draining), or closed
+        by the request-head timeout if nothing comes."""
+
+    def _close(self) -> None:
         if self._transport is not None:
             self._transport.close()
 

@@ -32,6 +32,7 @@ from typing import Any
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
 from pounce._env_file import load_env_file
+from pounce._error_responses import plain_text_error
 from pounce._event_loop import loop_factory, resolve_loop
 from pounce._exit_codes import EXIT_BAD_CONFIG, EXIT_CRASH_LOOP, EXIT_STARTUP_FAILED
 from pounce._importer import AppLoadError
@@ -45,6 +46,15 @@ from pounce._lifecycle import (
 )
 from pounce._listeners import Listeners, bind_listeners
 from pounce._logging import ERROR_LOGGER, configure_logging
+from pounce._plugins import (
+    ServerPlugin,
+    check_features,
+    error_renderer,
+    event_hooks,
+    load_plugins,
+    start_plugins,
+    stop_plugins,
+)
 from pounce._process_workers import ProcessWorkers
 from pounce._reloader import run_reloader
 from pounce._sockets import BindError, describe_socket
@@ -151,8 +161,10 @@ class Server:
             check_websocket_support(config.ws)
             if config.env_file is not None:
                 load_env_file(config.env_file)
+            check_features(config)
+            plugins = load_plugins(config)
             self._emitter = LifecycleEmitter(
-                [*load_hooks(config.lifecycle_hooks), *self._extra_hooks]
+                [*load_hooks(config.lifecycle_hooks), *self._extra_hooks, *event_hooks(plugins)]
             )
             # Checked here so a bad certificate is one line at start-up; each
             # worker builds its own context from the config.
@@ -163,7 +175,14 @@ class Server:
                 assert isinstance(target, str)
                 edge = ProcessWorkers(config=config, app=target, loop=loop)
             else:
-                edge = ThreadWorkers(config=config, app=target, emitter=self._emitter, loop=loop)
+                edge = ThreadWorkers(
+                    config=config,
+                    app=target,
+                    emitter=self._emitter,
+                    loop=loop,
+                    plugins=plugins,
+                    error_renderer=error_renderer(plugins) or plain_text_error,
+                )
             payload = await edge.load(0)
         except (AppLoadError, ValueError) as exc:
             _logger.error("%s", exc)
@@ -182,6 +201,18 @@ class Server:
             self.exit_code = EXIT_BAD_CONFIG
             return self.exit_code
         self.sockets = listeners.primary
+        # Thread workers share this process's plugins: they start once the
+        # sockets are bound. Worker processes load and start their own; here
+        # the plugins only hear the supervisor's lifecycle events.
+        started: list[ServerPlugin] = []
+        if plan.mode != "process":
+            try:
+                started = start_plugins(plugins)
+            except ValueError as exc:
+                _logger.error("%s", exc)
+                listeners.close()
+                self.exit_code = EXIT_BAD_CONFIG
+                return self.exit_code
         supervisor = Supervisor(
             config=config,
             edge=edge,
@@ -197,6 +228,7 @@ class Server:
             self.exit_code = await supervisor.run(payload)
         finally:
             self._remove_signal_handlers()
+            stop_plugins(started)
             listeners.close()
             if config.uds is not None and self._inherited is None:
                 with contextlib.suppress(OSError):
@@ -301,7 +333,10 @@ def run(app: str | ASGIApp, **options: Any) -> None:
         sys.exit(EXIT_BAD_CONFIG)
     try:
         configure_logging(
-            log_level=config.log_level, access_log=config.access_log, log_config=config.log_config
+            log_level=config.log_level,
+            access_log=config.access_log,
+            log_config=config.log_config,
+            log_format=config.log_format,
         )
     except ValueError as exc:
         # The user's logging setup is what failed: report it through ours.

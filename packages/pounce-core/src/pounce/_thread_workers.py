@@ -38,12 +38,14 @@ from pounce._app_reload import reimport_app
 from pounce._app_stack import build_app
 from pounce._asgi_types import ASGIApp
 from pounce._config import ServerConfig
+from pounce._error_responses import ErrorRenderer, plain_text_error
 from pounce._event_loop import loop_factory
 from pounce._exit_codes import EXIT_STARTUP_FAILED
 from pounce._importer import load_app
 from pounce._lifecycle import LifecycleEmitter
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER
+from pounce._plugins import ServerPlugin
 from pounce._worker import Worker
 from pounce._worker_link import (
     WorkerEvents,
@@ -70,11 +72,15 @@ class ThreadWorkers:
         app: str | ASGIApp,
         emitter: LifecycleEmitter,
         loop: asyncio.AbstractEventLoop,
+        plugins: Sequence[ServerPlugin] = (),
+        error_renderer: ErrorRenderer = plain_text_error,
     ) -> None:
         self._config = config
         self._target = app
         self._emitter = emitter
         self._loop = loop
+        self._plugins = tuple(plugins)
+        self._error_renderer = error_renderer
 
     async def load(self, generation: int) -> ASGIApp:
         config = self._config
@@ -93,7 +99,7 @@ class ThreadWorkers:
                 "restarting the workers without re-importing it."
             )
             app = load_app(target, factory=config.factory)
-        return build_app(app, config)
+        return build_app(app, config, self._plugins)
 
     def spawn(
         self,
@@ -115,6 +121,7 @@ class ThreadWorkers:
             emitter=self._emitter,
             events=events,
             supervisor_loop=self._loop,
+            error_renderer=self._error_renderer,
         )
         worker.start()
         return worker
@@ -134,8 +141,10 @@ class ThreadWorker:
         emitter: LifecycleEmitter,
         events: WorkerEvents,
         supervisor_loop: asyncio.AbstractEventLoop,
+        error_renderer: ErrorRenderer = plain_text_error,
     ) -> None:
         self._config = config
+        self._error_renderer = error_renderer
         self._app = app
         self._worker_id = worker_id
         # Our own descriptors, made now, while the supervisor's sockets are
@@ -230,6 +239,7 @@ class ThreadWorker:
                 app=self._app,
                 sockets=self._sockets,
                 lifespan=Lifespan(self._app, config.lifespan),
+                error_renderer=self._error_renderer,
                 on_ready=self.ready,
                 emitter=self._emitter,
                 worker_id=self._worker_id,

@@ -166,7 +166,7 @@ class Worker:
         try:
             await self._stop.wait()
         finally:
-            await self._stop_accepting(servers)
+            await self._stop_accepting(servers, ctx, factory)
             await self._drain(ctx)
             if self._lifespan is not None:
                 # The app gets its shutdown even after a forced drain; only a
@@ -176,7 +176,12 @@ class Worker:
                 if not await self._unless_forced(self._lifespan.shutdown(timeout)):
                     _logger.warning("Application shutdown cancelled.")
 
-    async def _stop_accepting(self, servers: list[asyncio.Server]) -> None:
+    async def _stop_accepting(
+        self,
+        servers: list[asyncio.Server],
+        ctx: WorkerContext,
+        factory: Callable[[], asyncio.Protocol],
+    ) -> None:
         """Stop accepting without losing a connection accepted a moment ago.
 
         asyncio accepts in a reader callback, then sets each connection up in
@@ -187,8 +192,18 @@ class Worker:
         only then are the servers closed; the drain that follows sees every
         connection that was accepted. Closing a server closes only this
         worker's descriptor of each listening socket, never the socket.
+
+        When the server is shutting down (not handing over to a successor),
+        the last descriptor of a listening socket may be this one, and
+        closing it resets the connections still in its accept queue, whose
+        clients have sent their requests. So this worker first takes them
+        (through a duplicate that outlives the server) and serves them.
         """
         loop = asyncio.get_running_loop()
+        pending: list[socket.socket] = []
+        if not self._handoff:
+            ctx.draining = True  # responses from now on say connection: close
+            pending = [sock.dup() for sock in self._sockets if sock.fileno() >= 0]
         for sock in self._sockets:
             if sock.fileno() >= 0:
                 loop.remove_reader(sock.fileno())
@@ -196,6 +211,41 @@ class Worker:
             await asyncio.sleep(0)
         for server in servers:
             server.close()
+        for listener in pending:
+            await self._take_queued(listener, factory)
+
+    async def _take_queued(
+        self, listener: socket.socket, factory: Callable[[], asyncio.Protocol]
+    ) -> None:
+        """Serve the connections waiting on ``listener`` (a duplicate), then close it."""
+        loop = asyncio.get_running_loop()
+        accepted: list[socket.socket] = []
+        try:
+            listener.setblocking(False)
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    _logger.debug("Accepting a queued connection failed: %s", exc)
+                    break
+                accepted.append(conn)
+        finally:
+            listener.close()
+        tls: dict[str, Any] = {}
+        if self._tls is not None:
+            tls = {
+                "ssl": self._tls.context,
+                "ssl_handshake_timeout": self._config.timeout_request_header,
+            }
+        results = await asyncio.gather(
+            *(loop.connect_accepted_socket(factory, conn, **tls) for conn in accepted),
+            return_exceptions=True,
+        )
+        for conn, result in zip(accepted, results, strict=True):
+            if isinstance(result, BaseException):
+                conn.close()  # the client gave up while queued, or its handshake failed
 
     async def _unless_forced(self, work: Coroutine[Any, Any, None]) -> bool:
         """Await ``work`` unless a forced stop comes first; False if it was cut short.

@@ -87,10 +87,12 @@ class WorkerContext:
         "lifespan_state",
         "loop",
         "proxies",
+        "request_timing",
         "requests_served",
         "root_path",
         "root_path_bytes",
         "send_date",
+        "sendfile",
         "server_header",
         "tls",
         "websocket",
@@ -155,6 +157,12 @@ class WorkerContext:
         self.extra_headers = config.parsed_headers
         self._fields_date = b""
         self._fields = self._build_fields(b"")
+        # Per-request timing facts (scope extension "pounce.timing") cost a
+        # clock read per request: only for --server-timing.
+        self.request_timing = config.server_timing
+        # Loops that implement sendfile (asyncio's) can offer zero-copy file
+        # responses; uvloop inherits the abstract method, which cannot.
+        self.sendfile = type(loop).sendfile is not asyncio.AbstractEventLoop.sendfile
         # Upgrade requests for a WebSocket are served as such (otherwise as plain HTTP).
         self.websocket = config.ws != "off" and websocket_available()
 

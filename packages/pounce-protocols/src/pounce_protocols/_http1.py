@@ -45,6 +45,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import cast
 
 import h11
 
@@ -138,6 +139,22 @@ _OUT_DONE = 2  # the response ended
 _OUT_ERROR = 3  # we were asked to send something invalid; nothing more is sent
 
 _ERROR_STATE = "Can't send data when our state is ERROR"
+
+
+def _join(parts: list[object]) -> bytes:
+    return b"".join(part for part in parts if isinstance(part, bytes))
+
+
+class _Placeholder:
+    """Stands for body bytes h11 frames but never sees (see send_body_passthrough)."""
+
+    __slots__ = ("_length",)
+
+    def __init__(self, length: int) -> None:
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
 
 
 class HTTP1ServerConnection:
@@ -643,6 +660,52 @@ class HTTP1ServerConnection:
         conn.next_event()  # the Request
         conn.next_event()  # its EndOfMessage
         return conn
+
+    def send_body_passthrough(self, stream_id: int, length: int) -> tuple[bytes, bytes]:
+        """Framing for ``length`` body bytes that the caller writes itself.
+
+        Returns ``(before, after)``: write ``before``, then exactly ``length``
+        bytes of body (with ``os.sendfile``, say), then ``after``. The body is
+        accounted for as if it had been given to :meth:`send`.
+        """
+        conn = self._h11
+        if conn is None:
+            if not self._fast or stream_id != self._stream_id:
+                raise LocalProtocolError(f"stream {stream_id} is not the current request")
+            return self._passthrough_fast(length)
+        if stream_id != self._stream_id:
+            raise LocalProtocolError(f"stream {stream_id} is not the current request")
+        if length <= 0:
+            return b"", b""
+        placeholder = _Placeholder(length)
+        # h11 only takes len() of passed-through data and hands the object
+        # back in place; it is typed as bytes because that is the usual case.
+        data = cast("bytes", placeholder)
+        try:
+            parts: list[object] = list(conn.send_with_data_passthrough(h11.Data(data=data)) or [])
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from None
+        index = next(i for i, part in enumerate(parts) if part is placeholder)
+        return _join(parts[:index]), _join(parts[index + 1 :])
+
+    def _passthrough_fast(self, length: int) -> tuple[bytes, bytes]:
+        """:meth:`send_body_passthrough` on the fast path: h11's framing of
+        ``length`` body bytes (and its errors), without h11."""
+        if self._out_state == _OUT_ERROR:
+            raise LocalProtocolError(_ERROR_STATE)
+        if self._out_state != _OUT_BODY:
+            self._out_state = _OUT_ERROR
+            raise LocalProtocolError("cannot send body bytes outside a response body")
+        if length <= 0:
+            return b"", b""
+        budget = self._out_budget
+        if budget < 0:
+            return b"%x\r\n" % length, b"\r\n"
+        if length > budget:
+            self._out_state = _OUT_ERROR
+            raise LocalProtocolError("Too much data for declared Content-Length")
+        self._out_budget = budget - length
+        return b"", b""
 
     def _send_head(self, conn: h11.Connection, event: ResponseHead) -> bytes:
         if self._response_started:

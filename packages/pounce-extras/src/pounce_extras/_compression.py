@@ -1,0 +1,351 @@
+"""Response compression: zstd, else gzip, else identity, chosen per request.
+
+Negotiation reads ``Accept-Encoding`` with its q-values (RFC 9110 §12.5.3):
+the coding with the highest q wins, zstd before gzip on a tie, and a q of 0
+refuses a coding (``*`` stands for codings not listed). zstd comes from the
+standard library's ``compression.zstd`` on Python 3.14 and from the
+``zstandard`` package before (``pounce-extras[zstd]``); without either, only
+gzip is offered.
+
+A response is compressed only when all of these hold: the request is not
+HEAD (which gets the headers of an uncompressed GET); the status is not 1xx,
+204, 206 or 304; the app did not set ``Content-Encoding`` or
+``Cache-Control: no-transform``; the content type is one that compresses
+(text, JSON, JavaScript, XML, SVG, wasm, fonts...); and the body is at
+least ``--compression-min-size`` bytes. Compressible responses get
+``Vary: Accept-Encoding`` whatever the client accepted, so a cache keeps the
+encodings apart.
+
+A body given whole is compressed whole and gets an exact ``Content-Length``
+(sent uncompressed when compressing did not make it smaller). A streamed body
+is compressed message by message, each one flushed (gzip ``Z_SYNC_FLUSH``,
+zstd ``FLUSH_BLOCK``) so that what the app sends reaches the client now:
+server-sent events keep working. Each piece goes through the ASGI ``send``,
+so a slow client slows the app down instead of filling memory. Files the app
+sends with zero-copy (``http.response.zerocopysend``) are read and compressed
+in slices when they are compressed, and passed through untouched otherwise.
+A compressed response's strong ``ETag`` becomes weak, and ``Accept-Ranges``
+is dropped: ranges would address the compressed bytes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import zlib
+from typing import Protocol
+
+from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
+from pounce_extras._http import add_vary, get_headers, parse_qlist, preferred, without_headers
+
+if sys.version_info >= (3, 14):
+    from compression import zstd as _stdlib_zstd
+
+# Before 3.14, zstd needs the zstandard package (pounce-extras[zstd]).
+_HAS_ZSTD = sys.version_info >= (3, 14) or importlib.util.find_spec("zstandard") is not None
+
+__all__ = [
+    "CompressionLayer",
+    "available_encodings",
+    "choose_encoding",
+    "compressible",
+    "new_encoder",
+]
+
+# Slices in which a zero-copy file is read when it must be compressed.
+_FILE_SLICE = 256 * 1024
+
+_COMPRESSIBLE_TYPES = frozenset(
+    {
+        "application/javascript",
+        "application/ecmascript",
+        "application/json",
+        "application/xml",
+        "application/wasm",
+        "application/x-ndjson",
+        "application/x-javascript",
+        "application/x-www-form-urlencoded",
+        "application/yaml",
+        "application/vnd.ms-fontobject",
+        "font/ttf",
+        "font/otf",
+        "image/svg+xml",
+        "image/x-icon",
+        "image/vnd.microsoft.icon",
+        "image/bmp",
+    }
+)
+_NEVER = frozenset({204, 206, 304})
+
+
+def compressible(content_type: bytes | None) -> bool:
+    """Whether a body of this content type is worth compressing."""
+    if not content_type:
+        return False
+    media = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+    return (
+        media.startswith("text/")
+        or media in _COMPRESSIBLE_TYPES
+        or media.endswith(("+json", "+xml"))
+    )
+
+
+def available_encodings() -> tuple[str, ...]:
+    """The codings this interpreter can produce, in order of preference."""
+    if _HAS_ZSTD:
+        return ("zstd", "gzip")
+    return ("gzip",)
+
+
+def choose_encoding(accept_encoding: list[bytes], offers: tuple[str, ...]) -> str | None:
+    """The coding to use for ``Accept-Encoding`` values; ``None``: identity."""
+    if not accept_encoding:
+        return None
+    accepted = parse_qlist(accept_encoding)
+    if "x-gzip" in accepted and "gzip" not in accepted:
+        accepted["gzip"] = accepted["x-gzip"]  # RFC 9110 §8.4.1.3
+    return preferred(offers, accepted, wildcard="*")
+
+
+class Encoder(Protocol):
+    """A streaming compressor: every ``chunk`` is flushed, ``finish`` ends it."""
+
+    def chunk(self, data: bytes) -> bytes: ...
+
+    def finish(self, data: bytes) -> bytes: ...
+
+
+class _Gzip:
+    __slots__ = ("_z",)
+
+    def __init__(self, level: int) -> None:
+        self._z = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+
+    def chunk(self, data: bytes) -> bytes:
+        return self._z.compress(data) + self._z.flush(zlib.Z_SYNC_FLUSH)
+
+    def finish(self, data: bytes) -> bytes:
+        return self._z.compress(data) + self._z.flush(zlib.Z_FINISH)
+
+
+if sys.version_info >= (3, 14):
+
+    class _StdlibZstd:
+        __slots__ = ("_c",)
+
+        def __init__(self, level: int) -> None:
+            self._c = _stdlib_zstd.ZstdCompressor(level=level)
+
+        def chunk(self, data: bytes) -> bytes:
+            return self._c.compress(data, mode=_stdlib_zstd.ZstdCompressor.FLUSH_BLOCK)
+
+        def finish(self, data: bytes) -> bytes:
+            return self._c.compress(data, mode=_stdlib_zstd.ZstdCompressor.FLUSH_FRAME)
+
+
+class _Zstandard:
+    __slots__ = ("_c", "_zstandard")
+
+    def __init__(self, level: int) -> None:
+        import zstandard  # noqa: PLC0415 - optional; available_encodings() checked it is there
+
+        self._zstandard = zstandard
+        self._c = zstandard.ZstdCompressor(level=level).compressobj()
+
+    def chunk(self, data: bytes) -> bytes:
+        return self._c.compress(data) + self._c.flush(self._zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+
+    def finish(self, data: bytes) -> bytes:
+        return self._c.compress(data) + self._c.flush(self._zstandard.COMPRESSOBJ_FLUSH_FINISH)
+
+
+def new_encoder(encoding: str, config: ServerConfig) -> Encoder:
+    """A fresh compressor for one response."""
+    if encoding == "gzip":
+        return _Gzip(config.compression_gzip_level)
+    if sys.version_info >= (3, 14):
+        return _StdlibZstd(config.compression_zstd_level)
+    return _Zstandard(config.compression_zstd_level)
+
+
+class CompressionLayer:
+    """The ASGI layer; one instance serves every request of every worker
+    (its state is immutable; each response gets its own :class:`_Response`)."""
+
+    def __init__(self, app: ASGIApp, config: ServerConfig) -> None:
+        self.app = app
+        self.config = config
+        self.offers = available_encodings()
+        self.min_size = config.compression_min_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # HEAD is never compressed, but gets the Vary that GET would have.
+        encoding = (
+            None
+            if scope["method"] == "HEAD"
+            else choose_encoding(get_headers(scope["headers"], b"accept-encoding"), self.offers)
+        )
+        response = _Response(self, encoding, send)
+        await self.app(scope, receive, response.send)
+
+
+class _Response:
+    """Compression of one response: a small state machine over its messages."""
+
+    __slots__ = ("_encoder", "_layer", "_send", "_start", "encoding", "mode")
+
+    def __init__(self, layer: CompressionLayer, encoding: str | None, send: Send) -> None:
+        self._layer = layer
+        self._send = send
+        self.encoding = encoding
+        self.mode = "start"  # start -> pass | pending -> pass | stream
+        self._start: Message | None = None
+        self._encoder: Encoder | None = None
+
+    async def send(self, message: Message) -> None:
+        mode = self.mode
+        if mode == "pass":
+            await self._send(message)
+        elif mode == "start":
+            await self._on_start(message)
+        elif mode == "pending":
+            await self._on_first_body(message)
+        else:
+            await self._on_stream_body(message)
+
+    async def _on_start(self, message: Message) -> None:
+        if message.get("type") != "http.response.start":
+            self.mode = "pass"
+            await self._send(message)
+            return
+        status = message.get("status", 200)
+        headers = list(message.get("headers", ()))
+        content_type = content_encoding = cache_control = length = None
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"content-type":
+                content_type = value
+            elif lowered == b"content-encoding":
+                content_encoding = value
+            elif lowered == b"cache-control":
+                cache_control = value.lower()
+            elif lowered == b"content-length":
+                length = value
+        eligible = (
+            isinstance(status, int)
+            and status >= 200
+            and status not in _NEVER
+            and content_encoding is None
+            and not (cache_control and b"no-transform" in cache_control)
+            and compressible(content_type)
+        )
+        if not eligible:
+            self.mode = "pass"
+            await self._send(message)
+            return
+        headers = add_vary(headers, b"Accept-Encoding")
+        too_small = length is not None and length.isdigit() and int(length) < self._layer.min_size
+        if self.encoding is None or too_small:
+            self.mode = "pass"
+            await self._send({**message, "headers": headers})
+            return
+        self._start = {**message, "headers": headers}
+        self.mode = "pending"
+
+    async def _on_first_body(self, message: Message) -> None:
+        kind = message.get("type")
+        start = self._start
+        assert start is not None
+        assert self.encoding is not None
+        if kind == "http.response.zerocopysend":
+            await self._compress_file(message, first=True)
+            return
+        if kind != "http.response.body":
+            self.mode = "pass"
+            await self._send(start)
+            await self._send(message)
+            return
+        body = bytes(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+        if not more:
+            if len(body) < self._layer.min_size:
+                self.mode = "pass"
+                await self._send(start)
+                await self._send(message)
+                return
+            compressed = new_encoder(self.encoding, self._layer.config).finish(body)
+            if len(compressed) >= len(body):
+                self.mode = "pass"  # incompressible after all
+                await self._send(start)
+                await self._send(message)
+                return
+            self.mode = "pass"
+            await self._send(self._encoded_start(start, len(compressed)))
+            await self._send({"type": "http.response.body", "body": compressed})
+            return
+        self._begin_stream()
+        await self._send(self._encoded_start(start, None))
+        await self._stream(body, more=True)
+
+    async def _on_stream_body(self, message: Message) -> None:
+        kind = message.get("type")
+        if kind == "http.response.body":
+            body = bytes(message.get("body", b""))
+            await self._stream(body, more=bool(message.get("more_body", False)))
+        elif kind == "http.response.zerocopysend":
+            await self._compress_file(message, first=False)
+        else:
+            await self._send(message)
+
+    def _begin_stream(self) -> None:
+        assert self.encoding is not None
+        self._encoder = new_encoder(self.encoding, self._layer.config)
+        self.mode = "stream"
+
+    async def _stream(self, body: bytes, *, more: bool) -> None:
+        encoder = self._encoder
+        assert encoder is not None
+        data = encoder.chunk(body) if more else encoder.finish(body)
+        if more and not data:
+            return  # nothing to say yet; an empty message would only cost a call
+        await self._send({"type": "http.response.body", "body": data, "more_body": more})
+
+    async def _compress_file(self, message: Message, *, first: bool) -> None:
+        """A zero-copy file, read in slices and compressed as a stream."""
+        if first:
+            start = self._start
+            assert start is not None
+            self._begin_stream()
+            await self._send(self._encoded_start(start, None))
+        fd = message["file"].fileno()
+        offset = message.get("offset")
+        if offset is None:
+            offset = os.lseek(fd, 0, os.SEEK_CUR)
+        count = message.get("count")
+        if count is None:
+            count = max(0, os.fstat(fd).st_size - offset)
+        more = bool(message.get("more_body", False))
+        end = offset + count
+        while offset < end:
+            data = os.pread(fd, min(_FILE_SLICE, end - offset), offset)
+            if not data:
+                raise RuntimeError("file shorter than the count given to zerocopysend")
+            offset += len(data)
+            await self._stream(data, more=True)
+        if not more:
+            await self._stream(b"", more=False)
+
+    def _encoded_start(self, start: Message, length: int | None) -> Message:
+        assert self.encoding is not None
+        headers = without_headers(start["headers"], b"content-length", b"accept-ranges")
+        for index, (name, value) in enumerate(headers):
+            if name.lower() == b"etag" and not value.startswith(b"W/"):
+                headers[index] = (name, b"W/" + value)
+        headers.append((b"content-encoding", self.encoding.encode("ascii")))
+        if length is not None:
+            headers.append((b"content-length", str(length).encode("ascii")))
+        return {**start, "headers": headers}
