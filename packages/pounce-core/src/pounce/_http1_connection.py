@@ -480,6 +480,11 @@ class HTTP1Connection(asyncio.Protocol):
             before, after = self._machine.send_body_passthrough(stream_id, count)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
+        held = self._held
+        if held:
+            # A head still held (see send_event) goes before its body.
+            self._held = b""
+            before = held + before
         if before:
             transport.write(before)
         try:
