@@ -8,6 +8,7 @@ set -euo pipefail
 TOOLS=(
     "curl curl"
     "h2load nghttp2-client"
+    "wrk wrk"
     "redis-server redis-server"
     "nginx nginx"
     "node nodejs"

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from pounce import Receive, Scope, Send
+from pounce._event_loop import resolve_loop
 from support.apps import respond
 from support.raw import RawConnection
 from support.servers import run_pounce, unix_socket_answers
@@ -29,7 +30,7 @@ def test_startup_line_names_address_worker_model_and_runtime(pounce):
     version = platform.python_version()
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     assert f"serving on http://127.0.0.1:{server.port};" in line
-    assert "1 worker (thread, asyncio)" in line
+    assert f"1 worker (thread, {resolve_loop('auto')})" in line  # uvloop where installed
     assert f"{platform.python_implementation()} {version}" in line
     assert ("GIL enabled" if gil else "GIL disabled") in line
     assert re.search(r"pid \d+", line)

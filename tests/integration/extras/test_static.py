@@ -375,7 +375,7 @@ def test_files_go_out_through_os_sendfile(
 ) -> None:
     big = os.urandom(3 * 1024 * 1024)
     (public / "big.bin").write_bytes(big)
-    server = static()
+    server = static(loop="asyncio")  # uvloop has no sendfile
     assert raw(server, "/assets/big.bin").body == big
     assert raw(server, "/assets/logo.png", range="bytes=5-10,20-30").status == 206
     assert sendfile_spy.calls > 0
@@ -399,7 +399,7 @@ def test_a_reader_that_pauses_gets_every_byte(
     # the socket to drain (back-pressure) and carry on, not fail or buffer.
     big = os.urandom(16 * 1024 * 1024)
     (public / "big.bin").write_bytes(big)
-    server = static()
+    server = static(loop="asyncio")  # uvloop has no sendfile
     with RawConnection(server.host, server.port) as conn:
         conn.send_request("GET", "/assets/big.bin")
         head = conn.read_head()
@@ -410,7 +410,7 @@ def test_a_reader_that_pauses_gets_every_byte(
 
 
 def test_the_missing_file_is_404_in_the_clients_format(static: Callable[..., LiveServer]) -> None:
-    server = static()
+    server = static(loop="asyncio")  # uvloop has no sendfile
     html = raw(server, "/assets/nope.css", accept="text/html")
     assert html.status == 404
     assert html.header("content-type") == "text/html; charset=utf-8"

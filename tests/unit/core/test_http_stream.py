@@ -11,6 +11,7 @@ import pytest
 
 from pounce import ASGIApp as App
 from pounce import ClientDisconnected, Message
+from pounce import _http_stream as http_stream
 from pounce._http_stream import HTTPStream, StreamState
 from pounce_protocols import ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
@@ -185,6 +186,55 @@ def test_head_is_held_back_until_the_first_body_message() -> None:
         return sink.events
 
     assert [type(e) for e in asyncio.run(main())] == [ResponseHead, ResponseBody]
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "first", "extra"),
+    [
+        pytest.param("GET", 200, body(b"", more=True), {}, id="empty-first-piece"),
+        pytest.param("HEAD", 200, body(b"x", more=True), {}, id="head-request"),
+        pytest.param("GET", 204, body(b"x", more=True), {}, id="bodiless-status"),
+        pytest.param("GET", 200, body(b""), {"trailers": True}, id="empty-then-trailers"),
+        pytest.param("GET", 200, body(b"x"), {}, id="whole-body"),
+        pytest.param("HEAD", 200, body(b""), {}, id="head-request-ended"),
+    ],
+)
+def test_a_head_is_never_the_last_event_of_a_send(
+    method: str, status: int, first: Message, extra: dict[str, Any]
+) -> None:
+    # A sink may hold the head to write it with what follows (StreamSink):
+    # something must follow before the app gets control back.
+    async def main() -> list[ResponseEvent]:
+        sink = FakeSink()
+        stream = make_stream(sink, method=method)
+        await stream.send(start(status, **extra))
+        await stream.send(first)
+        return sink.events
+
+    events = asyncio.run(main())
+    assert type(events[0]) is ResponseHead
+    assert len(events) >= 2, events
+
+
+def test_a_coroutine_handler_in_the_transition_table_is_awaited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Handlers are plain calls, but the table may hold coroutine functions too.
+    seen: list[Message] = []
+
+    async def on_custom(stream: HTTPStream, message: Message) -> None:
+        await asyncio.sleep(0)
+        seen.append(message)
+
+    table = {**http_stream._TRANSITIONS, (StreamState.START, "x.custom"): on_custom}
+    monkeypatch.setattr(http_stream, "_TRANSITIONS", table)
+
+    async def main() -> None:
+        stream = make_stream(FakeSink())
+        await stream.send({"type": "x.custom"})
+
+    asyncio.run(main())
+    assert seen == [{"type": "x.custom"}]
 
 
 def test_app_headers_replace_defaults_and_framing_is_the_servers() -> None:

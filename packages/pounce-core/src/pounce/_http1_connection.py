@@ -10,6 +10,9 @@ or a socket and nothing else:
   head, must deliver a complete head within ``timeout_request_header`` (408,
   against slowloris); an idle keep-alive connection is closed after
   ``timeout_keep_alive``;
+* one write per response where it can: the bytes of a response head are held
+  until the first body bytes (or the end) and written with them, so a small
+  response leaves in one segment rather than two;
 * flow control: reading pauses while the app has more than ``_READ_HIGH``
   body bytes unconsumed or a pipelined request is waiting its turn; sending
   waits while the transport's write buffer is above its high-water mark;
@@ -25,10 +28,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from pounce._access_log import log_request
 from pounce._asgi_types import ASGIApp
+from pounce._deadline import Deadline
 from pounce._h2c import upgrade_h2c
 from pounce._http_scope import address, connection_tls, content_length, http_scope, request_headers
 from pounce._http_stream import ZERO_COPY_SEND, ClientDisconnected, HTTPStream
@@ -66,6 +70,9 @@ _READ_LOW = 64 * 1024
 _DISCARD_LIMIT = 64 * 1024
 
 _CLOSE_HEADER = (b"connection", b"close")
+# A held response head is joined with a body up to this size; a larger body is
+# written beside it (writelines) rather than copied.
+_JOIN_LIMIT = 16 * 1024
 
 
 class HTTP1Connection(asyncio.Protocol):
@@ -81,8 +88,11 @@ class HTTP1Connection(asyncio.Protocol):
         "_drain_waiters",
         "_head_started",
         "_head_timer_armed",
+        "_held",
         "_loop",
         "_machine",
+        "_observed",
+        "_proxied",
         "_read_paused",
         "_scheme",
         "_sendfile",
@@ -106,7 +116,10 @@ class HTTP1Connection(asyncio.Protocol):
         self._stream_done = False
         self._start_pending: ASGIApp | None = None  # the app to start after this batch
         self._task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = Deadline(ctx.loop)
+        self._held = b""  # response head bytes waiting for their body
+        self._proxied = False  # whether the peer's forwarding headers are trusted
+        self._observed = ctx.emitter.active  # lifecycle hooks want RequestCompleted
         self._head_timer_armed = False
         self._head_started = 0.0  # when the current head began to arrive (timing only)
         self._sendfile = False
@@ -125,8 +138,8 @@ class HTTP1Connection(asyncio.Protocol):
     # ------------------------------------------------------ asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport; uvloop's do not subclass asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
         self._client = address(transport.get_extra_info("peername"))
         sockname = transport.get_extra_info("sockname")
         if isinstance(sockname, str):
@@ -140,6 +153,10 @@ class HTTP1Connection(asyncio.Protocol):
             # Only a plain socket can take file bytes straight from the kernel.
             self._sendfile = self._ctx.sendfile
         ctx = self._ctx
+        proxies = ctx.proxies
+        if proxies is not None:
+            # Decided once per connection: the peer does not change.
+            self._proxied = proxies.trusts(self._client[0] if self._client else None)
         ctx.connections.add(self)
         if ctx.emitter.active:
             ctx.emitter.emit(ConnectionOpened(worker_id=ctx.worker_id, client=self._client))
@@ -150,7 +167,8 @@ class HTTP1Connection(asyncio.Protocol):
         ctx.connections.discard(self)
         if ctx.emitter.active:
             ctx.emitter.emit(ConnectionClosed(worker_id=ctx.worker_id, client=self._client))
-        self._cancel_timer()
+        self._timer.stop()
+        self._held = b""
         self._closing = True
         stream = self._stream
         if stream is not None and not stream.response_complete:
@@ -171,13 +189,13 @@ class HTTP1Connection(asyncio.Protocol):
         if events:
             self._process(events)
         machine = self._machine
-        if machine.awaiting_request:
-            if machine.has_partial_request and not self._head_timer_armed:
+        buffered = machine.buffered_bytes  # usually 0: nothing more to decide
+        if not buffered:
+            return
+        if machine.has_partial_request:
+            if not self._head_timer_armed:
                 self._arm_head_timer()
-        elif (
-            machine.request_complete
-            and machine.buffered_bytes > self._ctx.http1_limits.max_header_bytes
-        ):
+        elif buffered > self._ctx.http1_limits.max_header_bytes and machine.request_complete:
             # A pipelined request waits for the current response; stop taking more.
             self._pause_reading()
 
@@ -213,9 +231,9 @@ class HTTP1Connection(asyncio.Protocol):
         self._dispatching = True
         try:
             for event in events:
-                if isinstance(event, BodyReceived):
+                if type(event) is BodyReceived:
                     self._on_body(event.data)
-                elif isinstance(event, RequestReceived):  # UpgradeRequested included
+                elif type(event) is RequestReceived or type(event) is UpgradeRequested:
                     if (
                         type(event) is UpgradeRequested
                         and event.protocol == b"websocket"
@@ -224,9 +242,14 @@ class HTTP1Connection(asyncio.Protocol):
                         self._switch_to_websocket(event)
                         return  # the rest of the batch is the WebSocket edge's
                     self._on_request(event)
-                elif isinstance(event, BodyEnded):
-                    self._on_body_end()
-                elif isinstance(event, ConnectionLost):
+                elif type(event) is BodyEnded:
+                    stream = self._stream
+                    if stream is not None:
+                        stream.feed_end()
+                        if self._stream_done:
+                            # The response finished first; the request just caught up.
+                            self._cycle_pending = True
+                elif type(event) is ConnectionLost:
                     stream = self._stream
                     if stream is not None and not stream.response_complete:
                         stream.feed_disconnect()
@@ -264,6 +287,7 @@ class HTTP1Connection(asyncio.Protocol):
             server=self._server,
             scheme=self._scheme,
             tls=self._tls,
+            proxied=self._proxied,
         )
         if self._sendfile:
             scope["extensions"][ZERO_COPY_SEND] = {}
@@ -280,7 +304,7 @@ class HTTP1Connection(asyncio.Protocol):
             sink=self,
             stream_id=event.stream_id,
             scope=scope,
-            default_headers=ctx.default_headers,
+            default_headers=ctx.default_header_fields,
             expect_continue=event.expect_continue,
             body_limit=ctx.config.limit_request_body,
             request_timeout=ctx.config.timeout_request,
@@ -350,15 +374,6 @@ class HTTP1Connection(asyncio.Protocol):
         elif stream.buffered_body > _READ_HIGH:
             self._pause_reading()
 
-    def _on_body_end(self) -> None:
-        stream = self._stream
-        if stream is None:
-            return
-        stream.feed_end()
-        if self._stream_done:
-            # The response finished first; the request just caught up.
-            self._cycle_pending = True
-
     def _next_cycle(self) -> list[Event]:
         """The current response is complete: start the next request, or close."""
         machine = self._machine
@@ -370,19 +385,25 @@ class HTTP1Connection(asyncio.Protocol):
             self._resume_reading()
             self._set_timer(self._ctx.config.timeout_keep_alive, self._close)
             return []
-        if self._closing or not machine.keep_alive:
+        if self._closing:
             self._close()
             return []
-        self._stream = None
-        self._task = None
         if self._ctx.request_timing and machine.buffered_bytes:
             self._head_started = time.perf_counter()  # a pipelined head, parsed now
         try:
             events = machine.start_next_cycle()
+        except LocalProtocolError:
+            self._close()  # the connection cannot carry another request
+            return []
         except RemoteProtocolError as exc:
+            self._stream = None
+            self._task = None
             self._on_protocol_error(exc)
             return []
-        self._resume_reading()
+        self._stream = None
+        self._task = None
+        if self._read_paused:
+            self._resume_reading()
         if not events:
             if machine.has_partial_request:
                 self._arm_head_timer()
@@ -408,7 +429,19 @@ class HTTP1Connection(asyncio.Protocol):
             data = self._machine.send(event)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
-        if data:
+        if type(event) is ResponseHead:
+            # HTTPStream follows a head with another event in the same step
+            # (see StreamSink); the head waits for it and leaves with it.
+            self._held = data
+            return
+        held = self._held
+        if held:
+            self._held = b""
+            if len(data) <= _JOIN_LIMIT:
+                transport.write(held + data)
+            else:
+                transport.writelines((held, data))
+        elif data:
             transport.write(data)
 
     def writable(self, stream_id: int) -> bool:
@@ -428,7 +461,8 @@ class HTTP1Connection(asyncio.Protocol):
                 self._resume_reading()
 
     def stream_finished(self, stream: HTTPStream) -> None:
-        self._log_access(stream)
+        if self._observed or not self._ctx.access_logger.disabled:
+            self._log_access(stream)
         if stream is not self._stream or self._transport is None:
             return
         self._stream_done = True
@@ -447,6 +481,11 @@ class HTTP1Connection(asyncio.Protocol):
             before, after = self._machine.send_body_passthrough(stream_id, count)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
+        held = self._held
+        if held:
+            # A head still held (see send_event) goes before its body.
+            self._held = b""
+            before = held + before
         if before:
             transport.write(before)
         try:
@@ -555,7 +594,6 @@ class HTTP1Connection(asyncio.Protocol):
         self._set_timer(self._ctx.config.timeout_request_header, self._on_header_timeout)
 
     def _on_header_timeout(self) -> None:
-        self._timer = None
         self._head_timer_armed = False
         if self._stream is not None or self._transport is None:
             return
@@ -567,18 +605,14 @@ class HTTP1Connection(asyncio.Protocol):
         self._close()
 
     def _on_keep_alive_timeout(self) -> None:
-        self._timer = None
         if self._stream is None:
             self._close()
 
     def _set_timer(self, delay: float, callback: Any) -> None:
-        self._cancel_timer()
-        self._timer = self._loop.call_later(delay, callback)
+        self._timer.set(delay, callback)
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.clear()
 
     def _pause_reading(self) -> None:
         if not self._read_paused and self._transport is not None:
@@ -600,8 +634,12 @@ class HTTP1Connection(asyncio.Protocol):
 
     def _close(self) -> None:
         self._closing = True
-        self._cancel_timer()
+        self._timer.stop()
         if self._transport is not None:
+            if self._held:
+                # A head whose response is being cut short still goes first.
+                self._transport.write(self._held)
+                self._held = b""
             self._transport.close()
 
     def _peer(self) -> str:

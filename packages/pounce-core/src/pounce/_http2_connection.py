@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from pounce._access_log import log_request
 from pounce._http_scope import address, connection_tls, content_length, http_scope, request_headers
@@ -176,8 +176,8 @@ class HTTP2Connection(asyncio.Protocol):
     # ------------------------------------------------------ asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport; uvloop's do not subclass asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
         self._client = address(transport.get_extra_info("peername"))
         sockname = transport.get_extra_info("sockname")
         self._server = (sockname, None) if isinstance(sockname, str) else address(sockname)

@@ -121,11 +121,20 @@ def http_scope(
     server: tuple[str, int | None] | None,
     scheme: str,
     tls: dict[str, Any] | None,
+    proxied: bool | None = None,
 ) -> Scope:
     """The scope of one request; ``scheme`` and ``client`` as the transport
-    (or a trusted proxy) says."""
-    if ctx.proxies is not None:
-        client, scheme, host = ctx.proxies.resolve_forwarded(client, scheme, headers)
+    (or a trusted proxy) says.
+
+    ``proxied`` is whether the peer is a trusted proxy, for a connection that
+    decided it once; None decides it here.
+    """
+    proxies = ctx.proxies
+    if proxies is not None and proxied is not False:
+        if proxied is None:
+            client, scheme, host = proxies.resolve_forwarded(client, scheme, headers)
+        else:
+            client, scheme, host = proxies.forwarded(client, scheme, headers)
         if host is not None:
             # A trusted proxy's forwarded host is the one the client asked for.
             headers = [(b"host", host)] + [h for h in headers if h[0] != b"host"]

@@ -35,7 +35,7 @@ import enum
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from pounce._asgi_types import ASGIApp, Message, Scope
@@ -63,7 +63,15 @@ class StreamSink(Protocol):
     """What a protocol connection offers the streams it carries."""
 
     def send_event(self, event: ResponseEvent) -> None:
-        """Serialize and write one response event now."""
+        """Serialize and write one response event now.
+
+        A sink may hold a :class:`ResponseHead` back to write it together with
+        what follows: the stream always sends another event of the same
+        stream right after a head, before the app runs again (an empty
+        :class:`ResponseBody` when it has nothing else to send yet). A sink
+        that holds a head writes it before anything else it writes for that
+        stream.
+        """
 
     def writable(self, stream_id: int) -> bool:
         """False while the peer is not keeping up and sending should wait."""
@@ -108,6 +116,10 @@ class StreamState(enum.Enum):
     BODY = "sending the body"
     TRAILERS = "waiting for http.response.trailers"
     DONE = "complete"
+
+    # Members are singletons compared by identity, so identity hashing is
+    # consistent; Enum's own __hash__ is a Python call on every send().
+    __hash__ = object.__hash__
 
 
 _START = StreamState.START
@@ -167,7 +179,7 @@ class HTTPStream:
         sink: StreamSink,
         stream_id: int,
         scope: Scope,
-        default_headers: Callable[[], list[tuple[bytes, bytes]]],
+        default_headers: Callable[[], Sequence[tuple[bytes, bytes]]],
         expect_continue: bool,
         body_limit: int,
         request_timeout: float | None = None,
@@ -236,7 +248,8 @@ class HTTPStream:
 
     def feed_end(self) -> None:
         self._request_complete = True
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     def feed_disconnect(self) -> None:
         self._disconnected = True
@@ -388,9 +401,22 @@ class HTTPStream:
             raise RuntimeError(
                 f"Unexpected ASGI message {kind!r} sent while the response is {self._state.value}."
             )
-        await handler(self, message)
+        # Handlers are plain calls that say what is left to do: only a peer
+        # that is not keeping up makes the app wait, so most messages complete
+        # without suspending. (A handler may also be a coroutine function.)
+        after = handler(self, message)
+        if not after:
+            return
+        if not isinstance(after, int):
+            await after
+            return
+        await self._sink.wait_writable(self.stream_id)
+        if self._disconnected:
+            raise ClientDisconnected("the client disconnected")
+        if after == _WAIT_THEN_FINISH:
+            self._finish_body()
 
-    async def _on_start(self, message: Message) -> None:
+    def _on_start(self, message: Message) -> int:
         status = message.get("status")
         if type(status) is not int or not 200 <= status <= 999:
             raise RuntimeError(
@@ -400,8 +426,9 @@ class HTTPStream:
         self._trailers_expected = bool(message.get("trailers", False))
         self._head_pending = (status, headers)
         self._state = _STARTED
+        return _NO_WAIT
 
-    async def _on_first_body(self, message: Message) -> None:
+    def _on_first_body(self, message: Message) -> int:
         body = message.get("body", b"")
         more_body = message.get("more_body", False)
         if type(body) is not bytes:
@@ -418,9 +445,17 @@ class HTTPStream:
             known_length = None
         self._emit_head(status, headers, known_length)
         self._state = _BODY
-        await self._write_body(body)
+        if not self._write_body(body):
+            # Nothing of this message follows the head: let it go now
+            # rather than wait for the app's next message (see StreamSink).
+            if more_body or self._trailers_expected:
+                flush = ResponseBody(stream_id=self.stream_id, data=b"", _trusted=True)
+                self._sink.send_event(flush)
+        elif not self._sink.writable(self.stream_id):
+            return _WAIT if more_body else _WAIT_THEN_FINISH
         if not more_body:
             self._finish_body()
+        return _NO_WAIT
 
     async def _on_first_file(self, message: Message) -> None:
         file, offset, count = self._file_part(message)
@@ -432,6 +467,9 @@ class HTTPStream:
         known_length = None if (more_body or self._trailers_expected) else count
         self._emit_head(status, headers, known_length)
         self._state = _BODY
+        # The head must not wait for the file (the connection holds a head
+        # until the next event, see StreamSink): an empty body sends it now.
+        self._sink.send_event(ResponseBody(stream_id=self.stream_id, data=b"", _trusted=True))
         await self._write_file(file, offset, count)
         if not more_body:
             self._finish_body()
@@ -474,29 +512,36 @@ class HTTPStream:
         if self._disconnected:
             raise ClientDisconnected("the client disconnected")
 
-    async def _on_body(self, message: Message) -> None:
+    def _on_body(self, message: Message) -> int:
         body = message.get("body", b"")
         if type(body) is not bytes:
             body = _coerce_body(body)
-        await self._write_body(body)
-        if not message.get("more_body", False):
+        more_body = message.get("more_body", False)
+        if self._write_body(body) and not self._sink.writable(self.stream_id):
+            return _WAIT if more_body else _WAIT_THEN_FINISH
+        if not more_body:
             self._finish_body()
+        return _NO_WAIT
 
-    async def _on_trailers(self, message: Message) -> None:
+    def _on_trailers(self, message: Message) -> int:
         trailers = _validate_headers(message.get("headers", ()))
         if not message.get("more_trailers", False):
             self._state = _DONE
             self._sink.send_event(ResponseEnd(stream_id=self.stream_id, trailers=tuple(trailers)))
             self._wake()
+        return _NO_WAIT
 
     def _emit_head(
         self, status: int, app_headers: list[tuple[bytes, bytes]], body_length: int | None
     ) -> None:
-        app_names = {name.lower() for name, _ in app_headers}
-        headers = [pair for pair in self._default_headers() if pair[0] not in app_names]
+        own: list[tuple[bytes, bytes]] = []
+        names = set()
         has_length = False
         for name, value in app_headers:
-            lowered = name.lower()
+            # Already lowercase is the common case: keep the app's own object
+            # (and its cached hash) rather than a copy.
+            lowered = name if name.islower() else name.lower()
+            names.add(lowered)
             if lowered == b"content-length":
                 try:
                     self._content_length = int(value)
@@ -505,32 +550,34 @@ class HTTPStream:
                 has_length = True
             elif lowered == b"transfer-encoding":
                 continue  # the server owns framing (ASGI HTTP spec)
-            headers.append((lowered, value))
+            own.append((lowered, value))
         if not has_length and body_length is not None and status not in _NO_BODY_STATUS:
-            headers.append((b"content-length", str(body_length).encode("ascii")))
+            own.append((b"content-length", b"%d" % body_length))
             self._content_length = body_length
+        defaults = self._default_headers()
+        for pair in defaults:
+            if pair[0] in names:  # the app's own value wins
+                defaults = [pair for pair in defaults if pair[0] not in names]
+                break
         self.status = status
         self._sink.send_event(
             ResponseHead(
-                stream_id=self.stream_id, status=status, headers=tuple(headers), _trusted=True
+                stream_id=self.stream_id, status=status, headers=(*defaults, *own), _trusted=True
             )
         )
 
-    async def _write_body(self, body: bytes) -> None:
+    def _write_body(self, body: bytes) -> bool:
+        """Send a piece of the body; whether anything was sent."""
         if not body:
-            return
+            return False
         self.bytes_sent += len(body)
         limit = self._content_length
         if limit is not None and self.bytes_sent > limit:
             raise RuntimeError("Response content longer than Content-Length")
         if self._is_head or self.status in _NO_BODY_STATUS:
-            return  # the head is all such a response has; the body is dropped
-        sink = self._sink
-        sink.send_event(ResponseBody(stream_id=self.stream_id, data=body, _trusted=True))
-        if not sink.writable(self.stream_id):
-            await sink.wait_writable(self.stream_id)
-            if self._disconnected:
-                raise ClientDisconnected("the client disconnected")
+            return False  # the head is all such a response has; the body is dropped
+        self._sink.send_event(ResponseBody(stream_id=self.stream_id, data=body, _trusted=True))
+        return True
 
     def _finish_body(self) -> None:
         limit = self._content_length
@@ -545,8 +592,9 @@ class HTTPStream:
             self._state = _TRAILERS
             return
         self._state = _DONE
-        self._sink.send_event(ResponseEnd(stream_id=self.stream_id))
-        self._wake()
+        self._sink.send_event(ResponseEnd(stream_id=self.stream_id, _trusted=True))
+        if self._waiters:
+            self._wake()
 
 
 def _from_disconnect(exc: BaseException) -> bool:
@@ -579,7 +627,13 @@ def _coerce_body(body: Any) -> bytes:
     raise RuntimeError(f"http.response.body 'body' must be bytes, got {type(body).__name__}")
 
 
-_Handler = Callable[[HTTPStream, Message], Any]
+# What is left to do after a handler returns: nothing, or wait until the peer
+# is keeping up again (then finish the response, for a last body message).
+_NO_WAIT = 0
+_WAIT = 1
+_WAIT_THEN_FINISH = 2
+
+_Handler = Callable[[HTTPStream, Message], int | Awaitable[None]]
 
 _TRANSITIONS: dict[tuple[StreamState, str], _Handler] = {
     (_START, "http.response.start"): HTTPStream._on_start,

@@ -136,6 +136,16 @@ class TrustedProxies:
         """The client, scheme and forwarded host (``None``: keep Host) of a request."""
         if not self.trusts(client[0] if client else None):
             return ForwardedRequest(client, scheme, None)
+        return self.forwarded(client, scheme, headers)
+
+    def forwarded(
+        self,
+        client: Client,
+        scheme: str,
+        headers: Iterable[tuple[bytes, bytes]],
+    ) -> ForwardedRequest:
+        """What a *trusted* peer's forwarding headers say (:meth:`resolve_forwarded`
+        without the trust check, for a caller that knows the peer)."""
         forwarded: list[str] = []
         forwarded_for: list[str] = []
         proto: str | None = None

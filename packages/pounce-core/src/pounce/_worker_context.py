@@ -54,7 +54,7 @@ if sys.version_info >= (3, 12):
         loop's ready queue. Only our own request tasks start eagerly; the app's
         tasks keep the loop's default behaviour.
         """
-        return asyncio.eager_task_factory(loop, coro)
+        return asyncio.Task(coro, loop=loop, eager_start=True)
 
 else:  # pragma: no cover - Python 3.11
 
@@ -69,6 +69,8 @@ class WorkerContext:
     """State shared by one worker's connections; touched only from its loop."""
 
     __slots__ = (
+        "_fields",
+        "_fields_date",
         "access_logger",
         "app",
         "config",
@@ -155,6 +157,8 @@ class WorkerContext:
         )
         self.send_date = config.date_header
         self.extra_headers = config.parsed_headers
+        self._fields_date = b""
+        self._fields = self._build_fields(b"")
         # Per-request timing facts (scope extension "pounce.timing") cost a
         # clock read per request: only for --server-timing.
         self.request_timing = config.server_timing
@@ -169,9 +173,22 @@ class WorkerContext:
 
     def default_headers(self) -> list[tuple[bytes, bytes]]:
         """Headers the server adds to every response unless the app sets them."""
+        return list(self.default_header_fields())
+
+    def default_header_fields(self) -> tuple[tuple[bytes, bytes], ...]:
+        """:meth:`default_headers` as a tuple that is rebuilt only when the
+        date changes (once a second): for the hot path, never to be mutated."""
+        if self.send_date:
+            date = self.date.value()
+            if date is not self._fields_date:
+                self._fields_date = date
+                self._fields = self._build_fields(date)
+        return self._fields
+
+    def _build_fields(self, date: bytes) -> tuple[tuple[bytes, bytes], ...]:
         headers = list(self.server_header)
         if self.send_date:
-            headers.append((b"date", self.date.value()))
+            headers.append((b"date", date))
         if self.extra_headers:
             headers.extend(self.extra_headers)
-        return headers
+        return tuple(headers)

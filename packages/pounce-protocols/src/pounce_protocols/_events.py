@@ -255,7 +255,9 @@ class ResponseEnd(ResponseEvent):
     """The response is complete; ``trailers`` are sent where the protocol allows."""
 
     trailers: Headers = ()
+    _trusted: InitVar[bool] = False
 
-    def __post_init__(self) -> None:
-        _check_stream_id(self.stream_id)
-        _check_headers(self.trailers, lowercase=False)
+    def __post_init__(self, _trusted: bool) -> None:
+        if not _trusted:
+            _check_stream_id(self.stream_id)
+            _check_headers(self.trailers, lowercase=False)

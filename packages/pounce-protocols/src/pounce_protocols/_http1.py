@@ -26,6 +26,18 @@ including pipelined ones, passes through the same gate.
 
 The response side is h11's serializer; our job there is only to translate
 events and errors. h11 exceptions never leave this module.
+
+The fast path
+-------------
+h11 is the reference, not the only route. A head that passed the gate is first
+offered to :mod:`._http1_fast`; when it has a common shape (origin form,
+HTTP/1.1, one Host, no body or a Content-Length one) the cycle runs without h11:
+the body is counted off here and the response is written by the fast
+serializer. Anything else, on either side, takes the h11 route: an unusual
+head from the start, an unusual response head by handing the response side of
+the cycle to an h11 connection primed with an equivalent request. Both routes
+give the same events, bytes and errors (a differential test holds them to it);
+``fast_path=False`` forces the reference route for every cycle.
 """
 
 from __future__ import annotations
@@ -53,6 +65,15 @@ from pounce_protocols._events import (
     UpgradeRequested,
 )
 from pounce_protocols._http1_chunked import ChunkedFraming
+from pounce_protocols._http1_fast import (
+    CHUNKED_END,
+    body_ended,
+    body_received,
+    encode_chunk,
+    parse_request_head,
+    serialize_fields,
+    serialize_response_head,
+)
 from pounce_protocols._http1_head import (
     HeadLimits,
     RequestTarget,
@@ -60,6 +81,7 @@ from pounce_protocols._http1_head import (
     check_head,
     check_host,
     check_transfer_encoding,
+    head_length,
     split_target,
 )
 
@@ -112,6 +134,15 @@ def _header_tokens(headers: Headers, name: bytes) -> list[bytes]:
     return [t for t in tokens if t]
 
 
+# The response side of a fast-path cycle (h11's "our state", for the shapes it serves).
+_OUT_HEAD = 0  # no response head sent yet
+_OUT_BODY = 1  # head sent; body bytes may follow
+_OUT_DONE = 2  # the response ended
+_OUT_ERROR = 3  # we were asked to send something invalid; nothing more is sent
+
+_ERROR_STATE = "Can't send data when our state is ERROR"
+
+
 def _join(parts: list[object]) -> bytes:
     return b"".join(part for part in parts if isinstance(part, bytes))
 
@@ -138,27 +169,47 @@ class HTTP1ServerConnection:
 
     A :class:`RemoteProtocolError` from :meth:`receive_data` means the peer broke
     the protocol; answer with :meth:`reject` (its ``status_hint``) and close.
+
+    ``fast_path=False`` runs every cycle through h11, the reference the fast
+    path is tested against; the events, bytes and errors are the same.
     """
 
     __slots__ = (
         "_buffer",
+        "_fast",
+        "_fast_enabled",
+        "_fast_keep_alive",
+        "_field_cache",
         "_framing",
         "_h11",
         "_limits",
         "_method",
+        "_out_budget",
+        "_out_state",
         "_peer_closed",
         "_phase",
+        "_remaining",
         "_response_ended",
         "_response_started",
         "_stream_id",
         "_upgrade_requested",
     )
 
-    def __init__(self, limits: HTTP1Limits | None = None) -> None:
+    def __init__(self, limits: HTTP1Limits | None = None, *, fast_path: bool = True) -> None:
         self._limits = limits if limits is not None else HTTP1Limits()
         self._buffer = bytearray()
         self._phase = _Phase.IDLE
         self._h11: h11.Connection | None = None
+        self._fast_enabled = fast_path
+        # A fast-path cycle: no h11 connection on the request side; the body
+        # is counted off in _remaining. The response side stays ours until a
+        # head needs the reference (then _h11 is set and takes over).
+        self._fast = False
+        self._remaining = 0
+        self._fast_keep_alive = False
+        self._out_state = _OUT_HEAD
+        self._out_budget = 0  # body bytes still allowed, or -1 for chunked
+        self._field_cache: dict[tuple[bytes, bytes], bytes] = {}
         self._stream_id = 0
         self._framing: ChunkedFraming | None = None
         self._method = b""
@@ -202,6 +253,13 @@ class HTTP1ServerConnection:
     def keep_alive(self) -> bool:
         """Whether the connection can carry another request after this response."""
         conn = self._h11
+        if conn is None and self._fast:
+            return (
+                self._fast_keep_alive
+                and not self._peer_closed
+                and self._phase is _Phase.DONE
+                and self._out_state == _OUT_DONE
+            )
         return (
             conn is not None
             and not self._peer_closed
@@ -217,15 +275,31 @@ class HTTP1ServerConnection:
         """Take bytes from the peer (``b""`` = end of input); return new events."""
         if not data:
             return self._receive_eof()
+        if type(data) is not bytes:
+            data = bytes(data)  # events carry immutable bytes
         phase = self._phase
-        if phase is _Phase.BODY:
-            return self._feed_body(data)
-        if phase is _Phase.CLOSED:
-            return []
-        self._buffer += data
         if phase is _Phase.IDLE:
+            if not self._buffer and not data.startswith(b"\r\n"):
+                # The common case: a head that arrived with nothing buffered
+                # is gated and parsed where it lies, without a copy.
+                try:
+                    head_end = head_length(data, self._limits)
+                except RemoteProtocolError:
+                    self._phase = _Phase.CLOSED
+                    raise
+                if head_end == len(data):
+                    return self._start_cycle(data, b"")
+                if head_end:
+                    return self._start_cycle(data[:head_end], data[head_end:])
+                self._buffer += data  # the start of a head: wait for the rest
+                return []
+            self._buffer += data
             return self._parse_head()
-        return []  # DONE / SWITCHED: held until the next cycle or the new protocol
+        if phase is _Phase.BODY:
+            return self._feed_fast_body(data) if self._fast else self._feed_body(data)
+        if phase is not _Phase.CLOSED:
+            self._buffer += data  # DONE / SWITCHED: held for the next cycle or protocol
+        return []
 
     def start_next_cycle(self) -> list[Event]:
         """Begin the next request/response cycle; return its events so far.
@@ -236,6 +310,7 @@ class HTTP1ServerConnection:
         if not self.keep_alive:
             raise LocalProtocolError("the connection cannot be reused for another request")
         self._h11 = None
+        self._fast = False
         self._phase = _Phase.IDLE
         self._method = b""
         self._response_started = False
@@ -269,6 +344,31 @@ class HTTP1ServerConnection:
         head = bytes(buf[:head_end])
         rest = bytes(buf[head_end:])
         buf.clear()
+        return self._start_cycle(head, rest)
+
+    def _start_cycle(self, head: bytes, rest: bytes) -> list[Event]:
+        """Start the cycle of a complete head that passed the gate."""
+        if self._fast_enabled:
+            parsed = parse_request_head(head, self._stream_id + 1)
+            if parsed is not None:
+                event, length, keep_alive = parsed
+                stream_id = self._stream_id = event.stream_id
+                self._fast = True
+                self._fast_keep_alive = keep_alive
+                self._method = event.method
+                self._upgrade_requested = False
+                self._out_state = _OUT_HEAD
+                self._remaining = length
+                if not length:
+                    # Nothing to wait for: the request is complete with its head.
+                    self._phase = _Phase.DONE
+                    if rest:
+                        self._buffer += rest
+                    return [event, body_ended(stream_id)]
+                self._phase = _Phase.BODY
+                if not rest:
+                    return [event]
+                return [event, *self._feed_fast_body(rest)]
         limits = self._limits
         # h11 never holds more than one framing line or trailer section of a
         # body that passed the gate; the head it gets is already complete.
@@ -299,6 +399,22 @@ class HTTP1ServerConnection:
             raise
         self._phase = _Phase.BODY
         return [event, *self._feed_body(rest)]
+
+    def _feed_fast_body(self, data: bytes) -> list[Event]:
+        """Count a Content-Length body off ``data`` (h11's reader, without h11)."""
+        remaining = self._remaining
+        stream_id = self._stream_id
+        size = len(data)
+        if size < remaining:
+            self._remaining = remaining - size
+            return [body_received(stream_id, data)]
+        self._remaining = 0
+        self._phase = _Phase.DONE
+        if size > remaining:
+            # The start of a pipelined request: it waits for the next cycle.
+            self._buffer += data[remaining:]
+            data = data[:remaining]
+        return [body_received(stream_id, data), body_ended(stream_id)]
 
     def _request_event(self, request: h11.Request) -> RequestReceived:
         version = request.http_version
@@ -408,7 +524,25 @@ class HTTP1ServerConnection:
     def send(self, event: ResponseEvent) -> bytes:
         """Serialize one response event of the current cycle."""
         conn = self._h11
-        if conn is None or event.stream_id != self._stream_id:
+        if conn is None:
+            if not self._fast or event.stream_id != self._stream_id:
+                raise LocalProtocolError(f"stream {event.stream_id} is not the current request")
+            if self._out_state == _OUT_BODY:
+                # The body of a fast-path response, inline: most events are these.
+                if type(event) is ResponseBody:
+                    data = event.data
+                    budget = self._out_budget
+                    if budget < 0:
+                        return encode_chunk(data) if data else b""
+                    if len(data) <= budget:
+                        self._out_budget = budget - len(data)
+                        return data
+                elif type(event) is ResponseEnd and not event.trailers and self._out_budget <= 0:
+                    self._out_state = _OUT_DONE
+                    self._response_ended = True
+                    return CHUNKED_END if self._out_budget else b""
+            return self._send_fast(event)
+        if event.stream_id != self._stream_id:
             raise LocalProtocolError(f"stream {event.stream_id} is not the current request")
         try:
             if type(event) is ResponseBody:
@@ -434,6 +568,104 @@ class HTTP1ServerConnection:
             raise LocalProtocolError(str(exc)) from None
         raise LocalProtocolError(f"cannot send {type(event).__name__} over HTTP/1.1")
 
+    def _send_fast(self, event: ResponseEvent) -> bytes:
+        """The response side of a fast-path cycle: h11's writers, without h11."""
+        state = self._out_state
+        if type(event) is ResponseBody:
+            data = event.data
+            if not data:
+                return b""
+            if state == _OUT_BODY:
+                budget = self._out_budget
+                if budget < 0:
+                    return encode_chunk(data)
+                if len(data) <= budget:
+                    self._out_budget = budget - len(data)
+                    return data
+                self._out_state = _OUT_ERROR
+                raise LocalProtocolError("Too much data for declared Content-Length")
+        elif type(event) is ResponseEnd:
+            if state == _OUT_BODY:
+                return self._end_fast(event.trailers)
+        elif type(event) is ResponseHead:
+            if self._response_started:
+                raise LocalProtocolError("response already started")
+            if event.status == 101:
+                raise LocalProtocolError("101 without a pending protocol switch")
+            head = serialize_response_head(
+                event.status,
+                event.headers,
+                head_request=self._method == b"HEAD",
+                keep_alive=self._fast_keep_alive,
+                cache=self._field_cache,
+            )
+            if head is not None:
+                data, self._out_budget, self._fast_keep_alive = head
+                self._out_state = _OUT_BODY
+                self._response_started = True
+                return data
+        elif type(event) is InformationalResponse and self._response_started:
+            raise LocalProtocolError("interim response after the final response")
+        if state == _OUT_ERROR:
+            raise LocalProtocolError(_ERROR_STATE)
+        if state == _OUT_HEAD:
+            # Not a shape the fast serializer writes: h11 takes over the
+            # response side of this cycle and answers (or refuses) it.
+            self._h11 = self._reference_for_response()
+            return self.send(event)
+        # What h11 refuses in this state: a body or an end after the end.
+        self._out_state = _OUT_ERROR
+        raise LocalProtocolError(f"cannot send {type(event).__name__} after the response ended")
+
+    def _end_fast(self, trailers: Headers) -> bytes:
+        budget = self._out_budget
+        fields = b""
+        if trailers:
+            # Checked first, as h11 builds (and validates) its EndOfMessage
+            # before its writer looks at the framing.
+            fields = (serialize_fields(trailers) if budget < 0 else None) or (
+                self._normalized_fields(trailers)
+            )
+        if budget < 0:
+            out = b"0\r\n" + fields if trailers else CHUNKED_END
+        elif budget:
+            self._out_state = _OUT_ERROR
+            raise LocalProtocolError("Too little data for declared Content-Length")
+        elif trailers:
+            self._out_state = _OUT_ERROR
+            raise LocalProtocolError("Content-Length and trailers don't mix")
+        else:
+            out = b""
+        self._out_state = _OUT_DONE
+        self._response_ended = True
+        return out
+
+    @staticmethod
+    def _normalized_fields(trailers: Headers) -> bytes:
+        """Trailer fields as h11 normalizes and writes them (Host first)."""
+        try:
+            items = h11.EndOfMessage(headers=list(trailers)).headers.raw_items()
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(str(exc)) from None
+        hosts = [pair for pair in items if pair[0].lower() == b"host"]
+        others = [pair for pair in items if pair[0].lower() != b"host"]
+        return b"".join(b"%s: %s\r\n" % pair for pair in hosts + others) + b"\r\n"
+
+    def _reference_for_response(self) -> h11.Connection:
+        """An h11 connection in the state the reference route would be in now.
+
+        What h11 does with a response depends only on the request's method,
+        version and keep-alive, so a bodiless request with the same three
+        stands in for the one we parsed (its body, if any, is still framed by
+        the fast path; :attr:`keep_alive` waits for it either way).
+        """
+        conn = h11.Connection(h11.SERVER)
+        close = b"" if self._fast_keep_alive else b"Connection: close\r\n"
+        conn.receive_data(b"%s / HTTP/1.1\r\nHost: x\r\n%s\r\n" % (self._method, close))
+        conn.next_event()  # the Request
+        conn.next_event()  # its EndOfMessage
+        return conn
+
     def send_body_passthrough(self, stream_id: int, length: int) -> tuple[bytes, bytes]:
         """Framing for ``length`` body bytes that the caller writes itself.
 
@@ -442,7 +674,11 @@ class HTTP1ServerConnection:
         accounted for as if it had been given to :meth:`send`.
         """
         conn = self._h11
-        if conn is None or stream_id != self._stream_id:
+        if conn is None:
+            if not self._fast or stream_id != self._stream_id:
+                raise LocalProtocolError(f"stream {stream_id} is not the current request")
+            return self._passthrough_fast(length)
+        if stream_id != self._stream_id:
             raise LocalProtocolError(f"stream {stream_id} is not the current request")
         if length <= 0:
             return b"", b""
@@ -456,6 +692,25 @@ class HTTP1ServerConnection:
             raise LocalProtocolError(str(exc)) from None
         index = next(i for i, part in enumerate(parts) if part is placeholder)
         return _join(parts[:index]), _join(parts[index + 1 :])
+
+    def _passthrough_fast(self, length: int) -> tuple[bytes, bytes]:
+        """:meth:`send_body_passthrough` on the fast path: h11's framing of
+        ``length`` body bytes (and its errors), without h11."""
+        if self._out_state == _OUT_ERROR:
+            raise LocalProtocolError(_ERROR_STATE)
+        if self._out_state != _OUT_BODY:
+            self._out_state = _OUT_ERROR
+            raise LocalProtocolError("cannot send body bytes outside a response body")
+        if length <= 0:
+            return b"", b""
+        budget = self._out_budget
+        if budget < 0:
+            return b"%x\r\n" % length, b"\r\n"
+        if length > budget:
+            self._out_state = _OUT_ERROR
+            raise LocalProtocolError("Too much data for declared Content-Length")
+        self._out_budget = budget - length
+        return b"", b""
 
     def _send_head(self, conn: h11.Connection, event: ResponseHead) -> bytes:
         if self._response_started:

@@ -31,6 +31,7 @@ __all__ = [
     "check_head",
     "check_host",
     "check_transfer_encoding",
+    "head_length",
     "split_target",
 ]
 
@@ -78,6 +79,15 @@ def check_head(buf: bytearray, limits: HeadLimits) -> int:
     """
     while buf.startswith(b"\r\n"):
         del buf[:2]
+    return head_length(buf, limits)
+
+
+def head_length(buf: bytes | bytearray, limits: HeadLimits) -> int:
+    """:func:`check_head` for bytes that start with the request line.
+
+    It reads ``buf`` without changing it, so it also takes the ``bytes`` just
+    received when nothing is buffered: no copy into a buffer first.
+    """
     if not buf:
         return 0
     end = buf.find(b"\r\n\r\n")

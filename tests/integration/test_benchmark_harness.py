@@ -1,0 +1,93 @@
+"""The benchmark harness runs: one short round of two workloads, Pounce only.
+
+The harness is not part of the test suite (its figures are speed, and speed is
+never asserted here), but it must not rot: this runs it end to end with the
+test interpreter, against a real Pounce process loaded by wrk, and checks that
+it measured something and that a missing feature becomes an "n/a" row.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from support.servers import TESTS_DIR
+
+HARNESS = TESTS_DIR.parent / "benchmarks" / "run.py"
+
+
+def _row(output: str, workload: str, workers: int) -> list[str]:
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells[:3] == [workload, str(workers), "Pounce"]:
+            return cells
+    raise AssertionError(f"no Pounce row for {workload!r} with {workers} worker(s):\n{output}")
+
+
+def test_one_short_round_against_pounce(require_tool):
+    require_tool("wrk")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(HARNESS),
+            "--servers",
+            "pounce",
+            "--workloads",
+            "hello,json",
+            "--workers",
+            "1",
+            "--rounds",
+            "1",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--no-save",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for workload in ("plain-text hello", "1 KB JSON POST echoed"):
+        cells = _row(output, workload, 1)
+        rate = float(cells[3].replace(",", ""))
+        assert rate > 0, cells
+        assert cells[6] == "0", cells  # no errors: every response was a 200
+        assert re.fullmatch(r"\d+", cells[7]), cells  # a peak RSS was sampled
+    assert "Targets" in output
+
+
+def test_a_server_that_is_not_installed_is_an_na_row(require_tool):
+    # Nothing is started: the peers are not part of the test environment, and
+    # a server missing from it becomes an "n/a" row rather than a failure.
+    require_tool("wrk")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(HARNESS),
+            "--servers",
+            "granian",
+            "--workloads",
+            "hello",
+            "--workers",
+            "1",
+            "--rounds",
+            "1",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--no-save",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "| plain-text hello | 1 | Granian (ceiling) | n/a: granian not installed |" in output
