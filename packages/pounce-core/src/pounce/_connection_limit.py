@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from pounce._logging import ERROR_LOGGER
 from pounce._worker_context import WorkerContext
@@ -104,7 +105,8 @@ class _Gate(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # Stream transports only; uvloop's do not subclass asyncio.Transport.
+        transport = cast(asyncio.Transport, transport)
         if self._gate.admit(transport):
             protocol = self._factory()
             transport.set_protocol(protocol)

@@ -32,6 +32,7 @@ from http import HTTPStatus
 from typing import Any
 
 from pounce_protocols._events import BodyEnded, BodyReceived, Headers, RequestReceived
+from pounce_protocols._http1_head import valid_host
 
 __all__ = [
     "BODY_ENDED_SLOTS",
@@ -228,6 +229,8 @@ def parse_request_head(head: bytes, stream_id: int) -> tuple[RequestReceived, in
         if lowered in _SPECIAL_REQUEST_FIELDS:
             if lowered == b"host":
                 hosts += 1
+                if not valid_host(value):
+                    return None  # the reference answers 400
             elif lowered == b"content-length":
                 if length or not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
                     return None  # repeated, a list or out of range: the reference decides

@@ -33,6 +33,7 @@ __all__ = [
     "check_transfer_encoding",
     "head_length",
     "split_target",
+    "valid_host",
 ]
 
 
@@ -182,8 +183,13 @@ def check_host(value: bytes) -> None:
     value; one with spaces, a path, userinfo or a list would be read
     differently by each of them.
     """
-    if _HOST.fullmatch(value) is None:
+    if not valid_host(value):
         raise _reject("invalid Host header value")
+
+
+def valid_host(value: bytes) -> bool:
+    """Whether a Host field value is ``uri-host [":" port]`` (see ``check_host``)."""
+    return _HOST.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)
