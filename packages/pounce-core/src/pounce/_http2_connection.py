@@ -650,10 +650,15 @@ class HTTP2Connection(asyncio.Protocol):
             exc,
             _error_name(exc.error_code),
         )
-        self._disconnect_all()
         # Reset streams' apps have been told; an attacker's work stops now.
         for task in self._orphans.values():
             task.cancel()
+        # Streams still open end with the connection as if reset: their apps
+        # hear a disconnect and are cancelled after the same grace, so an app
+        # deaf to disconnects cannot outlive the connection that sent it.
+        for stream_id in list(self._slots):
+            self._on_reset(stream_id)
+        self._disconnect_all()
         self._close()
 
     def _on_preface_timeout(self) -> None:
