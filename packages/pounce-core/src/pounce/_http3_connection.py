@@ -112,6 +112,7 @@ class HTTP3Connection:
         "_server",
         "_slots",
         "_timer",
+        "_timer_at",
     )
 
     def __init__(
@@ -129,7 +130,8 @@ class HTTP3Connection:
         self._server = listener.server_address
         self._slots: dict[int, _Slot] = {}
         self._orphans: dict[int, asyncio.Task[None]] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0
         self._flush_handle: asyncio.Handle | None = None
         self._closing = False
         self._ended = False
@@ -360,12 +362,15 @@ class HTTP3Connection:
     def _arm_timer(self) -> None:
         deadline = self._machine.next_timer()
         if self._timer is not None:
-            if deadline is not None and self._timer.when() == deadline:
+            # The deadline is kept apart: uvloop answers call_at with a past
+            # deadline by a plain Handle, which has no when().
+            if deadline is not None and self._timer_at == deadline:
                 return
             self._timer.cancel()
             self._timer = None
         if deadline is not None:
             self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
 
     def _on_timer(self) -> None:
         self._timer = None
