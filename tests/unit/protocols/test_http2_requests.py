@@ -118,8 +118,21 @@ def test_asterisk_path_is_for_options_only() -> None:
         (request_headers(b"relative"), 400),
         (request_headers(b"/", scheme=b"ftp"), 400),
         ([(b":method", b"CONNECT"), (b":authority", b"example.com:443")], 501),
+        (request_headers(authority=b"user@example.com"), 400),
+        (request_headers(authority=b"example.com/a"), 400),
+        (request_headers(authority=b"example.com:80x"), 400),
+        (request_headers(authority=None, extra=[(b"host", b"a b")]), 400),
     ],
-    ids=["fragment", "relative-path", "ftp-scheme", "connect"],
+    ids=[
+        "fragment",
+        "relative-path",
+        "ftp-scheme",
+        "connect",
+        "authority-userinfo",
+        "authority-path",
+        "authority-bad-port",
+        "bad-host-without-authority",
+    ],
 )
 def test_a_malformed_request_is_rejected_on_its_stream_only(
     headers: list[tuple[bytes, bytes]], status: int
