@@ -124,9 +124,20 @@ def test_an_idle_keep_alive_connection_survives_a_reload(
             time.sleep(0.02)
         assert last.header("connection") == "close"
         conn.assert_closed()
-    with RawConnection("127.0.0.1", server.port) as conn:
-        conn.send_request()
-        assert conn.read_response().body == b"v2 h2"
+    # A new connection that reached the old worker's listening socket before
+    # that socket closed is still served by it (handover drops nothing); the
+    # new generation takes every connection soon after.
+    bodies = []
+    for _ in range(100):
+        with RawConnection("127.0.0.1", server.port) as conn:
+            conn.send_request()
+            response = conn.read_response()
+        assert response.status == 200
+        bodies.append(response.body)
+        if response.body == b"v2 h2":
+            break
+        time.sleep(0.05)
+    assert bodies[-1] == b"v2 h2", bodies
 
 
 @pytest.mark.parametrize("mode", MODES)
