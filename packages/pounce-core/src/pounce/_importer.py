@@ -21,10 +21,24 @@ class AppLoadError(Exception):
     """The application could not be loaded; the message says why in one line."""
 
 
-def _import_attribute(target: str) -> Any:
+def check_import_string(target: str) -> tuple[str, str]:
+    """Split ``module:attribute``; ``AppLoadError`` when it is not that shape."""
     module_name, sep, attrs = target.partition(":")
     if not sep or not module_name or not attrs:
         raise AppLoadError(f'APP must look like "module:attribute", got "{target}"')
+    return module_name, attrs
+
+
+def resolve_attribute(module_name: str, attribute: str) -> object:
+    """Import ``module_name`` and follow the dotted ``attribute`` path in it."""
+    value: object = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _import_attribute(target: str) -> Any:
+    module_name, attrs = check_import_string(target)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

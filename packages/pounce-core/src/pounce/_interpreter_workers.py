@@ -40,7 +40,7 @@ from typing import Any
 from pounce._child_process import Channel, ChildSpec, receive_spec, send_spec
 from pounce._config import ServerConfig
 from pounce._exit_codes import EXIT_BAD_CONFIG, EXIT_STARTUP_FAILED
-from pounce._importer import AppLoadError
+from pounce._importer import check_import_string
 from pounce._worker_link import WorkerEvents, WorkerExit
 
 __all__ = ["InterpreterWorker", "InterpreterWorkers", "interpreter_main"]
@@ -65,9 +65,7 @@ class InterpreterWorkers:
     async def load(self, generation: int) -> None:
         # Each interpreter imports the app itself, fresh (its own
         # sys.modules), so a reload always serves the code on disk.
-        module, sep, attribute = self._target.partition(":")
-        if not (module and sep and attribute):
-            raise AppLoadError(f'APP must look like "module:attribute", got "{self._target}"')
+        check_import_string(self._target)
 
     def spawn(
         self,

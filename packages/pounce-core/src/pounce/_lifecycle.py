@@ -13,12 +13,12 @@ share one without a lock.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from pounce._importer import resolve_attribute
 from pounce._logging import ERROR_LOGGER
 
 __all__ = [
@@ -210,9 +210,7 @@ def load_hooks(paths: Iterable[str]) -> list[LifecycleHook]:
         if not sep:
             raise ValueError(f"lifecycle hook {path!r} must look like 'module:callable'")
         try:
-            value: object = importlib.import_module(module_name)
-            for part in attribute.split("."):
-                value = getattr(value, part)
+            value = resolve_attribute(module_name, attribute)
         except (ImportError, AttributeError) as exc:
             raise ValueError(f"cannot load lifecycle hook {path!r}: {exc}") from exc
         if not callable(value):

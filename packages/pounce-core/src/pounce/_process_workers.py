@@ -40,7 +40,7 @@ from pounce._config import ServerConfig
 from pounce._error_responses import plain_text_error
 from pounce._event_loop import loop_factory
 from pounce._exit_codes import EXIT_BAD_CONFIG, EXIT_STARTUP_FAILED
-from pounce._importer import AppLoadError, load_app
+from pounce._importer import AppLoadError, check_import_string, load_app
 from pounce._lifecycle import LifecycleEmitter, load_hooks
 from pounce._lifespan import Lifespan, LifespanFailure
 from pounce._logging import ERROR_LOGGER, configure_logging
@@ -84,9 +84,7 @@ class ProcessWorkers:
         # Each worker process imports the app; the supervisor never does, so
         # it stays small and a reload can never be served stale code. Only
         # the shape of the import string is checked here.
-        module, sep, attribute = self._target.partition(":")
-        if not (module and sep and attribute):
-            raise AppLoadError(f'APP must look like "module:attribute", got "{self._target}"')
+        check_import_string(self._target)
 
     def spawn(
         self,

@@ -25,7 +25,6 @@ loop and blocks it while it runs; keep it short or make it async.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
 from collections.abc import Callable, Iterable
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pounce._config import ServerConfig
+from pounce._importer import resolve_attribute
 from pounce._lifespan import LifespanFailure
 from pounce._logging import ERROR_LOGGER
 
@@ -70,9 +70,7 @@ def _load(path: str, kind: str) -> WorkerHook:
     if not (module_name and sep and attribute):
         raise WorkerHookError(f"{kind} hook {path!r} must look like 'module:callable'")
     try:
-        value: object = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            value = getattr(value, part)
+        value = resolve_attribute(module_name, attribute)
     except Exception as exc:
         raise WorkerHookError(
             f"cannot load {kind} hook {path!r}: {type(exc).__name__}: {exc}"
