@@ -67,6 +67,12 @@ __all__ = ["ProcessWorker", "ProcessWorkers", "child_main", "run_worker"]
 _logger = logging.getLogger(ERROR_LOGGER)
 
 _CHILD_CODE = "from pounce._process_workers import child_main; child_main()"
+
+# How often the supervisor looks whether a worker process has exited, beside
+# the end of its control channel (see ProcessWorker._check_alive), and how
+# many reads it gives the channel of one that has.
+_EXIT_CHECK_INTERVAL = 1.0
+_DRAIN_READS = 64
 EXIT_WORKER_CRASHED = 70  # the worker's event loop died with an exception
 
 
@@ -138,6 +144,7 @@ class ProcessWorker:
         self._failure: WorkerExit | None = None
         self._reaper: asyncio.Task[None] | None = None
         loop.add_reader(control.fileno(), self._on_readable)
+        self._check_alive_later()
 
     @property
     def worker_id(self) -> int:
@@ -159,12 +166,36 @@ class ProcessWorker:
                 self._process.kill()
         return True
 
+    def _check_alive_later(self) -> None:
+        self._loop.call_later(_EXIT_CHECK_INTERVAL, self._check_alive)
+
+    def _check_alive(self) -> None:
+        """Notice an exit even if the control channel's end went unreported.
+
+        The channel's end of file is how an exit is normally seen. Under
+        uvloop it was, rarely, never reported for a worker that failed at
+        start-up, leaving the supervisor waiting for an exited (zombie)
+        worker for ever; a periodic look at the process itself bounds that.
+        """
+        if self._reaper is not None:
+            return
+        if self._process.poll() is None:
+            self._check_alive_later()
+            return
+        # Read what the worker said before it went (a "failed" reason, say).
+        for _ in range(_DRAIN_READS):
+            if self._reaper is not None:
+                return
+            self._on_readable()
+        if self._reaper is None:
+            self._on_end()
+
     def _on_readable(self) -> None:
+        if self._reaper is not None:
+            return
         messages = self._channel.receive()
         if messages is None:
-            # The worker closed its end: it has exited (or is about to).
-            self._loop.remove_reader(self._channel.sock.fileno())
-            self._reaper = self._loop.create_task(self._reap())
+            self._on_end()
             return
         for message in messages:
             kind = message.get("type")
@@ -180,6 +211,11 @@ class ProcessWorker:
                     exit_code=int(message.get("exit_code", EXIT_BAD_CONFIG)),
                     reason=str(message.get("reason", "")),
                 )
+
+    def _on_end(self) -> None:
+        # The worker closed its end: it has exited (or is about to).
+        self._loop.remove_reader(self._channel.sock.fileno())
+        self._reaper = self._loop.create_task(self._reap())
 
     async def _reap(self) -> None:
         code = await asyncio.to_thread(self._process.wait)
