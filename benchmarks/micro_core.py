@@ -79,7 +79,7 @@ async def run(n: int, repeats: int) -> tuple[float, float]:
     try:
         for _ in range(repeats):
             start = time.process_time()
-            for i in range(0, n, CONNECTIONS):
+            for _batch in range(0, n, CONNECTIONS):
                 # Like a loop iteration under load: every connection's request
                 # is read, then the request tasks run and respond.
                 for connection in connections:

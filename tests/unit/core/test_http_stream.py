@@ -25,12 +25,22 @@ class FakeSink:
         self.events: list[ResponseEvent] = []
         self.calls: list[tuple[Any, ...]] = []
         self.finished: list[HTTPStream] = []
+        self.whole: list[int] = []  # streams whose response came in one send_response
         self.is_writable = True
         self.waiting = asyncio.Event()  # set once a send waits for the client
         self.drained = asyncio.Event()  # set by a test to let waiting sends go on
 
     def send_event(self, event: ResponseEvent) -> None:
         self.events.append(event)
+
+    def send_response(self, head: ResponseHead, body: bytes) -> bool:
+        # Taken, and recorded as the events it stands for.
+        self.whole.append(head.stream_id)
+        self.events.append(head)
+        if body:
+            self.events.append(ResponseBody(stream_id=head.stream_id, data=body))
+        self.events.append(ResponseEnd(stream_id=head.stream_id))
+        return True
 
     def writable(self, stream_id: int) -> bool:
         return self.is_writable
@@ -132,6 +142,29 @@ def test_single_body_response_gets_an_exact_content_length() -> None:
     assert (stream.status, stream.bytes_sent, stream.state) == (200, 2, StreamState.DONE)
     assert sink.finished == [stream]
     assert sink.calls == []
+
+
+@pytest.mark.parametrize(
+    ("messages", "whole"),
+    [
+        ([start(), body(b"hi")], True),
+        ([start(), body()], True),
+        ([start(headers=[(b"content-length", b"2")]), body(b"hi")], True),
+        ([start(status=204), body()], True),
+        ([start(), body(b"h", more=True), body(b"i")], False),
+        ([start(trailers=True), body(b"hi"), {"type": "http.response.trailers"}], False),
+        # Bodies that disagree with the app's Content-Length go step by step,
+        # so the head is out before the error.
+        ([start(headers=[(b"content-length", b"5")]), body(b"hi")], False),
+        ([start(headers=[(b"content-length", b"1")]), body(b"hi")], False),
+    ],
+)
+def test_one_message_responses_reach_the_sink_in_one_call(
+    messages: list[Message], whole: bool
+) -> None:
+    sink, _ = run_app(sending(*messages))
+    assert sink.whole == ([7] if whole else [])
+    assert isinstance(sink.events[0], ResponseHead)
 
 
 def test_empty_single_body_response() -> None:

@@ -444,6 +444,28 @@ class HTTP1Connection(asyncio.Protocol):
         elif data:
             transport.write(data)
 
+    def send_response(self, head: ResponseHead, body: bytes) -> bool:
+        transport = self._transport
+        if transport is None:
+            return False
+        if self._closing or self._ctx.draining:
+            head = ResponseHead(
+                stream_id=head.stream_id,
+                status=head.status,
+                headers=(*head.headers, _CLOSE_HEADER),
+                _trusted=True,
+            )
+        data = self._machine.send_whole_response(head, len(body))
+        if data is None:
+            return False
+        if not body:
+            transport.write(data)
+        elif len(body) <= _JOIN_LIMIT:
+            transport.write(data + body)
+        else:
+            transport.writelines((data, body))
+        return True
+
     def writable(self, stream_id: int) -> bool:
         return not self._write_paused or self._transport is None
 

@@ -483,6 +483,9 @@ class HTTP2Connection(asyncio.Protocol):
         else:
             self._schedule_write()
 
+    def send_response(self, head: ResponseHead, body: bytes) -> bool:
+        return False  # the machine frames each event anyway; HTTPStream sends them
+
     def writable(self, stream_id: int) -> bool:
         if self._transport is None or stream_id not in self._slots:
             return True  # the sender will find out it is disconnected

@@ -255,6 +255,9 @@ class HTTP3Connection:
             raise RuntimeError(f"Invalid response: {exc}") from None
         self._schedule_flush()
 
+    def send_response(self, head: ResponseHead, body: bytes) -> bool:
+        return False  # the machine frames each event anyway; HTTPStream sends them
+
     def writable(self, stream_id: int) -> bool:
         if self._ended or stream_id not in self._slots:
             return True  # the sender will find out it is disconnected

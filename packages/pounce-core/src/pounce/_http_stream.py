@@ -42,7 +42,13 @@ from pounce._asgi_types import ASGIApp, Message, Scope
 from pounce._logging import ERROR_LOGGER
 from pounce_protocols import ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
-__all__ = ["ClientDisconnected", "FileSink", "HTTPStream", "StreamSink", "StreamState"]
+__all__ = [
+    "ClientDisconnected",
+    "FileSink",
+    "HTTPStream",
+    "StreamSink",
+    "StreamState",
+]
 
 # The ASGI "Zero Copy Send" extension: the app hands over an open file and the
 # server writes it to the socket itself (os.sendfile), without copying it
@@ -71,6 +77,16 @@ class StreamSink(Protocol):
         :class:`ResponseBody` when it has nothing else to send yet). A sink
         that holds a head writes it before anything else it writes for that
         stream.
+        """
+
+    def send_response(self, head: ResponseHead, body: bytes) -> bool:
+        """Send a whole response at once: ``head``, ``body`` (may be empty), end.
+
+        What a one-message response (the common case) can become when the
+        connection frames and writes it in one go. Returns False, having sent
+        nothing, when it cannot (a response that needs the events one by one,
+        or a connection with nothing faster to offer): the stream then sends
+        the head, the body and the end as events.
         """
 
     def writable(self, stream_id: int) -> bool:
@@ -443,7 +459,25 @@ class HTTPStream:
         known_length = None if (more_body or self._trailers_expected) else len(body)
         if self._is_head and not body:
             known_length = None
-        self._emit_head(status, headers, known_length)
+        head = self._response_head(status, headers, known_length)
+        if not (more_body or self._trailers_expected):
+            # The whole response in one message: one sink call when the
+            # connection can take it that way.
+            dropped = self._is_head or status in _NO_BODY_STATUS
+            limit = self._content_length
+            if (
+                limit is None or limit == len(body) or (dropped and not body)
+            ) and self._sink.send_response(head, b"" if dropped else body):
+                self.bytes_sent = len(body)
+                self._state = _DONE
+                if self._waiters:
+                    self._wake()
+                if body and not dropped and not self._sink.writable(self.stream_id):
+                    # Complete, but the peer is not keeping up: the app's
+                    # send() returns when it is, as with a separate end.
+                    return _WAIT
+                return _NO_WAIT
+        self._sink.send_event(head)
         self._state = _BODY
         if not self._write_body(body):
             # Nothing of this message follows the head: let it go now
@@ -465,7 +499,7 @@ class HTTPStream:
         self._head_pending = None
         status, headers = pending
         known_length = None if (more_body or self._trailers_expected) else count
-        self._emit_head(status, headers, known_length)
+        self._sink.send_event(self._response_head(status, headers, known_length))
         self._state = _BODY
         # The head must not wait for the file (the connection holds a head
         # until the next event, see StreamSink): an empty body sends it now.
@@ -531,9 +565,9 @@ class HTTPStream:
             self._wake()
         return _NO_WAIT
 
-    def _emit_head(
+    def _response_head(
         self, status: int, app_headers: list[tuple[bytes, bytes]], body_length: int | None
-    ) -> None:
+    ) -> ResponseHead:
         own: list[tuple[bytes, bytes]] = []
         names = set()
         has_length = False
@@ -560,10 +594,8 @@ class HTTPStream:
                 defaults = [pair for pair in defaults if pair[0] not in names]
                 break
         self.status = status
-        self._sink.send_event(
-            ResponseHead(
-                stream_id=self.stream_id, status=status, headers=(*defaults, *own), _trusted=True
-            )
+        return ResponseHead(
+            stream_id=self.stream_id, status=status, headers=(*defaults, *own), _trusted=True
         )
 
     def _write_body(self, body: bytes) -> bool:

@@ -568,6 +568,45 @@ class HTTP1ServerConnection:
             raise LocalProtocolError(str(exc)) from None
         raise LocalProtocolError(f"cannot send {type(event).__name__} over HTTP/1.1")
 
+    def send_whole_response(self, head: ResponseHead, body_length: int) -> bytes | None:
+        """The head of a response whose whole body follows it and ends it.
+
+        For a response sent in one piece: returns the bytes of ``head`` when
+        the body that follows, ``body_length`` bytes written as they are,
+        completes the response (a fast-path cycle, Content-Length framing of
+        exactly that length); the response has then ended, as if ``head``,
+        the body and a :class:`ResponseEnd` had been given to :meth:`send`.
+        Returns ``None``, changing nothing, when the response needs those
+        events one by one (chunked framing, the reference route, an error).
+        """
+        if (
+            self._h11 is not None
+            or not self._fast
+            or self._out_state != _OUT_HEAD
+            or self._response_started
+            or head.stream_id != self._stream_id
+            or head.status == 101
+        ):
+            return None
+        serialized = serialize_response_head(
+            head.status,
+            head.headers,
+            head_request=self._method == b"HEAD",
+            keep_alive=self._fast_keep_alive,
+            cache=self._field_cache,
+        )
+        if serialized is None:
+            return None
+        data, budget, keep_alive = serialized
+        if budget != body_length and not (budget == 0 and body_length == 0):
+            return None
+        self._fast_keep_alive = keep_alive
+        self._out_state = _OUT_DONE
+        self._out_budget = 0
+        self._response_started = True
+        self._response_ended = True
+        return data
+
     def _send_fast(self, event: ResponseEvent) -> bytes:
         """The response side of a fast-path cycle: h11's writers, without h11."""
         state = self._out_state
