@@ -187,8 +187,21 @@ def check_host(value: bytes) -> None:
         raise _reject("invalid Host header value")
 
 
+# reg-name characters but pct-encoded ones (RFC 3986 §3.2.2): a host made of
+# these alone, with an optional all-digit port, matches _HOST.
+_PLAIN_HOST_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;="
+
+
 def valid_host(value: bytes) -> bool:
     """Whether a Host field value is ``uri-host [":" port]`` (see ``check_host``)."""
+    # The usual values ("example.com", "127.0.0.1:8000") are decided with two
+    # bytes methods; the expression decides the rest (IP literals, %XX).
+    host, colon, port = value.rpartition(b":")
+    if colon:
+        if not host.translate(None, _PLAIN_HOST_CHARS) and (not port or port.isdigit()):
+            return True
+    elif not port.translate(None, _PLAIN_HOST_CHARS):
+        return True
     return _HOST.fullmatch(value) is not None
 
 
