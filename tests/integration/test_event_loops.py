@@ -112,8 +112,8 @@ def test_idle_and_slow_connections_time_out(serve, loop_name):
 
 
 def test_the_app_runs_in_a_task(serve, loop_name):
-    # Requests run eagerly, but still inside a task of the loop (anyio and
-    # friends need asyncio.current_task()).
+    # Requests run inside a task of the loop (anyio and friends need
+    # asyncio.current_task()).
     seen: list[object] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
