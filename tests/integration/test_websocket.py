@@ -479,7 +479,10 @@ def _settle(counter: Callable[[], int]) -> int:
 
 def test_send_waits_for_a_slow_reader(serve):
     sent = [0]
-    total = 32
+    # More than every buffer on the way can hold: the client's queue of one
+    # message, and loopback socket buffers that autotune up to tcp_rmem and
+    # tcp_wmem's maximum (32 MB and 4 MB on common kernels).
+    total = 64
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
@@ -490,9 +493,9 @@ def test_send_waits_for_a_slow_reader(serve):
         await receive()
 
     server = serve(app, ws_per_message_deflate=False, ws_ping_interval=None)
-    with open_ws(server, max_size=None, compression=None) as ws:
+    with open_ws(server, max_size=None, compression=None, max_queue=1) as ws:
         stalled_at = _settle(lambda: sent[0])
-        assert stalled_at < total  # the app waits instead of buffering 32 MB
+        assert stalled_at < total  # the app waits instead of buffering 64 MB
         for i in range(total):
             assert ws.recv(timeout=WAIT) == bytes([i]) * 1_000_000
 
