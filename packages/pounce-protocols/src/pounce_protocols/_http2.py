@@ -95,6 +95,7 @@ from pounce_protocols._priority import (
     parse_priority,
     priority_from_headers,
 )
+from pounce_protocols._request_pseudo import MalformedTarget, split_pseudo_target
 
 __all__ = ["HTTP2ServerConnection"]
 
@@ -110,7 +111,6 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 _RESPONSE_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 9113 §8.2.1: no NUL, CR or LF, no leading or trailing whitespace.
 _BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
-_SCHEMES = frozenset({b"http", b"https"})
 _PRIORITY_UPDATE = 0x10  # RFC 9218 §7.1
 _NO_RFC7540_PRIORITIES = 0x9  # RFC 9218 §2.1
 
@@ -534,21 +534,10 @@ class HTTP2ServerConnection:
         if method is None or path is None or scheme is None:  # h2 checks; be sure
             self._reject(stream, 400, "missing pseudo-header", events)
             return
-        if scheme not in _SCHEMES:
-            self._reject(stream, 400, f"unsupported :scheme {scheme!r}", events)
-            return
-        if b"#" in path:
-            self._reject(stream, 400, "fragment in :path", events)
-            return
-        if path == b"*":
-            if method != b"OPTIONS":
-                self._reject(stream, 400, "'*' is only a path for OPTIONS", events)
-                return
-            query = b""
-        elif path[:1] == b"/":
-            path, _, query = path.partition(b"?")
-        else:
-            self._reject(stream, 400, "invalid :path", events)
+        try:
+            path, query = split_pseudo_target(method, scheme, path)
+        except MalformedTarget as exc:
+            self._reject(stream, 400, exc.reason, events)
             return
         # RFC 9113 §8.3.1: :authority (or Host without it) is uri-host[:port],
         # no userinfo; routing and the ASGI ``server`` read it, as over HTTP/1.1.

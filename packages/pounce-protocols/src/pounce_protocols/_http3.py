@@ -90,6 +90,7 @@ from pounce_protocols._events import (
     ResponseHead,
     StreamReset,
 )
+from pounce_protocols._request_pseudo import MalformedTarget, split_pseudo_target
 
 __all__ = [
     "HTTP3Endpoint",
@@ -107,7 +108,6 @@ _EARLY_SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 _CONNECTION_FIELDS = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
-_SCHEMES = frozenset({b"http", b"https"})
 # A client Initial must be padded to at least this (RFC 9000 §14.1).
 _MIN_INITIAL_SIZE = 1200
 _CID_LENGTH = 8
@@ -365,18 +365,10 @@ class HTTP3ServerConnection:
             return reject(425, f"{method.decode('latin-1')} request in 0-RTT early data")
         if method == b"CONNECT":
             return reject(501, "CONNECT tunnels are not supported")
-        if scheme not in _SCHEMES:
-            return reject(400, f"unsupported :scheme {scheme!r}")
-        if b"#" in path:
-            return reject(400, "fragment in :path")
-        if path == b"*":
-            if method != b"OPTIONS":
-                return reject(400, "'*' is only a path for OPTIONS")
-            query = b""
-        elif path[:1] == b"/":
-            path, _, query = path.partition(b"?")
-        else:
-            return reject(400, "invalid :path")
+        try:
+            path, query = split_pseudo_target(method, scheme, path)
+        except MalformedTarget as exc:
+            return reject(400, exc.reason)
         if authority is not None:
             headers = [(b"host", authority), *(h for h in headers if h[0] != b"host")]
         fields: Headers = tuple(headers)
