@@ -418,13 +418,8 @@ class HTTP1Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
-        if type(event) is ResponseHead and (self._closing or self._ctx.draining):
-            event = ResponseHead(
-                stream_id=event.stream_id,
-                status=event.status,
-                headers=(*event.headers, _CLOSE_HEADER),
-                _trusted=True,
-            )
+        if type(event) is ResponseHead:
+            event = self._final_head(event)
         try:
             data = self._machine.send(event)
         except LocalProtocolError as exc:
@@ -448,14 +443,7 @@ class HTTP1Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return False
-        if self._closing or self._ctx.draining:
-            head = ResponseHead(
-                stream_id=head.stream_id,
-                status=head.status,
-                headers=(*head.headers, _CLOSE_HEADER),
-                _trusted=True,
-            )
-        data = self._machine.send_whole_response(head, len(body))
+        data = self._machine.send_whole_response(self._final_head(head), len(body))
         if data is None:
             return False
         if not body:
@@ -465,6 +453,17 @@ class HTTP1Connection(asyncio.Protocol):
         else:
             transport.writelines((data, body))
         return True
+
+    def _final_head(self, head: ResponseHead) -> ResponseHead:
+        """``head``, saying ``connection: close`` when this is the last response."""
+        if not (self._closing or self._ctx.draining):
+            return head
+        return ResponseHead(
+            stream_id=head.stream_id,
+            status=head.status,
+            headers=(*head.headers, _CLOSE_HEADER),
+            _trusted=True,
+        )
 
     def writable(self, stream_id: int) -> bool:
         return not self._write_paused or self._transport is None
