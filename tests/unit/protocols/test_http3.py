@@ -99,13 +99,19 @@ class Pair:
             self.to_client()
 
     def request(
-        self, method: bytes = b"GET", path: bytes = b"/", body: bytes | None = None, **extra: bytes
+        self,
+        method: bytes = b"GET",
+        path: bytes = b"/",
+        body: bytes | None = None,
+        *,
+        authority: bytes = b"localhost",
+        **extra: bytes,
     ) -> int:
         stream_id = self.client.get_next_available_stream_id()
         headers = [
             (b":method", method),
             (b":scheme", b"https"),
-            (b":authority", b"localhost"),
+            (b":authority", authority),
             (b":path", path),
             *((k.replace("_", "-").encode(), v) for k, v in extra.items()),
         ]
@@ -173,6 +179,33 @@ def test_bad_requests_are_rejected_on_their_stream(
     assert isinstance(event, RequestRejected)
     assert event.stream_id == stream_id
     assert event.status_hint == status
+
+
+@pytest.mark.parametrize(
+    "authority",
+    [b"user@example.com", b"example.com/a", b"example.com:80x", b"a b", b"[::1"],
+    ids=["userinfo", "path", "bad-port", "space", "open-bracket"],
+)
+def test_invalid_authority_is_rejected_on_its_stream(certs: Certificates, authority: bytes) -> None:
+    pair = Pair(certs)
+    pair.pump()
+    stream_id = pair.request(authority=authority)
+    pair.pump()
+    (event,) = [e for e in pair.take() if not isinstance(e, BodyEnded)]
+    assert isinstance(event, RequestRejected)
+    assert event.stream_id == stream_id
+    assert (event.status_hint, event.reason) == (400, "invalid :authority or host")
+
+
+@pytest.mark.parametrize("authority", [b"example.com", b"example.com:8443", b"[::1]:443"])
+def test_valid_authority_becomes_the_host_field(certs: Certificates, authority: bytes) -> None:
+    pair = Pair(certs)
+    pair.pump()
+    pair.request(authority=authority)
+    pair.pump()
+    (request,) = [e for e in pair.take() if isinstance(e, RequestReceived)]
+    assert request.authority == authority
+    assert request.headers[0] == (b"host", authority)
 
 
 def test_header_limits_give_431(certs: Certificates) -> None:

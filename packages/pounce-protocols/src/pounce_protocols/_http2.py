@@ -86,7 +86,6 @@ from pounce_protocols._events import (
     StreamReset,
     UpgradeRequested,
 )
-from pounce_protocols._http1_head import valid_host
 from pounce_protocols._http2_gate import FrameGate, HTTP2ErrorCode
 from pounce_protocols._http2_limits import HTTP2Limits
 from pounce_protocols._priority import (
@@ -95,7 +94,7 @@ from pounce_protocols._priority import (
     parse_priority,
     priority_from_headers,
 )
-from pounce_protocols._request_pseudo import MalformedTarget, split_pseudo_target
+from pounce_protocols._request_pseudo import MalformedTarget, check_origin, split_pseudo_target
 
 __all__ = ["HTTP2ServerConnection"]
 
@@ -536,16 +535,9 @@ class HTTP2ServerConnection:
             return
         try:
             path, query = split_pseudo_target(method, scheme, path)
+            check_origin(authority, headers)
         except MalformedTarget as exc:
             self._reject(stream, 400, exc.reason, events)
-            return
-        # RFC 9113 §8.3.1: :authority (or Host without it) is uri-host[:port],
-        # no userinfo; routing and the ASGI ``server`` read it, as over HTTP/1.1.
-        host = authority
-        if host is None:
-            host = next((value for name, value in headers if name == b"host"), None)
-        if host is not None and not valid_host(host):
-            self._reject(stream, 400, "invalid :authority or host", events)
             return
         if authority is not None:
             # ASGI HTTP spec: :authority becomes the first host field.

@@ -90,7 +90,7 @@ from pounce_protocols._events import (
     ResponseHead,
     StreamReset,
 )
-from pounce_protocols._request_pseudo import MalformedTarget, split_pseudo_target
+from pounce_protocols._request_pseudo import MalformedTarget, check_origin, split_pseudo_target
 
 __all__ = [
     "HTTP3Endpoint",
@@ -367,6 +367,7 @@ class HTTP3ServerConnection:
             return reject(501, "CONNECT tunnels are not supported")
         try:
             path, query = split_pseudo_target(method, scheme, path)
+            check_origin(authority, headers)
         except MalformedTarget as exc:
             return reject(400, exc.reason)
         if authority is not None:

@@ -1,13 +1,18 @@
 """The request target of an HTTP/2 or HTTP/3 request, from its pseudo-headers.
 
 Both protocols carry the request line as ``:method``, ``:scheme`` and
-``:path`` (RFC 9113 §8.3.1, RFC 9114 §4.3.1) and read them by the same rules;
-this is the one place those rules live.
+``:path`` (RFC 9113 §8.3.1, RFC 9114 §4.3.1), and name the origin with
+``:authority`` or a Host field; both read them by the same rules, and this is
+the one place those rules live.
 """
 
 from __future__ import annotations
 
-__all__ = ["MalformedTarget", "split_pseudo_target"]
+from collections.abc import Iterable
+
+from pounce_protocols._http1_head import valid_host
+
+__all__ = ["MalformedTarget", "check_origin", "split_pseudo_target"]
 
 _SCHEMES = frozenset({b"http", b"https"})
 
@@ -36,3 +41,15 @@ def split_pseudo_target(method: bytes, scheme: bytes, path: bytes) -> tuple[byte
         path, _, query = path.partition(b"?")
         return path, query
     raise MalformedTarget("invalid :path")
+
+
+def check_origin(authority: bytes | None, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """:class:`MalformedTarget` unless the origin the request names (its
+    ``:authority``, else its Host field, if either) is ``uri-host[:port]``
+    without userinfo, as HTTP/1.1 requires of Host; routing and the ASGI
+    ``server`` read it alike over every version."""
+    host = authority
+    if host is None:
+        host = next((value for name, value in headers if name == b"host"), None)
+    if host is not None and not valid_host(host):
+        raise MalformedTarget("invalid :authority or host")
