@@ -13,7 +13,7 @@ from pounce import ASGIApp as App
 from pounce import ClientDisconnected, Message
 from pounce import _http_stream as http_stream
 from pounce._http_stream import HTTPStream, StreamState
-from pounce_protocols import ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
+from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
 DEFAULT_HEADERS = [(b"server", b"pounce"), (b"date", b"Sun, 06 Nov 1994 08:49:37 GMT")]
 
@@ -33,13 +33,13 @@ class FakeSink:
     def send_event(self, event: ResponseEvent) -> None:
         self.events.append(event)
 
-    def send_response(self, head: ResponseHead, body: bytes) -> bool:
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
         # Taken, and recorded as the events it stands for.
-        self.whole.append(head.stream_id)
-        self.events.append(head)
+        self.whole.append(stream_id)
+        self.events.append(ResponseHead(stream_id=stream_id, status=status, headers=headers))
         if body:
-            self.events.append(ResponseBody(stream_id=head.stream_id, data=body))
-        self.events.append(ResponseEnd(stream_id=head.stream_id))
+            self.events.append(ResponseBody(stream_id=stream_id, data=body))
+        self.events.append(ResponseEnd(stream_id=stream_id))
         return True
 
     def writable(self, stream_id: int) -> bool:

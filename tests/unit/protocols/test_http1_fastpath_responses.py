@@ -23,7 +23,7 @@ from pounce_protocols import (
     ResponseEvent,
     ResponseHead,
 )
-from pounce_protocols._http1_fast import FIELD_CACHE_SIZE
+from pounce_protocols._http1_fast import FIELD_CACHE_SIZE, HEAD_CACHE_SIZE
 
 from ._fastpath import NEXT, attempt, harvested_bytes, state
 from ._helpers import INTERESTING, PROPERTY_SETTINGS, request
@@ -68,7 +68,7 @@ def send_whole(conn: HTTP1ServerConnection, status: int, headers: Any, body: byt
     the machine takes it, else as the events it stands for."""
     stream_id = conn.stream_id
     head = ResponseHead(stream_id=stream_id, status=status, headers=headers, _trusted=True)
-    data = conn.send_whole_response(head, len(body))
+    data = conn.send_whole_response(stream_id, status, headers, len(body))
     if data is not None:
         return data + body
     data = conn.send(head)
@@ -237,8 +237,7 @@ def test_which_whole_responses_take_one_call(
 ) -> None:
     conn = HTTP1ServerConnection()
     conn.receive_data(REQUESTS[name])
-    head = ResponseHead(stream_id=conn.stream_id, status=status, headers=headers)
-    data = conn.send_whole_response(head, len(body))
+    data = conn.send_whole_response(conn.stream_id, status, headers, len(body))
     assert (data is not None) is taken
     if data is not None:
         assert data.startswith(b"HTTP/1.1 %d " % status)
@@ -298,3 +297,74 @@ def test_the_field_cache_stays_bounded_and_correct() -> None:
             outputs.append(out)
         assert outputs[0] == outputs[1]
     assert len(fast._field_cache) <= FIELD_CACHE_SIZE
+
+
+# Heads as apps send them: a status with or without a body, a length or none.
+_TYPICAL_HEADS = st.tuples(
+    st.sampled_from([200, 204, 304, 404]),
+    st.lists(
+        st.sampled_from(
+            [(b"content-type", b"text/plain"), (b"content-length", b"0"),
+             (b"content-length", b"5"), (b"connection", b"close"), (b"server", b"app")]
+        ),
+        max_size=3,
+        unique=True,
+    ).map(tuple),
+)  # fmt: skip
+
+
+@PROPERTY_SETTINGS
+@given(
+    st.lists(_TYPICAL_HEADS | st.tuples(_STATUSES, _HEADERS), min_size=1, max_size=4),
+    st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from(["get", "head", "close"]), st.booleans()),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_heads_repeated_on_one_connection_are_written_the_same(
+    pool: list[tuple[int, tuple[tuple[bytes, bytes], ...]]],
+    responses: list[tuple[int, str, bool]],
+) -> None:
+    # A keep-alive connection answering again and again from a few heads (the
+    # fast path remembers whole heads): GET, HEAD or a last request, in one
+    # call or as events, each response as h11 writes it, until one of them
+    # ends the connection.
+    fast = HTTP1ServerConnection()
+    reference = HTTP1ServerConnection(fast_path=False)
+    for index, kind, whole in responses:
+        status, headers = pool[index % len(pool)]
+        data = REQUESTS[kind]
+        plan: list[Step] = (
+            [("whole", status, headers, b"")] if whole else [("head", status, headers), ("end", ())]
+        )
+        logs = []
+        for conn in (fast, reference):
+            log: list[Any] = [attempt(lambda conn=conn, data=data: conn.receive_data(data))]
+            for step in plan:
+                log.append(attempt(lambda conn=conn, step=step: apply(conn, step)))
+            log.append(state(conn))
+            log.append(attempt(conn.start_next_cycle))
+            logs.append(log)
+        assert logs[0] == logs[1], f"pool {pool!r}, responses {responses!r}"
+        if logs[0][-1][0] != "ok":
+            break  # the connection cannot carry another request
+    assert len(fast._head_cache) <= HEAD_CACHE_SIZE
+
+
+def test_the_head_cache_stays_bounded_and_correct() -> None:
+    fast = HTTP1ServerConnection()
+    reference = HTTP1ServerConnection(fast_path=False)
+    for i in range(HEAD_CACHE_SIZE * 3):
+        headers = ((b"x-n", b"%d" % (i % (HEAD_CACHE_SIZE + 3))), (b"content-length", b"0"))
+        outputs = []
+        for conn in (fast, reference):
+            conn.receive_data(request())
+            out = conn.send_whole_response(conn.stream_id, 200, headers, 0)
+            if out is None:
+                out = conn.send(ResponseHead(stream_id=conn.stream_id, status=200, headers=headers))
+                out += conn.send(ResponseEnd(stream_id=conn.stream_id))
+            conn.start_next_cycle()
+            outputs.append(out)
+        assert outputs[0] == outputs[1]
+    assert 0 < len(fast._head_cache) <= HEAD_CACHE_SIZE

@@ -439,11 +439,13 @@ class HTTP1Connection(asyncio.Protocol):
         elif data:
             transport.write(data)
 
-    def send_response(self, head: ResponseHead, body: bytes) -> bool:
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
         transport = self._transport
         if transport is None:
             return False
-        data = self._machine.send_whole_response(self._final_head(head), len(body))
+        if self._closing or self._ctx.draining:
+            headers = (*headers, _CLOSE_HEADER)
+        data = self._machine.send_whole_response(stream_id, status, headers, len(body))
         if data is None:
             return False
         if not body:

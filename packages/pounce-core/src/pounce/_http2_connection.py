@@ -54,6 +54,7 @@ from pounce_protocols import (
     BodyReceived,
     ConnectionLost,
     Event,
+    Headers,
     HTTP2ErrorCode,
     HTTP2ServerConnection,
     InformationalResponse,
@@ -483,7 +484,7 @@ class HTTP2Connection(asyncio.Protocol):
         else:
             self._schedule_write()
 
-    def send_response(self, head: ResponseHead, body: bytes) -> bool:
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
         return False  # the machine frames each event anyway; HTTPStream sends them
 
     def writable(self, stream_id: int) -> bool:

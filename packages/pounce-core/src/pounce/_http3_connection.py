@@ -44,6 +44,7 @@ from pounce_protocols import (
     BodyReceived,
     ConnectionLost,
     Event,
+    Headers,
     HTTP3Endpoint,
     HTTP3Limits,
     HTTP3ServerConnection,
@@ -255,7 +256,7 @@ class HTTP3Connection:
             raise RuntimeError(f"Invalid response: {exc}") from None
         self._schedule_flush()
 
-    def send_response(self, head: ResponseHead, body: bytes) -> bool:
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
         return False  # the machine frames each event anyway; HTTPStream sends them
 
     def writable(self, stream_id: int) -> bool:

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 from pounce._asgi_types import ASGIApp, Message, Scope
 from pounce._logging import ERROR_LOGGER
-from pounce_protocols import ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
+from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
 __all__ = [
     "ClientDisconnected",
@@ -79,14 +79,15 @@ class StreamSink(Protocol):
         stream.
         """
 
-    def send_response(self, head: ResponseHead, body: bytes) -> bool:
-        """Send a whole response at once: ``head``, ``body`` (may be empty), end.
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
+        """Send a whole response at once: its head (``status``, ``headers``),
+        ``body`` (may be empty), end.
 
         What a one-message response (the common case) can become when the
-        connection frames and writes it in one go. Returns False, having sent
-        nothing, when it cannot (a response that needs the events one by one,
-        or a connection with nothing faster to offer): the stream then sends
-        the head, the body and the end as events.
+        connection frames and writes it in one go; no event is built for it.
+        Returns False, having sent nothing, when it cannot (a response that
+        needs the events one by one, or a connection with nothing faster to
+        offer): the stream then sends the head, the body and the end as events.
         """
 
     def writable(self, stream_id: int) -> bool:
@@ -146,6 +147,7 @@ _DONE = StreamState.DONE
 
 
 def _validate_headers(raw: Any) -> list[tuple[bytes, bytes]]:
+    """Trailer fields as given, each checked to be a pair of bytes."""
     try:
         headers = [(name, value) for name, value in raw]
     except (TypeError, ValueError):
@@ -158,6 +160,36 @@ def _validate_headers(raw: Any) -> list[tuple[bytes, bytes]]:
                 f"http.response.start header {name!r}: {value!r} must be a pair of bytes"
             )
     return headers
+
+
+def _response_fields(raw: Any) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
+    """The app's response fields as the server sends them, and its Content-Length.
+
+    One pass over ``http.response.start``'s headers: each must be a pair of
+    bytes; names are lowercased (the app's own object is kept when it already
+    is, with its cached hash); Transfer-Encoding is dropped, as the server owns
+    framing (ASGI HTTP spec). The Content-Length field stays, and its value is
+    returned to be checked against the body.
+    """
+    fields: list[tuple[bytes, bytes]] = []
+    length: bytes | None = None
+    try:
+        for name, value in raw:
+            if type(name) is not bytes or type(value) is not bytes:
+                raise RuntimeError(
+                    f"http.response.start header {name!r}: {value!r} must be a pair of bytes"
+                )
+            lowered = name if name.islower() else name.lower()
+            if lowered == b"content-length":
+                length = value
+            elif lowered == b"transfer-encoding":
+                continue
+            fields.append((lowered, value))
+    except (TypeError, ValueError):
+        raise RuntimeError(
+            "http.response.start 'headers' must be an iterable of [name, value] pairs"
+        ) from None
+    return fields, length
 
 
 class HTTPStream:
@@ -438,9 +470,14 @@ class HTTPStream:
             raise RuntimeError(
                 f"http.response.start 'status' must be an int in 200..999, got {status!r}"
             )
-        headers = _validate_headers(message.get("headers", ()))
+        fields, length = _response_fields(message.get("headers", ()))
+        if length is not None:
+            try:
+                self._content_length = int(length)
+            except ValueError:
+                raise RuntimeError(f"invalid content-length {length!r} in response") from None
         self._trailers_expected = bool(message.get("trailers", False))
-        self._head_pending = (status, headers)
+        self._head_pending = (status, fields)
         self._state = _STARTED
         return _NO_WAIT
 
@@ -459,7 +496,7 @@ class HTTPStream:
         known_length = None if (more_body or self._trailers_expected) else len(body)
         if self._is_head and not body:
             known_length = None
-        head = self._response_head(status, headers, known_length)
+        fields = self._head_fields(status, headers, known_length)
         if not (more_body or self._trailers_expected):
             # The whole response in one message: one sink call when the
             # connection can take it that way.
@@ -467,7 +504,9 @@ class HTTPStream:
             limit = self._content_length
             if (
                 limit is None or limit == len(body) or (dropped and not body)
-            ) and self._sink.send_response(head, b"" if dropped else body):
+            ) and self._sink.send_response(
+                self.stream_id, status, fields, b"" if dropped else body
+            ):
                 self.bytes_sent = len(body)
                 self._state = _DONE
                 if self._waiters:
@@ -477,7 +516,9 @@ class HTTPStream:
                     # send() returns when it is, as with a separate end.
                     return _WAIT
                 return _NO_WAIT
-        self._sink.send_event(head)
+        self._sink.send_event(
+            ResponseHead(stream_id=self.stream_id, status=status, headers=fields, _trusted=True)
+        )
         self._state = _BODY
         if not self._write_body(body):
             # Nothing of this message follows the head: let it go now
@@ -499,7 +540,10 @@ class HTTPStream:
         self._head_pending = None
         status, headers = pending
         known_length = None if (more_body or self._trailers_expected) else count
-        self._sink.send_event(self._response_head(status, headers, known_length))
+        fields = self._head_fields(status, headers, known_length)
+        self._sink.send_event(
+            ResponseHead(stream_id=self.stream_id, status=status, headers=fields, _trusted=True)
+        )
         self._state = _BODY
         # The head must not wait for the file (the connection holds a head
         # until the next event, see StreamSink): an empty body sends it now.
@@ -565,38 +609,28 @@ class HTTPStream:
             self._wake()
         return _NO_WAIT
 
-    def _response_head(
-        self, status: int, app_headers: list[tuple[bytes, bytes]], body_length: int | None
-    ) -> ResponseHead:
-        own: list[tuple[bytes, bytes]] = []
-        names = set()
-        has_length = False
-        for name, value in app_headers:
-            # Already lowercase is the common case: keep the app's own object
-            # (and its cached hash) rather than a copy.
-            lowered = name if name.islower() else name.lower()
-            names.add(lowered)
-            if lowered == b"content-length":
-                try:
-                    self._content_length = int(value)
-                except ValueError:
-                    raise RuntimeError(f"invalid content-length {value!r} in response") from None
-                has_length = True
-            elif lowered == b"transfer-encoding":
-                continue  # the server owns framing (ASGI HTTP spec)
-            own.append((lowered, value))
-        if not has_length and body_length is not None and status not in _NO_BODY_STATUS:
-            own.append((b"content-length", b"%d" % body_length))
+    def _head_fields(
+        self, status: int, fields: list[tuple[bytes, bytes]], body_length: int | None
+    ) -> Headers:
+        """The fields of the response head: the server's defaults the app did
+        not set itself, the app's, and a Content-Length when the app gave none
+        and the whole body is known."""
+        self.status = status
+        if (
+            self._content_length is None
+            and body_length is not None
+            and status not in _NO_BODY_STATUS
+        ):
+            fields.append((b"content-length", b"%d" % body_length))
             self._content_length = body_length
         defaults = self._default_headers()
-        for pair in defaults:
-            if pair[0] in names:  # the app's own value wins
-                defaults = [pair for pair in defaults if pair[0] not in names]
-                break
-        self.status = status
-        return ResponseHead(
-            stream_id=self.stream_id, status=status, headers=(*defaults, *own), _trusted=True
-        )
+        for name, _ in defaults:
+            for own, _ in fields:
+                if own == name:  # the app's own value wins
+                    names = {own for own, _ in fields}
+                    kept = tuple(pair for pair in defaults if pair[0] not in names)
+                    return (*kept, *fields)
+        return (*defaults, *fields)
 
     def _write_body(self, body: bytes) -> bool:
         """Send a piece of the body; whether anything was sent."""

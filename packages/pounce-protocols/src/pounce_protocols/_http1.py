@@ -180,6 +180,7 @@ class HTTP1ServerConnection:
         "_fast_enabled",
         "_fast_keep_alive",
         "_field_cache",
+        "_head_cache",
         "_framing",
         "_h11",
         "_limits",
@@ -210,6 +211,7 @@ class HTTP1ServerConnection:
         self._out_state = _OUT_HEAD
         self._out_budget = 0  # body bytes still allowed, or -1 for chunked
         self._field_cache: dict[tuple[bytes, bytes], bytes] = {}
+        self._head_cache: dict[tuple[int, Headers, bool, bool], tuple[bytes, int, bool]] = {}
         self._stream_id = 0
         self._framing: ChunkedFraming | None = None
         self._method = b""
@@ -568,32 +570,37 @@ class HTTP1ServerConnection:
             raise LocalProtocolError(str(exc)) from None
         raise LocalProtocolError(f"cannot send {type(event).__name__} over HTTP/1.1")
 
-    def send_whole_response(self, head: ResponseHead, body_length: int) -> bytes | None:
+    def send_whole_response(
+        self, stream_id: int, status: int, headers: Headers, body_length: int
+    ) -> bytes | None:
         """The head of a response whose whole body follows it and ends it.
 
-        For a response sent in one piece: returns the bytes of ``head`` when
-        the body that follows, ``body_length`` bytes written as they are,
+        For a response sent in one piece: returns the bytes of the head
+        ``ResponseHead(stream_id=stream_id, status=status, headers=headers)``
+        when the body that follows, ``body_length`` bytes written as they are,
         completes the response (a fast-path cycle, Content-Length framing of
-        exactly that length); the response has then ended, as if ``head``,
+        exactly that length); the response has then ended, as if that head,
         the body and a :class:`ResponseEnd` had been given to :meth:`send`.
         Returns ``None``, changing nothing, when the response needs those
         events one by one (chunked framing, the reference route, an error).
+        The caller has checked the head as a ``_trusted`` one would be.
         """
         if (
             self._h11 is not None
             or not self._fast
             or self._out_state != _OUT_HEAD
             or self._response_started
-            or head.stream_id != self._stream_id
-            or head.status == 101
+            or stream_id != self._stream_id
+            or status == 101
         ):
             return None
         serialized = serialize_response_head(
-            head.status,
-            head.headers,
+            status,
+            headers,
             head_request=self._method == b"HEAD",
             keep_alive=self._fast_keep_alive,
             cache=self._field_cache,
+            heads=self._head_cache,
         )
         if serialized is None:
             return None
@@ -637,6 +644,7 @@ class HTTP1ServerConnection:
                 head_request=self._method == b"HEAD",
                 keep_alive=self._fast_keep_alive,
                 cache=self._field_cache,
+                heads=self._head_cache,
             )
             if head is not None:
                 data, self._out_budget, self._fast_keep_alive = head

@@ -39,6 +39,7 @@ __all__ = [
     "BODY_RECEIVED_SLOTS",
     "CHUNKED_END",
     "FIELD_CACHE_SIZE",
+    "HEAD_CACHE_SIZE",
     "REQUEST_RECEIVED_SLOTS",
     "body_ended",
     "body_received",
@@ -294,6 +295,8 @@ def field_line(name: object, value: object) -> tuple[bytes, bytes] | None:
 
 #: How many distinct ordinary field lines a connection remembers.
 FIELD_CACHE_SIZE = 16
+#: How many distinct whole response heads a connection remembers.
+HEAD_CACHE_SIZE = 8
 
 
 def serialize_fields(headers: Headers) -> bytes | None:
@@ -316,6 +319,7 @@ def serialize_response_head(
     head_request: bool,
     keep_alive: bool,
     cache: dict[tuple[bytes, bytes], bytes],
+    heads: dict[tuple[int, Headers, bool, bool], tuple[bytes, int, bool]] | None = None,
 ) -> tuple[bytes, int, bool] | None:
     """The bytes of a final response head, as h11 writes it to an HTTP/1.1 client.
 
@@ -329,7 +333,29 @@ def serialize_response_head(
     already checked to their line. The same few fields (server, date, content
     type...) head response after response on a keep-alive connection; each is
     checked once, and then only looked up. It is cleared when it fills.
+
+    ``heads``, when given, does the same for whole heads: a route answers with
+    the same fields response after response (the date changes once a second),
+    so a head seen before is one lookup. Only heads that serialize are kept,
+    and the result depends on nothing but the key.
     """
+    if heads is not None:
+        key = (status, headers, head_request, keep_alive)
+        try:
+            known_head = heads.get(key)
+        except TypeError:
+            known_head = None  # an unhashable field: the checks below refuse it
+            heads = None
+        if known_head is not None:
+            return known_head
+        serialized = serialize_response_head(
+            status, headers, head_request=head_request, keep_alive=keep_alive, cache=cache
+        )
+        if serialized is not None and heads is not None:
+            if len(heads) >= HEAD_CACHE_SIZE:
+                heads.clear()
+            heads[key] = serialized
+        return serialized
     line = _STATUS_LINES.get(status)
     if line is None:
         return None
