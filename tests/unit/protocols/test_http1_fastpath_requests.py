@@ -242,3 +242,40 @@ def test_event_factories_build_what_the_constructors_build() -> None:
     event = fast.body_ended(3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.stream_id = 4  # type: ignore[misc]
+
+
+@PROPERTY_SETTINGS
+@given(
+    pool=st.lists(st.tuples(_FIELD_NAMES, _FIELD_VALUES), min_size=1, max_size=6),
+    heads=st.lists(st.lists(st.integers(0, 5), max_size=4), min_size=2, max_size=6),
+    method=st.sampled_from([b"GET", b"HEAD", b"POST"]),
+)
+def test_field_lines_repeated_over_a_connection_read_the_same(
+    pool: list[tuple[bytes, bytes]], heads: list[list[int]], method: bytes
+) -> None:
+    # The fast path remembers the field lines it has read on a connection:
+    # requests made again and again from a few lines (valid or not, Host or
+    # not) must read as h11 reads them, each one.
+    stream = b""
+    for picks in heads:
+        lines = [b"%s: %s\r\n" % pool[i % len(pool)] for i in picks]
+        stream += b"%s / HTTP/1.1\r\n%s\r\n" % (method, b"".join(lines))
+    same_transcripts([stream])
+
+
+def test_the_line_cache_stays_bounded_and_correct() -> None:
+    conn = HTTP1ServerConnection()
+    for i in range(fast.LINE_CACHE_SIZE * 3):
+        lines = b"Host: h\r\nX-N: %d\r\nAccept: */*\r\n" % (i % (fast.LINE_CACHE_SIZE + 5))
+        events = conn.receive_data(b"GET / HTTP/1.1\r\n" + lines + b"\r\n")
+        request_event = events[0]
+        assert isinstance(request_event, RequestReceived)
+        assert request_event.headers == (
+            (b"host", b"h"),
+            (b"x-n", b"%d" % (i % (fast.LINE_CACHE_SIZE + 5))),
+            (b"accept", b"*/*"),
+        )
+        conn.send(ResponseHead(stream_id=conn.stream_id, status=204))
+        conn.send(ResponseEnd(stream_id=conn.stream_id))
+        conn.start_next_cycle()
+    assert 0 < len(conn._lines_seen) <= fast.LINE_CACHE_SIZE

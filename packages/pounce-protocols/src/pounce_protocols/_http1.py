@@ -180,10 +180,11 @@ class HTTP1ServerConnection:
         "_fast_enabled",
         "_fast_keep_alive",
         "_field_cache",
-        "_head_cache",
         "_framing",
         "_h11",
+        "_head_cache",
         "_limits",
+        "_lines_seen",
         "_method",
         "_out_budget",
         "_out_state",
@@ -212,6 +213,7 @@ class HTTP1ServerConnection:
         self._out_budget = 0  # body bytes still allowed, or -1 for chunked
         self._field_cache: dict[tuple[bytes, bytes], bytes] = {}
         self._head_cache: dict[tuple[int, Headers, bool, bool], tuple[bytes, int, bool]] = {}
+        self._lines_seen: dict[bytes, tuple[bytes, bytes]] = {}
         self._stream_id = 0
         self._framing: ChunkedFraming | None = None
         self._method = b""
@@ -351,7 +353,7 @@ class HTTP1ServerConnection:
     def _start_cycle(self, head: bytes, rest: bytes) -> list[Event]:
         """Start the cycle of a complete head that passed the gate."""
         if self._fast_enabled:
-            parsed = parse_request_head(head, self._stream_id + 1)
+            parsed = parse_request_head(head, self._stream_id + 1, self._lines_seen)
             if parsed is not None:
                 event, length, keep_alive = parsed
                 stream_id = self._stream_id = event.stream_id

@@ -40,6 +40,7 @@ __all__ = [
     "CHUNKED_END",
     "FIELD_CACHE_SIZE",
     "HEAD_CACHE_SIZE",
+    "LINE_CACHE_SIZE",
     "REQUEST_RECEIVED_SLOTS",
     "body_ended",
     "body_received",
@@ -185,7 +186,13 @@ def _has_close(value: bytes) -> bool:
     return b"close" in [token.strip() for token in value.lower().split(b",")]
 
 
-def parse_request_head(head: bytes, stream_id: int) -> tuple[RequestReceived, int, bool] | None:
+#: How many distinct request field lines a connection remembers.
+LINE_CACHE_SIZE = 32
+
+
+def parse_request_head(
+    head: bytes, stream_id: int, lines_seen: dict[bytes, tuple[bytes, bytes]] | None = None
+) -> tuple[RequestReceived, int, bool] | None:
     """Parse a complete request head that passed the gate.
 
     Returns the event, the body length (0 for none) and whether the client
@@ -194,6 +201,12 @@ def parse_request_head(head: bytes, stream_id: int) -> tuple[RequestReceived, in
     The gate has already refused bare CR and LF, obs-fold and every control
     character but HTAB, so a field value that h11 accepts is any line remainder
     with its SP/HTAB ends stripped; only names and the request line need checks.
+
+    ``lines_seen`` belongs to the caller's connection: it maps field lines
+    already read (ordinary fields and a valid Host) to their field. A client
+    sends the same lines (Host, User-Agent, Accept, cookies...) request after
+    request on a keep-alive connection; each is read once, then looked up.
+    Reading a line depends on nothing but its bytes. It is cleared when full.
     """
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ")
@@ -217,6 +230,13 @@ def parse_request_head(head: bytes, stream_id: int) -> tuple[RequestReceived, in
     length = 0
     keep_alive = True
     for line in lines[1:-2]:
+        if lines_seen is not None:
+            field = lines_seen.get(line)
+            if field is not None:
+                headers.append(field)
+                if field[0] == b"host":
+                    hosts += 1
+                continue
         name, colon, value = line.partition(b":")
         lowered = _REQUEST_FIELDS.get(name)
         if lowered is None:
@@ -226,12 +246,14 @@ def parse_request_head(head: bytes, stream_id: int) -> tuple[RequestReceived, in
         if not colon:
             return None
         value = value.strip(b" \t")
-        headers.append((lowered, value))
+        field = (lowered, value)
+        headers.append(field)
         if lowered in _SPECIAL_REQUEST_FIELDS:
             if lowered == b"host":
                 hosts += 1
                 if not valid_host(value):
                     return None  # the reference answers 400
+                _remember(lines_seen, line, field)
             elif lowered == b"content-length":
                 if length or not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
                     return None  # repeated, a list or out of range: the reference decides
@@ -241,11 +263,22 @@ def parse_request_head(head: bytes, stream_id: int) -> tuple[RequestReceived, in
                     keep_alive = False
             else:
                 return None  # transfer-encoding, expect, upgrade
+        else:
+            _remember(lines_seen, line, field)
     if hosts != 1:
         return None  # missing or repeated: the reference says which error
     path, _, query = target.partition(b"?")
     event = _request_received(stream_id, method, path, query, tuple(headers))
     return event, max(length, 0), keep_alive
+
+
+def _remember(
+    lines_seen: dict[bytes, tuple[bytes, bytes]] | None, line: bytes, field: tuple[bytes, bytes]
+) -> None:
+    if lines_seen is not None:
+        if len(lines_seen) >= LINE_CACHE_SIZE:
+            lines_seen.clear()
+        lines_seen[line] = field
 
 
 # ------------------------------------------------------------- responses
