@@ -1,28 +1,33 @@
-"""Micro-benchmark: Pounce's whole request path in one process, without sockets.
+"""Micro-benchmark: a server's whole request path in one process, without sockets.
 
     python benchmarks/micro_core.py [-n 20000] [--loop asyncio|uvloop]
+                                    [--server pounce|uvicorn|uvicorn-h11]
 
-Feeds a wrk-shaped request to ``HTTP1Connection.data_received`` on each of 50
+Feeds a wrk-shaped request to the protocol's ``data_received`` on each of 50
 connections, then lets the loop run the request tasks, as one loop iteration
-under load does; a transport only counts writes, and a hello world app
-answers. The request is parsed, the scope and the stream built, the app run
-and the response serialized, as on a real socket. Prints the CPU
-time per request of the best of several repeats and the writes per request.
+under load does; a hello world app answers. The request is parsed, the scope
+and the stream built, the app run and the response serialized, as on a real
+socket. Prints the CPU time per request of the best of several repeats and
+the writes per request.
+
 What it leaves out is the kernel and the event loop's own I/O, which are the
-same for every server; the py-spy profiles in docs/performance.md come from
-running this under ``py-spy record``.
+same for every server. The transport's methods are C callables, as uvloop's
+and asyncio's are: a transport written in Python would charge each call a
+Python frame that a real server never pays, and favour the server that makes
+fewer transport calls. ``--server uvicorn`` runs Uvicorn's httptools protocol
+in the same harness (``uvicorn-h11`` its h11 one), when Uvicorn is installed.
+The py-spy profiles in docs/performance.md come from running this under
+``py-spy record``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import time
+from collections.abc import Callable
 from typing import Any
-
-from pounce._config import ServerConfig
-from pounce._http1_connection import HTTP1Connection
-from pounce._worker_context import WorkerContext
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 CONNECTIONS = 50
@@ -37,45 +42,73 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 class CountingTransport(asyncio.Transport):
-    """A transport that accepts everything and counts writes."""
+    """A transport that accepts everything and counts writes, in C calls only."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.writes = 0
-        self._extra = {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}
+        self.written: collections.deque[Any] = collections.deque()
+        extra = {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}
+        # Bound C methods and builtins, set per instance: no Python frame per call.
+        self.write = self.written.append  # type: ignore[method-assign]
+        self.writelines = self.written.append  # type: ignore[method-assign]
+        self.get_extra_info = extra.get  # type: ignore[method-assign]
+        self.is_closing = False.__bool__  # type: ignore[method-assign]
+        self.get_write_buffer_size = int  # type: ignore[method-assign]
+        self.close = int  # type: ignore[method-assign]
+        self.pause_reading = int  # type: ignore[method-assign]
+        self.resume_reading = int  # type: ignore[method-assign]
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._extra.get(name, default)
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.writes += 1
-
-    def writelines(self, list_of_data: Any) -> None:
-        self.writes += 1
-
-    def is_closing(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        pass
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
+    def take_writes(self) -> int:
+        count = len(self.written)
+        self.written.clear()
+        return count
 
 
-async def run(n: int, repeats: int) -> tuple[float, float]:
-    loop = asyncio.get_running_loop()
+def pounce_connections() -> list[asyncio.Protocol]:
+    from pounce._config import ServerConfig
+    from pounce._http1_connection import HTTP1Connection
+    from pounce._worker_context import WorkerContext
+
     config = ServerConfig(access_log=False)
+    loop = asyncio.get_running_loop()
     ctx = WorkerContext(config=config, app=hello, loop=loop, lifespan_state={})
     ctx.access_logger.disabled = True  # as --no-access-log leaves it
-    connections = [HTTP1Connection(ctx) for _ in range(CONNECTIONS)]
+    return [HTTP1Connection(ctx) for _ in range(CONNECTIONS)]
+
+
+def uvicorn_connections(http: str) -> Callable[[], list[asyncio.Protocol]]:
+    def make() -> list[asyncio.Protocol]:
+        from uvicorn.config import Config
+        from uvicorn.server import ServerState
+
+        if http == "httptools":
+            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Protocol
+        else:
+            from uvicorn.protocols.http.h11_impl import H11Protocol as Protocol  # type: ignore[assignment]
+        config = Config(app=hello, access_log=False, http=http, lifespan="off")
+        config.load()
+        state = ServerState()
+        return [
+            Protocol(config=config, server_state=state, app_state={}) for _ in range(CONNECTIONS)
+        ]
+
+    return make
+
+
+SERVERS: dict[str, Callable[[], list[asyncio.Protocol]]] = {
+    "pounce": pounce_connections,
+    "uvicorn": uvicorn_connections("httptools"),
+    "uvicorn-h11": uvicorn_connections("h11"),
+}
+
+
+async def run(n: int, repeats: int, server: str = "pounce") -> tuple[float, float]:
+    connections = SERVERS[server]()
     transports = [CountingTransport() for _ in connections]
     for connection, transport in zip(connections, transports, strict=True):
         connection.connection_made(transport)
     best = float("inf")
+    writes = 0
     try:
         for _ in range(repeats):
             start = time.process_time()
@@ -83,15 +116,15 @@ async def run(n: int, repeats: int) -> tuple[float, float]:
                 # Like a loop iteration under load: every connection's request
                 # is read, then the request tasks run and respond.
                 for connection in connections:
-                    connection.data_received(REQUEST)
+                    connection.data_received(REQUEST)  # type: ignore[attr-defined]
                 await asyncio.sleep(0)
+                for transport in transports:
+                    writes += transport.take_writes()
             best = min(best, time.process_time() - start)
     finally:
-        ctx.access_logger.disabled = False
         for connection in connections:
             connection.connection_lost(None)
-    writes = sum(t.writes for t in transports) / (n * repeats)
-    return best / n, writes
+    return best / n, writes / (n * repeats)
 
 
 def main() -> None:
@@ -99,14 +132,18 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20_000, help="requests per repeat")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="pounce")
     args = parser.parse_args()
     if args.loop == "uvloop":
         import uvloop
 
-        per_request, writes = uvloop.run(run(args.n, args.repeats))
+        per_request, writes = uvloop.run(run(args.n, args.repeats, args.server))
     else:
-        per_request, writes = asyncio.run(run(args.n, args.repeats))
-    print(f"{per_request * 1e6:.1f} us CPU per request, {writes:.2f} writes per request")
+        per_request, writes = asyncio.run(run(args.n, args.repeats, args.server))
+    print(
+        f"{args.server}: {per_request * 1e6:.1f} us CPU per request, "
+        f"{writes:.2f} writes per request"
+    )
 
 
 if __name__ == "__main__":
