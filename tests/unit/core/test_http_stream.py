@@ -33,6 +33,9 @@ class FakeSink:
     def send_event(self, event: ResponseEvent) -> None:
         self.events.append(event)
 
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        self.events.append(ResponseBody(stream_id=stream_id, data=data))
+
     def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
         # Taken, and recorded as the events it stands for.
         self.whole.append(stream_id)

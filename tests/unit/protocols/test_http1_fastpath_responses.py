@@ -80,6 +80,9 @@ def send_whole(conn: HTTP1ServerConnection, status: int, headers: Any, body: byt
 def apply(conn: HTTP1ServerConnection, step: Step) -> bytes:
     if step[0] == "whole":
         return send_whole(conn, *step[1:])
+    if step[0] == "data":
+        # A body piece without the event (as HTTPStream streams one).
+        return conn.send_body(conn.stream_id, step[1])
     return conn.send(event_of(step, conn.stream_id))
 
 
@@ -163,7 +166,7 @@ def plans(draw: st.DrawFn) -> list[Step]:
     plan.append(("head", draw(_STATUSES), draw(_HEADERS)))
     for _ in range(draw(st.integers(0, 3))):
         pieces = st.sampled_from([b"", b"abc", b"x" * 10]) | st.binary(max_size=5)
-        plan.append(("body", draw(pieces)))
+        plan.append((draw(st.sampled_from(["body", "data"])), draw(pieces)))
     plan.append(("end", draw(_TRAILERS)))
     if draw(st.booleans()):
         # Shuffle a little: a step repeated, moved or dropped.
@@ -194,8 +197,10 @@ def test_generated_responses_are_written_the_same(name: str, plan: list[Step]) -
 def test_whole_responses_are_written_the_same(
     name: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes
 ) -> None:
-    # The shape HTTPStream sends: head, the body in one piece, end.
+    # The shape HTTPStream sends: head, the body in one piece, end; the body
+    # as an event or without one.
     assert_same(REQUESTS[name], [("head", status, headers), ("body", body), ("end", ())])
+    assert_same(REQUESTS[name], [("head", status, headers), ("data", body), ("end", ())])
 
 
 @PROPERTY_SETTINGS
@@ -368,3 +373,16 @@ def test_the_head_cache_stays_bounded_and_correct() -> None:
             outputs.append(out)
         assert outputs[0] == outputs[1]
     assert 0 < len(fast._head_cache) <= HEAD_CACHE_SIZE
+
+
+def test_body_pieces_for_another_stream_are_refused_the_same() -> None:
+    results = []
+    for fast_path in (True, False):
+        conn = HTTP1ServerConnection(fast_path=fast_path)
+        conn.receive_data(REQUESTS["get"])
+        conn.send(ResponseHead(stream_id=conn.stream_id, status=200, headers=()))
+        results.append(attempt(lambda conn=conn: conn.send_body(conn.stream_id + 1, b"x")))
+        results.append(attempt(lambda conn=conn: conn.send_body(conn.stream_id, b"abc")))
+    assert results[0] == results[2]
+    assert results[1] == results[3] == ("ok", b"3\r\nabc\r\n")
+    assert results[0][0] == "local"

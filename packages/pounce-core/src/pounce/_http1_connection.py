@@ -429,6 +429,21 @@ class HTTP1Connection(asyncio.Protocol):
             # (see StreamSink); the head waits for it and leaves with it.
             self._held = data
             return
+        self._write_with_held(transport, data)
+
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        try:
+            framed = self._machine.send_body(stream_id, data)
+        except LocalProtocolError as exc:
+            raise RuntimeError(f"Invalid response: {exc}") from None
+        self._write_with_held(transport, framed)
+
+    def _write_with_held(self, transport: asyncio.Transport, data: bytes) -> None:
+        """Write ``data``, after a head still held for it (in the same write
+        when the two are small)."""
         held = self._held
         if held:
             self._held = b""

@@ -256,6 +256,9 @@ class HTTP3Connection:
             raise RuntimeError(f"Invalid response: {exc}") from None
         self._schedule_flush()
 
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        self.send_event(ResponseBody(stream_id=stream_id, data=data, _trusted=True))
+
     def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
         return False  # the machine frames each event anyway; HTTPStream sends them
 

@@ -79,6 +79,11 @@ class StreamSink(Protocol):
         stream.
         """
 
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        """``send_event(ResponseBody(stream_id=stream_id, data=data))``: a body
+        piece of a response whose head has been sent, which a connection may
+        frame without building the event (a streamed response sends many)."""
+
     def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
         """Send a whole response at once: its head (``status``, ``headers``),
         ``body`` (may be empty), end.
@@ -642,7 +647,7 @@ class HTTPStream:
             raise RuntimeError("Response content longer than Content-Length")
         if self._is_head or self.status in _NO_BODY_STATUS:
             return False  # the head is all such a response has; the body is dropped
-        self._sink.send_event(ResponseBody(stream_id=self.stream_id, data=body, _trusted=True))
+        self._sink.send_body(self.stream_id, body)
         return True
 
     def _finish_body(self) -> None:

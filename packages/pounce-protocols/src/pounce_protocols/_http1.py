@@ -525,6 +525,36 @@ class HTTP1ServerConnection:
 
     # ------------------------------------------------------------- sending
 
+    def send_body(self, stream_id: int, data: bytes) -> bytes:
+        """``send(ResponseBody(stream_id=stream_id, data=data))``, without the event.
+
+        A streamed response sends many body pieces; on a fast-path cycle each
+        is framed here directly (a chunk, or the bytes within the declared
+        length). Anything else is the event's route.
+        """
+        if (
+            self._h11 is None
+            and self._fast
+            and self._out_state == _OUT_BODY
+            and stream_id == self._stream_id
+        ):
+            framed = self._frame_body(data)
+            if framed is not None:
+                return framed
+        return self.send(ResponseBody(stream_id=stream_id, data=data, _trusted=True))
+
+    def _frame_body(self, data: bytes) -> bytes | None:
+        """A body piece of a fast-path response being sent: a chunk, or the
+        bytes themselves within the declared length; None when they overrun
+        it (the caller's route raises the error)."""
+        budget = self._out_budget
+        if budget < 0:
+            return encode_chunk(data) if data else b""
+        if len(data) <= budget:
+            self._out_budget = budget - len(data)
+            return data
+        return None
+
     def send(self, event: ResponseEvent) -> bytes:
         """Serialize one response event of the current cycle."""
         conn = self._h11
@@ -534,13 +564,9 @@ class HTTP1ServerConnection:
             if self._out_state == _OUT_BODY:
                 # The body of a fast-path response, inline: most events are these.
                 if type(event) is ResponseBody:
-                    data = event.data
-                    budget = self._out_budget
-                    if budget < 0:
-                        return encode_chunk(data) if data else b""
-                    if len(data) <= budget:
-                        self._out_budget = budget - len(data)
-                        return data
+                    framed = self._frame_body(event.data)
+                    if framed is not None:
+                        return framed
                 elif type(event) is ResponseEnd and not event.trailers and self._out_budget <= 0:
                     self._out_state = _OUT_DONE
                     self._response_ended = True
