@@ -2,13 +2,15 @@
 
     python benchmarks/micro_core.py [-n 20000] [--loop asyncio|uvloop]
                                     [--server pounce|uvicorn|uvicorn-h11]
+                                    [--app hello|stream]
 
 Feeds a wrk-shaped request to the protocol's ``data_received`` on each of 50
 connections, then lets the loop run the request tasks, as one loop iteration
 under load does; a hello world app answers. The request is parsed, the scope
 and the stream built, the app run and the response serialized, as on a real
 socket. Prints the CPU time per request of the best of several repeats and
-the writes per request.
+the writes per request. ``--app stream`` answers with 100 body messages of 64
+bytes each instead (the harness's 100-chunk stream).
 
 What it leaves out is the kernel and the event loop's own I/O, which are the
 same for every server. The transport's methods are C callables, as uvloop's
@@ -41,6 +43,19 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"Hello, world!"})
 
 
+CHUNK = b"y" * 63 + b"\n"
+
+
+async def stream(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    for _ in range(100):
+        await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+APPS = {"hello": hello, "stream": stream}
+
+
 class CountingTransport(asyncio.Transport):
     """A transport that accepts everything and counts writes, in C calls only."""
 
@@ -64,20 +79,20 @@ class CountingTransport(asyncio.Transport):
         return count
 
 
-def pounce_connections() -> list[asyncio.Protocol]:
+def pounce_connections(app: Any) -> list[asyncio.Protocol]:
     from pounce._config import ServerConfig
     from pounce._http1_connection import HTTP1Connection
     from pounce._worker_context import WorkerContext
 
     config = ServerConfig(access_log=False)
     loop = asyncio.get_running_loop()
-    ctx = WorkerContext(config=config, app=hello, loop=loop, lifespan_state={})
+    ctx = WorkerContext(config=config, app=app, loop=loop, lifespan_state={})
     ctx.access_logger.disabled = True  # as --no-access-log leaves it
     return [HTTP1Connection(ctx) for _ in range(CONNECTIONS)]
 
 
-def uvicorn_connections(http: str) -> Callable[[], list[asyncio.Protocol]]:
-    def make() -> list[asyncio.Protocol]:
+def uvicorn_connections(http: str) -> Callable[[Any], list[asyncio.Protocol]]:
+    def make(app: Any) -> list[asyncio.Protocol]:
         from uvicorn.config import Config
         from uvicorn.server import ServerState
 
@@ -85,7 +100,7 @@ def uvicorn_connections(http: str) -> Callable[[], list[asyncio.Protocol]]:
             from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Protocol
         else:
             from uvicorn.protocols.http.h11_impl import H11Protocol as Protocol  # type: ignore[assignment]
-        config = Config(app=hello, access_log=False, http=http, lifespan="off")
+        config = Config(app=app, access_log=False, http=http, lifespan="off")
         config.load()
         state = ServerState()
         return [
@@ -95,15 +110,17 @@ def uvicorn_connections(http: str) -> Callable[[], list[asyncio.Protocol]]:
     return make
 
 
-SERVERS: dict[str, Callable[[], list[asyncio.Protocol]]] = {
+SERVERS: dict[str, Callable[[Any], list[asyncio.Protocol]]] = {
     "pounce": pounce_connections,
     "uvicorn": uvicorn_connections("httptools"),
     "uvicorn-h11": uvicorn_connections("h11"),
 }
 
 
-async def run(n: int, repeats: int, server: str = "pounce") -> tuple[float, float]:
-    connections = SERVERS[server]()
+async def run(
+    n: int, repeats: int, server: str = "pounce", app: str = "hello"
+) -> tuple[float, float]:
+    connections = SERVERS[server](APPS[app])
     transports = [CountingTransport() for _ in connections]
     for connection, transport in zip(connections, transports, strict=True):
         connection.connection_made(transport)
@@ -133,15 +150,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--server", choices=sorted(SERVERS), default="pounce")
+    parser.add_argument("--app", choices=sorted(APPS), default="hello")
     args = parser.parse_args()
     if args.loop == "uvloop":
         import uvloop
 
-        per_request, writes = uvloop.run(run(args.n, args.repeats, args.server))
+        per_request, writes = uvloop.run(run(args.n, args.repeats, args.server, args.app))
     else:
-        per_request, writes = asyncio.run(run(args.n, args.repeats, args.server))
+        per_request, writes = asyncio.run(run(args.n, args.repeats, args.server, args.app))
     print(
-        f"{args.server}: {per_request * 1e6:.1f} us CPU per request, "
+        f"{args.server}, {args.app}: {per_request * 1e6:.1f} us CPU per request, "
         f"{writes:.2f} writes per request"
     )
 
