@@ -650,12 +650,9 @@ class HTTP1ServerConnection:
             if not data:
                 return b""
             if state == _OUT_BODY:
-                budget = self._out_budget
-                if budget < 0:
-                    return encode_chunk(data)
-                if len(data) <= budget:
-                    self._out_budget = budget - len(data)
-                    return data
+                framed = self._frame_body(data)
+                if framed is not None:
+                    return framed
                 self._out_state = _OUT_ERROR
                 raise LocalProtocolError("Too much data for declared Content-Length")
         elif type(event) is ResponseEnd:

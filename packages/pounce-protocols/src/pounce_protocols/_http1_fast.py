@@ -253,7 +253,7 @@ def parse_request_head(
                 hosts += 1
                 if not valid_host(value):
                     return None  # the reference answers 400
-                _remember(lines_seen, line, field)
+                _remember(lines_seen, line, field, LINE_CACHE_SIZE)
             elif lowered == b"content-length":
                 if length or not value.isdigit() or len(value) > _MAX_LENGTH_DIGITS:
                     return None  # repeated, a list or out of range: the reference decides
@@ -264,7 +264,7 @@ def parse_request_head(
             else:
                 return None  # transfer-encoding, expect, upgrade
         else:
-            _remember(lines_seen, line, field)
+            _remember(lines_seen, line, field, LINE_CACHE_SIZE)
     if hosts != 1:
         return None  # missing or repeated: the reference says which error
     path, _, query = target.partition(b"?")
@@ -272,13 +272,13 @@ def parse_request_head(
     return event, max(length, 0), keep_alive
 
 
-def _remember(
-    lines_seen: dict[bytes, tuple[bytes, bytes]] | None, line: bytes, field: tuple[bytes, bytes]
-) -> None:
-    if lines_seen is not None:
-        if len(lines_seen) >= LINE_CACHE_SIZE:
-            lines_seen.clear()
-        lines_seen[line] = field
+def _remember(cache: dict[Any, Any] | None, key: Any, value: Any, size: int) -> None:
+    """Keep ``key -> value`` in one of a connection's caches, which is cleared
+    when it holds ``size`` entries (a cache only saves work; a miss redoes it)."""
+    if cache is not None:
+        if len(cache) >= size:
+            cache.clear()
+        cache[key] = value
 
 
 # ------------------------------------------------------------- responses
@@ -372,23 +372,28 @@ def serialize_response_head(
     so a head seen before is one lookup. Only heads that serialize are kept,
     and the result depends on nothing but the key.
     """
-    if heads is not None:
-        key = (status, headers, head_request, keep_alive)
-        try:
-            known_head = heads.get(key)
-        except TypeError:
-            known_head = None  # an unhashable field: the checks below refuse it
-            heads = None
-        if known_head is not None:
-            return known_head
-        serialized = serialize_response_head(
-            status, headers, head_request=head_request, keep_alive=keep_alive, cache=cache
-        )
-        if serialized is not None and heads is not None:
-            if len(heads) >= HEAD_CACHE_SIZE:
-                heads.clear()
-            heads[key] = serialized
-        return serialized
+    if heads is None:
+        return _serialize_head(status, headers, head_request, keep_alive, cache)
+    key = (status, headers, head_request, keep_alive)
+    try:
+        known = heads.get(key)
+    except TypeError:  # an unhashable field: the serializer refuses it
+        return _serialize_head(status, headers, head_request, keep_alive, cache)
+    if known is None:
+        known = _serialize_head(status, headers, head_request, keep_alive, cache)
+        if known is not None:
+            _remember(heads, key, known, HEAD_CACHE_SIZE)
+    return known
+
+
+def _serialize_head(
+    status: int,
+    headers: Headers,
+    head_request: bool,
+    keep_alive: bool,
+    cache: dict[tuple[bytes, bytes], bytes],
+) -> tuple[bytes, int, bool] | None:
+    """:func:`serialize_response_head` without the whole-head cache."""
     line = _STATUS_LINES.get(status)
     if line is None:
         return None
@@ -423,9 +428,7 @@ def serialize_response_head(
                 else:
                     return None  # h11 moves Host first, rewrites Connection; we own framing
             else:
-                if len(cache) >= FIELD_CACHE_SIZE:
-                    cache.clear()
-                cache[pair] = text
+                _remember(cache, pair, text, FIELD_CACHE_SIZE)
             parts.append(text)
     except (TypeError, ValueError):
         return None  # a field that is no (bytes, bytes) pair: the reference refuses it
