@@ -458,8 +458,7 @@ class HTTP1Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return False
-        if self._closing or self._ctx.draining:
-            headers = (*headers, _CLOSE_HEADER)
+        headers = self._final_fields(headers)
         data = self._machine.send_whole_response(stream_id, status, headers, len(body))
         if data is None:
             return False
@@ -471,15 +470,20 @@ class HTTP1Connection(asyncio.Protocol):
             transport.writelines((data, body))
         return True
 
+    def _final_fields(self, headers: Headers) -> Headers:
+        """A response head's fields, saying ``connection: close`` when this is
+        the last response."""
+        if self._closing or self._ctx.draining:
+            return (*headers, _CLOSE_HEADER)
+        return headers
+
     def _final_head(self, head: ResponseHead) -> ResponseHead:
-        """``head``, saying ``connection: close`` when this is the last response."""
-        if not (self._closing or self._ctx.draining):
+        """``head``, with :meth:`_final_fields`."""
+        headers = self._final_fields(head.headers)
+        if headers is head.headers:
             return head
         return ResponseHead(
-            stream_id=head.stream_id,
-            status=head.status,
-            headers=(*head.headers, _CLOSE_HEADER),
-            _trusted=True,
+            stream_id=head.stream_id, status=head.status, headers=headers, _trusted=True
         )
 
     def writable(self, stream_id: int) -> bool:

@@ -14,16 +14,11 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from pounce._asgi_types import Scope
+from pounce._proxy_headers import carries_forwarding
 from pounce._worker_context import WorkerContext
 from pounce_protocols import RequestReceived
 
 __all__ = ["address", "connection_tls", "content_length", "http_scope", "request_headers"]
-
-# The fields a trusted proxy speaks through; a request without any of them
-# is taken as the connection sees it, without asking the proxy settings.
-_FORWARDING_FIELDS = frozenset(
-    {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
-)
 
 _METHODS = {
     m.encode("ascii"): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
@@ -118,15 +113,6 @@ def content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-def _forwarding(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether a request carries a field a proxy forwards its client with."""
-    # A loop rather than any(): no generator to build on every request.
-    for name, _ in headers:  # noqa: SIM110
-        if name in _FORWARDING_FIELDS:
-            return True
-    return False
-
-
 def http_scope(
     ctx: WorkerContext,
     event: RequestReceived,
@@ -145,7 +131,8 @@ def http_scope(
     decided it once; None decides it here.
     """
     proxies = ctx.proxies
-    if proxies is not None and proxied is not False and _forwarding(headers):
+    # A request without forwarding fields is taken as the connection sees it.
+    if proxies is not None and proxied is not False and carries_forwarding(headers):
         if proxied is None:
             client, scheme, host = proxies.resolve_forwarded(client, scheme, headers)
         else:
@@ -155,10 +142,7 @@ def http_scope(
             headers = [(b"host", host)] + [h for h in headers if h[0] != b"host"]
     method = _METHODS.get(event.method) or event.method.decode("ascii")
     raw_path = event.path
-    if b"%" in raw_path or not raw_path.isascii():
-        path = decode_path(raw_path)
-    else:
-        path = raw_path.decode("ascii")
+    path = decode_path(raw_path)
     root = ctx.root_path
     extensions: dict[str, Any] = {"http.response.trailers": {}}
     if tls is not None:

@@ -42,13 +42,7 @@ from pounce._asgi_types import ASGIApp, Message, Scope
 from pounce._logging import ERROR_LOGGER
 from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
-__all__ = [
-    "ClientDisconnected",
-    "FileSink",
-    "HTTPStream",
-    "StreamSink",
-    "StreamState",
-]
+__all__ = ["ClientDisconnected", "FileSink", "HTTPStream", "StreamSink", "StreamState"]
 
 # The ASGI "Zero Copy Send" extension: the app hands over an open file and the
 # server writes it to the socket itself (os.sendfile), without copying it
@@ -521,9 +515,7 @@ class HTTPStream:
                     # send() returns when it is, as with a separate end.
                     return _WAIT
                 return _NO_WAIT
-        self._sink.send_event(
-            ResponseHead(stream_id=self.stream_id, status=status, headers=fields, _trusted=True)
-        )
+        self._emit_head(status, fields)
         self._state = _BODY
         if not self._write_body(body):
             # Nothing of this message follows the head: let it go now
@@ -545,10 +537,7 @@ class HTTPStream:
         self._head_pending = None
         status, headers = pending
         known_length = None if (more_body or self._trailers_expected) else count
-        fields = self._head_fields(status, headers, known_length)
-        self._sink.send_event(
-            ResponseHead(stream_id=self.stream_id, status=status, headers=fields, _trusted=True)
-        )
+        self._emit_head(status, self._head_fields(status, headers, known_length))
         self._state = _BODY
         # The head must not wait for the file (the connection holds a head
         # until the next event, see StreamSink): an empty body sends it now.
@@ -636,6 +625,11 @@ class HTTPStream:
                     kept = tuple(pair for pair in defaults if pair[0] not in names)
                     return (*kept, *fields)
         return (*defaults, *fields)
+
+    def _emit_head(self, status: int, fields: Headers) -> None:
+        self._sink.send_event(
+            ResponseHead(stream_id=self.stream_id, status=status, headers=fields, _trusted=True)
+        )
 
     def _write_body(self, body: bytes) -> bool:
         """Send a piece of the body; whether anything was sent."""

@@ -24,7 +24,23 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-__all__ = ["ForwardedRequest", "TrustedProxies", "parse_forwarded"]
+__all__ = ["ForwardedRequest", "TrustedProxies", "carries_forwarding", "parse_forwarded"]
+
+# The fields a proxy forwards its client's address, scheme and host in
+# (those TrustedProxies.forwarded reads).
+_FORWARDING_FIELDS = frozenset(
+    {b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
+)
+
+
+def carries_forwarding(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a request carries any field a proxy forwards its client in."""
+    # A loop rather than any(): no generator to build on every request.
+    for name, _ in headers:  # noqa: SIM110
+        if name in _FORWARDING_FIELDS:
+            return True
+    return False
+
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Client = tuple[str, int] | None
