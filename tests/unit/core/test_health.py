@@ -17,36 +17,7 @@ from pounce import ServerConfig
 from pounce._health import HealthEndpoint
 from pounce._http1_connection import HTTP1Connection
 from pounce._worker_context import WorkerContext
-
-
-class FakeTransport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.written = bytearray()
-        self.closed = False
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.written += data
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
+from support.transports import RecordingTransport
 
 
 async def app_that_must_not_run(scope: Any, receive: Any, send: Any) -> None:
@@ -55,13 +26,13 @@ async def app_that_must_not_run(scope: Any, receive: Any, send: Any) -> None:
 
 async def _ask(ctx: WorkerContext, target: bytes) -> bytes:
     conn = HTTP1Connection(ctx)
-    transport = FakeTransport()
+    transport = RecordingTransport()
     conn.connection_made(transport)
     conn.data_received(b"GET " + target + b" HTTP/1.1\r\nhost: x\r\n\r\n")
     for _ in range(10):  # let the (possibly non-eager) request task finish
         await asyncio.sleep(0)
     conn.connection_lost(None)
-    return bytes(transport.written)
+    return transport.written
 
 
 def _context(**state: bool) -> WorkerContext:

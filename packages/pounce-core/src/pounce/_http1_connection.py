@@ -70,9 +70,15 @@ _READ_LOW = 64 * 1024
 _DISCARD_LIMIT = 64 * 1024
 
 _CLOSE_HEADER = (b"connection", b"close")
-# A held response head is joined with a body up to this size; a larger body is
+# A response head is joined with a body up to this size; a larger body is
 # written beside it (writelines) rather than copied.
 _JOIN_LIMIT = 16 * 1024
+# The pieces of a streamed response that the app sends in one run (between two
+# awaits that suspend it) wait for that run to end and leave in one write, as
+# HTTP/2 frames do: a hundred small pieces cost one system call and a few TCP
+# segments instead of a hundred of each. Past this many bytes waiting they
+# leave at once, so the wait never holds much (back-pressure then applies).
+_CORK_LIMIT = 64 * 1024
 
 
 class HTTP1Connection(asyncio.Protocol):
@@ -86,12 +92,14 @@ class HTTP1Connection(asyncio.Protocol):
         "_discarded",
         "_dispatching",
         "_drain_waiters",
+        "_flush_handle",
         "_head_started",
         "_head_timer_armed",
-        "_held",
         "_loop",
         "_machine",
         "_observed",
+        "_pending",
+        "_pending_size",
         "_proxied",
         "_read_paused",
         "_scheme",
@@ -117,7 +125,10 @@ class HTTP1Connection(asyncio.Protocol):
         self._start_pending: ASGIApp | None = None  # the app to start after this batch
         self._task: asyncio.Task[None] | None = None
         self._timer = Deadline(ctx.loop)
-        self._held = b""  # response head bytes waiting for their body
+        # Response bytes waiting for the app to yield (see _CORK_LIMIT).
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._flush_handle: asyncio.Handle | None = None
         self._proxied = False  # whether the peer's forwarding headers are trusted
         self._observed = ctx.emitter.active  # lifecycle hooks want RequestCompleted
         self._head_timer_armed = False
@@ -168,7 +179,7 @@ class HTTP1Connection(asyncio.Protocol):
         if ctx.emitter.active:
             ctx.emitter.emit(ConnectionClosed(worker_id=ctx.worker_id, client=self._client))
         self._timer.stop()
-        self._held = b""
+        self._drop_pending()
         self._closing = True
         stream = self._stream
         if stream is not None and not stream.response_complete:
@@ -424,12 +435,10 @@ class HTTP1Connection(asyncio.Protocol):
             data = self._machine.send(event)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
-        if type(event) is ResponseHead:
-            # HTTPStream follows a head with another event in the same step
-            # (see StreamSink); the head waits for it and leaves with it.
-            self._held = data
+        if type(event) is ResponseHead or type(event) is ResponseBody:
+            self._queue(data)  # the end of the response, or the app's next await, sends it
             return
-        self._write_with_held(transport, data)
+        self._write(transport, data)
 
     def send_body(self, stream_id: int, data: bytes) -> None:
         transport = self._transport
@@ -439,20 +448,7 @@ class HTTP1Connection(asyncio.Protocol):
             framed = self._machine.send_body(stream_id, data)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
-        self._write_with_held(transport, framed)
-
-    def _write_with_held(self, transport: asyncio.Transport, data: bytes) -> None:
-        """Write ``data``, after a head still held for it (in the same write
-        when the two are small)."""
-        held = self._held
-        if held:
-            self._held = b""
-            if len(data) <= _JOIN_LIMIT:
-                transport.write(held + data)
-            else:
-                transport.writelines((held, data))
-        elif data:
-            transport.write(data)
+        self._queue(framed)
 
     def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
         transport = self._transport
@@ -462,6 +458,8 @@ class HTTP1Connection(asyncio.Protocol):
         data = self._machine.send_whole_response(stream_id, status, headers, len(body))
         if data is None:
             return False
+        if self._pending:
+            self._flush()
         if not body:
             transport.write(data)
         elif len(body) <= _JOIN_LIMIT:
@@ -523,13 +521,8 @@ class HTTP1Connection(asyncio.Protocol):
             before, after = self._machine.send_body_passthrough(stream_id, count)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
-        held = self._held
-        if held:
-            # A head still held (see send_event) goes before its body.
-            self._held = b""
-            before = held + before
-        if before:
-            transport.write(before)
+        # What waits (the head, pieces before the file) goes before it.
+        self._write(transport, before)
         try:
             # asyncio waits for the write buffer to empty, then uses
             # os.sendfile on the socket (or copies, where it cannot).
@@ -540,7 +533,7 @@ class HTTP1Connection(asyncio.Protocol):
             self._close()
             raise ClientDisconnected("the client disconnected") from exc
         if after and self._transport is not None:
-            self._transport.write(after)
+            self._write(self._transport, after)
 
     def abort_stream(self, stream_id: int) -> None:
         self._close()
@@ -552,7 +545,7 @@ class HTTP1Connection(asyncio.Protocol):
             data = self._machine.send(InformationalResponse(stream_id=stream_id, status=100))
         except LocalProtocolError:
             return  # h11 knows when 100 is no longer appropriate
-        self._transport.write(data)
+        self._write(self._transport, data)
 
     def send_error_response(
         self, stream_id: int, status: int, request_headers: Iterable[tuple[bytes, bytes]]
@@ -590,7 +583,7 @@ class HTTP1Connection(asyncio.Protocol):
             # write a self-contained response and close.
             data = machine.reject(status, tuple(headers), body)
             self._closing = True
-        transport.write(data)
+        self._write(transport, data)
         return 0 if head_only else len(body)
 
     # ------------------------------------------------------------ helpers
@@ -608,8 +601,9 @@ class HTTP1Connection(asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         machine = self._machine
-        transport.write(
-            machine.send(ResponseHead(stream_id=machine.stream_id, status=101, headers=headers))
+        self._write(
+            transport,
+            machine.send(ResponseHead(stream_id=machine.stream_id, status=101, headers=headers)),
         )
         leftover = machine.take_upgraded_data()
         self._ctx.connections.discard(self)
@@ -628,7 +622,7 @@ class HTTP1Connection(asyncio.Protocol):
         if transport is not None and not self._machine.response_started:
             extra, body = self._ctx.error_renderer(exc.status_hint, ())
             headers = tuple([*self._ctx.default_headers(), *extra])
-            transport.write(self._machine.reject(exc.status_hint, headers, body))
+            self._write(transport, self._machine.reject(exc.status_hint, headers, body))
         self._close()
 
     def _arm_head_timer(self) -> None:
@@ -643,7 +637,7 @@ class HTTP1Connection(asyncio.Protocol):
             _logger.info("Request head from %s not complete in time: 408", self._peer())
             extra, body = self._ctx.error_renderer(408, ())
             headers = tuple([*self._ctx.default_headers(), *extra])
-            self._transport.write(self._machine.reject(408, headers, body))
+            self._write(self._transport, self._machine.reject(408, headers, body))
         self._close()
 
     def _on_keep_alive_timeout(self) -> None:
@@ -666,6 +660,60 @@ class HTTP1Connection(asyncio.Protocol):
             self._read_paused = False
             self._transport.resume_reading()
 
+    def _write(self, transport: asyncio.Transport, data: bytes) -> None:
+        """Write ``data`` now, after anything still waiting to be written."""
+        if self._pending:
+            self._pending.append(data)
+            self._pending_size += len(data)
+            self._flush()
+        elif data:
+            transport.write(data)
+
+    def _queue(self, data: bytes) -> None:
+        """Write ``data`` once the app yields to the loop (see _CORK_LIMIT)."""
+        if not data:
+            return
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _CORK_LIMIT:
+            self._flush()
+        elif self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._on_flush_due)
+
+    def _on_flush_due(self) -> None:
+        self._flush_handle = None
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write everything waiting, in one write when it is small."""
+        handle = self._flush_handle
+        if handle is not None:
+            self._flush_handle = None
+            handle.cancel()
+        pending = self._pending
+        if not pending:
+            return
+        size = self._pending_size
+        self._pending = []
+        self._pending_size = 0
+        transport = self._transport
+        if transport is None:
+            return
+        if len(pending) == 1:
+            transport.write(pending[0])
+        elif size <= _CORK_LIMIT + _JOIN_LIMIT:
+            transport.write(b"".join(pending))
+        else:
+            transport.writelines(pending)
+
+    def _drop_pending(self) -> None:
+        handle = self._flush_handle
+        if handle is not None:
+            self._flush_handle = None
+            handle.cancel()
+        self._pending = []
+        self._pending_size = 0
+
     def _wake_writers(self) -> None:
         waiters = self._drain_waiters
         if waiters:
@@ -678,10 +726,8 @@ class HTTP1Connection(asyncio.Protocol):
         self._closing = True
         self._timer.stop()
         if self._transport is not None:
-            if self._held:
-                # A head whose response is being cut short still goes first.
-                self._transport.write(self._held)
-                self._held = b""
+            # What waits to be written (a response cut short) still goes first.
+            self._flush()
             self._transport.close()
 
     def _peer(self) -> str:

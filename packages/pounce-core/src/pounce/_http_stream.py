@@ -63,14 +63,14 @@ class StreamSink(Protocol):
     """What a protocol connection offers the streams it carries."""
 
     def send_event(self, event: ResponseEvent) -> None:
-        """Serialize and write one response event now.
+        """Serialize one response event and write it.
 
-        A sink may hold a :class:`ResponseHead` back to write it together with
-        what follows: the stream always sends another event of the same
-        stream right after a head, before the app runs again (an empty
-        :class:`ResponseBody` when it has nothing else to send yet). A sink
-        that holds a head writes it before anything else it writes for that
-        stream.
+        A sink may hold what it is given back, in order, to write it together
+        with what follows, but no later than when the app next yields to the
+        event loop; the end of a response (and anything not a head or a body
+        piece) is written at once. The stream always sends another event of
+        the same stream right after a head, before the app runs again (an
+        empty :class:`ResponseBody` when it has nothing else to send yet).
         """
 
     def send_body(self, stream_id: int, data: bytes) -> None:
