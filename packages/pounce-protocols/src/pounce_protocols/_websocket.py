@@ -37,6 +37,15 @@ What the machine adds to wsproto:
 * **No leaks.** wsproto exceptions never cross this module: a bad frame is a
   :class:`ProtocolFailed`, a bad request to send is our
   :class:`LocalProtocolError`.
+* **A fast path.** Without compression, the machine reads frame headers
+  itself, so it always knows where the next frame starts. A whole message in
+  one complete frame (text or binary, FIN, no RSV bits, masked, its length in
+  the fewest bytes, no fragmented message open) is unmasked and decoded here,
+  the way wsproto would; every other frame (control frames, fragments, a
+  frame not yet complete, anything malformed) is handed to wsproto whole or
+  as it arrives, so wsproto sees only whole frames' worth of bytes and its
+  buffer is empty again after each. A message sent whole is framed here too.
+  Both paths give the same events and failures (differential property tests).
 
 wsproto is an optional dependency (the ``websocket`` extra); without it,
 :func:`websocket_available` is false and building a machine raises.
@@ -72,6 +81,14 @@ except ImportError:  # pragma: no cover - exercised by a subprocess test without
     _AVAILABLE = False
 
 __all__ = ["WebSocketMachine", "WebSocketState", "websocket_available"]
+
+# First bytes of a frame that is a whole message: FIN, no RSV bits, text or binary.
+_TEXT_WHOLE = 0x81
+_BINARY_WHOLE = 0x82
+_WHOLE_MESSAGE_STARTS = frozenset({_TEXT_WHOLE, _BINARY_WHOLE})
+_DATA_OPCODES = frozenset({0x1, 0x2})
+_STRUCT_LENGTH_16 = struct.Struct("!BBH")
+_STRUCT_LENGTH_64 = struct.Struct("!BBQ")
 
 # Largest piece of compressed input inflated in one step. Deflate expands at
 # most ~1030:1, so one step produces at most ~2 MiB before the limit is checked.
@@ -139,6 +156,28 @@ def is_sendable_close_code(code: object) -> bool:
     )
 
 
+def _unmask(key: bytes, payload: bytes) -> bytes:
+    """``payload`` XORed with the 4-byte masking ``key`` (RFC 6455 §5.3), as
+    one integer operation rather than a loop over bytes."""
+    size = len(payload)
+    if not size:
+        return b""
+    repeated = (key * ((size >> 2) + 1))[:size]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(
+        size, "little"
+    )
+
+
+def _server_frame(first_byte: int, payload: bytes) -> bytes:
+    """An unmasked frame (a server's) carrying ``payload``."""
+    size = len(payload)
+    if size < 126:
+        return bytes((first_byte, size)) + payload
+    if size < 65536:
+        return _STRUCT_LENGTH_16.pack(first_byte, 126, size) + payload
+    return _STRUCT_LENGTH_64.pack(first_byte, 127, size) + payload
+
+
 def _truncate_reason(reason: str) -> bytes:
     try:
         data = reason.encode("utf-8")
@@ -176,8 +215,13 @@ class WebSocketMachine:
     __slots__ = (
         "_byte_parts",
         "_conn",
+        "_fast",
+        "_fragmented",
+        "_given",
+        "_head",
         "_max_size",
         "_outbox",
+        "_owed",
         "_size",
         "_slice",
         "_state",
@@ -216,6 +260,12 @@ class WebSocketMachine:
         self._byte_parts: list[bytes] = []
         self._size = 0
         self._state = _OPEN
+        # The fast path (see the module's docstring): only without extensions.
+        self._fast = deflate is None
+        self._head = b""  # the start of a frame header not yet complete
+        self._given = 0  # how much of _head wsproto already has
+        self._owed = 0  # bytes of the current frame still to hand to wsproto
+        self._fragmented = False  # wsproto holds an unfinished fragmented message
 
     # ----------------------------------------------------------------- queries
 
@@ -250,6 +300,9 @@ class WebSocketMachine:
         if state is _CLOSED or state is _FAILED:
             return []
         events: list[WebSocketEvent | ConnectionLost] = []
+        if self._fast:
+            self._receive_frames(data, events)
+            return events
         step = self._slice
         if not step or len(data) <= step:
             self._feed(data, events)
@@ -260,6 +313,112 @@ class WebSocketMachine:
                 if self._state is _CLOSED or self._state is _FAILED:
                     break
         return events
+
+    def _receive_frames(self, data: bytes, events: list[WebSocketEvent | ConnectionLost]) -> None:
+        """The fast path: take whole simple frames here, hand the rest to wsproto."""
+        given = self._given  # bytes of the frame at the start of data wsproto has
+        if self._head:
+            data = self._head + data
+            self._head = b""
+            self._given = 0
+        end = len(data)
+        at = 0
+        while at < end:
+            owed = self._owed
+            if owed:
+                stop = at + owed if owed < end - at else end
+                self._owed = owed - (stop - at)
+                self._feed(data[at:stop] if at or stop < end else data, events)
+                if self._state is _CLOSED or self._state is _FAILED:
+                    return
+                at = stop
+                continue
+            start, stop, takes = self._frame_at(data, at, end)
+            if stop < 0:
+                # The header is not all here. If what is here already rules
+                # the fast path out, wsproto has it now, to fail as early as
+                # it would have on its own.
+                if not takes and end - at > given:
+                    self._feed(data[at + given : end], events)
+                    if self._state is _CLOSED or self._state is _FAILED:
+                        return
+                    given = end - at
+                break
+            if takes and stop <= end:
+                if not self._on_whole_message(data, at, start, stop, events):
+                    return
+                at = stop
+                continue
+            # Not ours: wsproto gets this frame, now or as it arrives. Data
+            # frames say whether a fragmented message is open (a malformed
+            # one makes wsproto fail the connection anyway).
+            first = data[at]
+            opcode = first & 0x0F
+            if opcode in _DATA_OPCODES:
+                if not first & 0x80:
+                    self._fragmented = True
+            elif opcode == 0x0 and first & 0x80:
+                self._fragmented = False
+            self._owed = stop - at - given
+            at += given
+            given = 0
+        if at < end:
+            self._head = data[at:]
+            self._given = given
+
+    def _frame_at(self, data: bytes, at: int, end: int) -> tuple[int, int, bool]:
+        """Where the payload of the frame starting at ``at`` starts and where
+        the frame ends (both -1 while its header is not all here), and whether
+        the fast path may take it, as far as the bytes here tell."""
+        takes = data[at] in _WHOLE_MESSAGE_STARTS and not self._fragmented
+        if end - at < 2:
+            return -1, -1, takes
+        second = data[at + 1]
+        takes = takes and second & 0x80 != 0
+        length = second & 0x7F
+        start = at + 2
+        if length > 125:
+            # 126: two more length bytes, for 126-65535; 127: eight, beyond that.
+            size, floor = (2, 125) if length == 126 else (8, 65535)
+            start += size
+            if start > end:
+                return -1, -1, takes
+            length = int.from_bytes(data[at + 2 : start], "big")
+            takes = takes and length > floor
+        if second & 0x80:
+            start += 4
+            if start > end:
+                return -1, -1, takes
+        return start, start + length, takes
+
+    def _on_whole_message(
+        self,
+        data: bytes,
+        at: int,
+        start: int,
+        stop: int,
+        events: list[WebSocketEvent | ConnectionLost],
+    ) -> bool:
+        """The message in the whole simple frame ``data[at:stop]`` (its payload
+        from ``start``), checked as wsproto checks it (UTF-8 first, then the
+        size limit); False once the connection failed."""
+        payload = _unmask(data[start - 4 : start], data[start:stop])
+        if data[at] == _TEXT_WHOLE:
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._fail(1007, str(exc), events)
+                return False
+            if len(payload) > self._max_size:
+                self._fail(1009, f"message over {self._max_size} bytes", events)
+                return False
+            events.append(TextReceived(text=text, _trusted=True))
+            return True
+        if len(payload) > self._max_size:
+            self._fail(1009, f"message over {self._max_size} bytes", events)
+            return False
+        events.append(BytesReceived(data=payload, _trusted=True))
+        return True
 
     def _feed(self, data: bytes, events: list[WebSocketEvent | ConnectionLost]) -> None:
         conn = self._conn
@@ -357,14 +516,18 @@ class WebSocketMachine:
         """Serialize one whole text message."""
         self._check_open()
         try:
-            text.encode("utf-8")
+            encoded = text.encode("utf-8")
         except UnicodeEncodeError:
             raise LocalProtocolError("text message is not valid Unicode") from None
+        if self._fast:
+            return _server_frame(_TEXT_WHOLE, encoded)
         return bytes(self._conn.send(TextMessage(data=text)))
 
     def send_bytes(self, data: bytes) -> bytes:
         """Serialize one whole binary message."""
         self._check_open()
+        if self._fast:
+            return _server_frame(_BINARY_WHOLE, bytes(data))
         return bytes(self._conn.send(BytesMessage(data=data)))
 
     def send_ping(self, payload: bytes = b"") -> bytes:
