@@ -117,6 +117,22 @@ SERVERS: dict[str, Callable[[Any], list[asyncio.Protocol]]] = {
 }
 
 
+async def serve_batches(
+    connections: list[asyncio.Protocol], transports: list[CountingTransport], n: int
+) -> int:
+    """Serve ``n`` requests over ``connections``; the writes they made."""
+    writes = 0
+    for _batch in range(0, n, CONNECTIONS):
+        # Like a loop iteration under load: every connection's request is
+        # read, then the request tasks run and respond.
+        for connection in connections:
+            connection.data_received(REQUEST)  # type: ignore[attr-defined]
+        await asyncio.sleep(0)
+        for transport in transports:
+            writes += transport.take_writes()
+    return writes
+
+
 async def run(
     n: int, repeats: int, server: str = "pounce", app: str = "hello"
 ) -> tuple[float, float]:
@@ -129,14 +145,7 @@ async def run(
     try:
         for _ in range(repeats):
             start = time.process_time()
-            for _batch in range(0, n, CONNECTIONS):
-                # Like a loop iteration under load: every connection's request
-                # is read, then the request tasks run and respond.
-                for connection in connections:
-                    connection.data_received(REQUEST)  # type: ignore[attr-defined]
-                await asyncio.sleep(0)
-                for transport in transports:
-                    writes += transport.take_writes()
+            writes += await serve_batches(connections, transports, n)
             best = min(best, time.process_time() - start)
     finally:
         for connection in connections:

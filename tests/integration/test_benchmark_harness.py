@@ -8,6 +8,7 @@ it measured something and that a missing feature becomes an "n/a" row.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -91,3 +92,20 @@ def test_a_server_that_is_not_installed_is_an_na_row(require_tool):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "| plain-text hello | 1 | Granian (ceiling) | n/a: granian not installed |" in output
+
+
+def test_the_thread_scaling_benchmark_serves_in_every_thread():
+    script = TESTS_DIR.parent / "benchmarks" / "thread_scaling.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--threads", "1,2", "-n", "200", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    rows = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [row["threads"] for row in rows] == [1, 2]
+    assert all(row["requests_per_second"] > 0 for row in rows)
+    assert re.fullmatch(r"against 1 thread\(s\): 2 threads \d+\.\d\dx", lines[-1])
