@@ -173,3 +173,35 @@ def test_local_errors_carry_an_http2_error_code() -> None:
     with pytest.raises(LocalProtocolError) as caught:
         pair.server.send(ResponseBody(stream_id=1, data=b"no head yet"))
     assert caught.value.error_code == HTTP2ErrorCode.INTERNAL_ERROR
+
+
+# Fields h2 would refuse to send, by what is wrong with them.
+BAD_FIELDS = {
+    "empty-name": (b"", b"x"),
+    "space-in-name": (b"x y", b"1"),
+    "pseudo-field": (b":status", b"500"),
+    "colon-in-name": (b"x-colon:", b"1"),
+    "leading-ws": (b"x-lead", b" value"),
+    "trailing-ws": (b"x-trail", b"value\t"),
+    "nul": (b"x-nul", b"a\x00b"),
+}
+
+
+@pytest.mark.parametrize("field", list(BAD_FIELDS.values()), ids=list(BAD_FIELDS))
+@pytest.mark.parametrize("where", ["head", "trailers"])
+def test_fields_h2_would_refuse_are_refused_before_it(
+    field: tuple[bytes, bytes], where: str
+) -> None:
+    # h2 does not check what we send (we do, once): every field it would
+    # refuse must be refused here, for a head and for trailers alike.
+    pair = Pair()
+    pair.request(1)
+    if where == "head":
+        last: ResponseHead | ResponseEnd = ResponseHead(
+            stream_id=1, status=200, headers=(field,), _trusted=True
+        )
+    else:
+        pair.server.send(ResponseHead(stream_id=1, status=200))
+        last = ResponseEnd(stream_id=1, trailers=(field,), _trusted=True)
+    with pytest.raises(LocalProtocolError, match="invalid"):
+        pair.server.send(last)

@@ -217,7 +217,14 @@ class HTTP2ServerConnection:
     ) -> None:
         limits = limits if limits is not None else HTTP2Limits()
         self._limits = limits
-        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        config = h2.config.H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            # What we send is checked and lowercased by _response_fields (and
+            # :status is ours): h2 checking it again costs every response.
+            validate_outbound_headers=False,
+            normalize_outbound_headers=False,
+        )
         self._h2 = h2.connection.H2Connection(config)
         self._gate = FrameGate(limits, clock)
         self._streams: dict[int, _Stream] = {}
