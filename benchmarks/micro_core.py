@@ -117,6 +117,17 @@ SERVERS: dict[str, Callable[[Any], list[asyncio.Protocol]]] = {
 }
 
 
+def open_connections(
+    server: str, app: Any
+) -> tuple[list[asyncio.Protocol], list[CountingTransport]]:
+    """``server``'s connections serving ``app``, each made on its own transport."""
+    connections = SERVERS[server](app)
+    transports = [CountingTransport() for _ in connections]
+    for connection, transport in zip(connections, transports, strict=True):
+        connection.connection_made(transport)
+    return connections, transports
+
+
 async def serve_batches(
     connections: list[asyncio.Protocol], transports: list[CountingTransport], n: int
 ) -> int:
@@ -136,10 +147,7 @@ async def serve_batches(
 async def run(
     n: int, repeats: int, server: str = "pounce", app: str = "hello"
 ) -> tuple[float, float]:
-    connections = SERVERS[server](APPS[app])
-    transports = [CountingTransport() for _ in connections]
-    for connection, transport in zip(connections, transports, strict=True):
-        connection.connection_made(transport)
+    connections, transports = open_connections(server, APPS[app])
     best = float("inf")
     writes = 0
     try:

@@ -31,18 +31,14 @@ from micro_core import (
     APPS,
     CONNECTIONS,
     REQUEST,
-    CountingTransport,
-    pounce_connections,
+    open_connections,
     serve_batches,
 )
 
 
 async def _serve(app: Any, n: int, start: threading.Barrier) -> float:
     """Serve ``n`` requests once every thread is ready; when it finished."""
-    connections = pounce_connections(app)
-    transports = [CountingTransport() for _ in connections]
-    for connection, transport in zip(connections, transports, strict=True):
-        connection.connection_made(transport)
+    connections, transports = open_connections("pounce", app)
     # One round first, so that every cache is warm before the clock starts.
     for connection in connections:
         connection.data_received(REQUEST)  # type: ignore[attr-defined]

@@ -686,10 +686,7 @@ class HTTP1Connection(asyncio.Protocol):
 
     def _flush(self) -> None:
         """Write everything waiting, in one write when it is small."""
-        handle = self._flush_handle
-        if handle is not None:
-            self._flush_handle = None
-            handle.cancel()
+        self._cancel_flush()
         pending = self._pending
         if not pending:
             return
@@ -707,12 +704,15 @@ class HTTP1Connection(asyncio.Protocol):
             transport.writelines(pending)
 
     def _drop_pending(self) -> None:
+        self._cancel_flush()
+        self._pending = []
+        self._pending_size = 0
+
+    def _cancel_flush(self) -> None:
         handle = self._flush_handle
         if handle is not None:
             self._flush_handle = None
             handle.cancel()
-        self._pending = []
-        self._pending_size = 0
 
     def _wake_writers(self) -> None:
         waiters = self._drain_waiters

@@ -44,7 +44,7 @@ from typing import Any, cast
 
 from pounce._access_log import log_request
 from pounce._http_scope import address, connection_tls, content_length, http_scope, request_headers
-from pounce._http_stream import HTTPStream
+from pounce._http_stream import EventSink, HTTPStream
 from pounce._lifecycle import ConnectionClosed, ConnectionOpened
 from pounce._logging import ERROR_LOGGER
 from pounce._websocket_http2 import HTTP2WebSocket
@@ -54,7 +54,6 @@ from pounce_protocols import (
     BodyReceived,
     ConnectionLost,
     Event,
-    Headers,
     HTTP2ErrorCode,
     HTTP2ServerConnection,
     InformationalResponse,
@@ -113,7 +112,7 @@ def _error_name(code: int | None) -> str:
         return hex(code or 0)
 
 
-class HTTP2Connection(asyncio.Protocol):
+class HTTP2Connection(EventSink, asyncio.Protocol):
     """One client connection speaking HTTP/2.
 
     Usually started by the protocol selector after ALPN or the client
@@ -483,12 +482,6 @@ class HTTP2Connection(asyncio.Protocol):
             self._write_out()
         else:
             self._schedule_write()
-
-    def send_body(self, stream_id: int, data: bytes) -> None:
-        self.send_event(ResponseBody(stream_id=stream_id, data=data, _trusted=True))
-
-    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
-        return False  # the machine frames each event anyway; HTTPStream sends them
 
     def writable(self, stream_id: int) -> bool:
         if self._transport is None or stream_id not in self._slots:

@@ -36,7 +36,7 @@ from typing import Any, cast
 
 from pounce._access_log import log_request
 from pounce._http_scope import address, content_length, http_scope, request_headers
-from pounce._http_stream import HTTPStream
+from pounce._http_stream import EventSink, HTTPStream
 from pounce._logging import ERROR_LOGGER
 from pounce._worker_context import WorkerContext, start_task
 from pounce_protocols import (
@@ -44,7 +44,6 @@ from pounce_protocols import (
     BodyReceived,
     ConnectionLost,
     Event,
-    Headers,
     HTTP3Endpoint,
     HTTP3Limits,
     HTTP3ServerConnection,
@@ -97,7 +96,7 @@ class _Slot:
             self.stall_timer = None
 
 
-class HTTP3Connection:
+class HTTP3Connection(EventSink):
     """One QUIC connection carrying HTTP/3 requests."""
 
     __slots__ = (
@@ -255,12 +254,6 @@ class HTTP3Connection:
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
         self._schedule_flush()
-
-    def send_body(self, stream_id: int, data: bytes) -> None:
-        self.send_event(ResponseBody(stream_id=stream_id, data=data, _trusted=True))
-
-    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
-        return False  # the machine frames each event anyway; HTTPStream sends them
 
     def writable(self, stream_id: int) -> bool:
         if self._ended or stream_id not in self._slots:

@@ -42,7 +42,14 @@ from pounce._asgi_types import ASGIApp, Message, Scope
 from pounce._logging import ERROR_LOGGER
 from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
-__all__ = ["ClientDisconnected", "FileSink", "HTTPStream", "StreamSink", "StreamState"]
+__all__ = [
+    "ClientDisconnected",
+    "EventSink",
+    "FileSink",
+    "HTTPStream",
+    "StreamSink",
+    "StreamState",
+]
 
 # The ASGI "Zero Copy Send" extension: the app hands over an open file and the
 # server writes it to the socket itself (os.sendfile), without copying it
@@ -116,6 +123,23 @@ class StreamSink(Protocol):
         It must work even when the app's own response head was refused by the
         protocol, so it is the sink's job rather than the stream's.
         """
+
+
+class EventSink:
+    """The two shortcuts of :class:`StreamSink` for a connection whose machine
+    frames every response event itself (HTTP/2, HTTP/3): a body piece is sent
+    as its event, and a whole response is left to the events."""
+
+    __slots__ = ()
+
+    def send_event(self, event: ResponseEvent) -> None:
+        raise NotImplementedError
+
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        self.send_event(ResponseBody(stream_id=stream_id, data=data, _trusted=True))
+
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
+        return False  # HTTPStream sends the head, the body and the end as events
 
 
 class FileSink(Protocol):

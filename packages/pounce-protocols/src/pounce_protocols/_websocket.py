@@ -403,21 +403,20 @@ class WebSocketMachine:
         from ``start``), checked as wsproto checks it (UTF-8 first, then the
         size limit); False once the connection failed."""
         payload = _unmask(data[start - 4 : start], data[start:stop])
+        text = None
         if data[at] == _TEXT_WHOLE:
             try:
                 text = payload.decode("utf-8")
             except UnicodeDecodeError as exc:
                 self._fail(1007, str(exc), events)
                 return False
-            if len(payload) > self._max_size:
-                self._fail(1009, f"message over {self._max_size} bytes", events)
-                return False
-            events.append(TextReceived(text=text, _trusted=True))
-            return True
         if len(payload) > self._max_size:
-            self._fail(1009, f"message over {self._max_size} bytes", events)
+            self._fail_too_big(events)
             return False
-        events.append(BytesReceived(data=payload, _trusted=True))
+        if text is None:
+            events.append(BytesReceived(data=payload, _trusted=True))
+        else:
+            events.append(TextReceived(text=text, _trusted=True))
         return True
 
     def _feed(self, data: bytes, events: list[WebSocketEvent | ConnectionLost]) -> None:
@@ -449,7 +448,7 @@ class WebSocketMachine:
             size = len(data)
         total = self._size + size
         if total > self._max_size:
-            self._fail(1009, f"message over {self._max_size} bytes", events)
+            self._fail_too_big(events)
             return False
         if not event.message_finished:
             self._size = total
@@ -500,6 +499,9 @@ class WebSocketMachine:
         self._state = _CLOSED
         self._drop_parts()
         events.append(CloseReceived(code=code, reason=reason))
+
+    def _fail_too_big(self, events: list[WebSocketEvent | ConnectionLost]) -> None:
+        self._fail(1009, f"message over {self._max_size} bytes", events)
 
     def _fail(self, code: int, reason: str, events: list[WebSocketEvent | ConnectionLost]) -> None:
         if self._conn.state is ConnectionState.OPEN:
