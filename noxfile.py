@@ -92,10 +92,11 @@ def soak(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    """ruff: lint rules and formatting."""
+    """ruff (lint rules and formatting) and the import contracts (pyproject.toml)."""
     _sync(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session(python="3.11")

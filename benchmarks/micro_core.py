@@ -80,9 +80,9 @@ class CountingTransport(asyncio.Transport):
 
 
 def pounce_connections(app: Any) -> list[asyncio.Protocol]:
-    from pounce._config import ServerConfig
-    from pounce._http1_connection import HTTP1Connection
-    from pounce._worker_context import WorkerContext
+    from pounce._bridge.context import WorkerContext
+    from pounce._edges.http1.connection import HTTP1Connection
+    from pounce._settings.config import ServerConfig
 
     config = ServerConfig(access_log=False)
     loop = asyncio.get_running_loop()

@@ -20,8 +20,8 @@ from typing import Any
 import typer.main
 
 from pounce import config_options
-from pounce._config_sources import env_name
-from pounce._options import OptionSpec
+from pounce._settings.options import OptionSpec
+from pounce._settings.sources import env_name
 from pounce_cli import build_cli
 
 ROOT = Path(__file__).resolve().parent.parent

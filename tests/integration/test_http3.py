@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pounce._asgi_types import Receive, Scope, Send
+from pounce._runtime.asgi_types import Receive, Scope, Send
 from support.apps import read_body, respond
 from support.h3client import H3Request, run_h3
 from support.tls import Certificates, certificates, client_context
@@ -276,7 +276,7 @@ def test_cli_refuses_http3_without_tls(pounce: Any) -> None:
 def test_http3_refused_when_free_threaded(
     serve: Any, certificates: Certificates, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
-    import pounce._http3_support as support
+    from pounce._edges.http3 import support
 
     monkeypatch.setattr(support, "gil_enabled", lambda: False)
     caplog.set_level(logging.ERROR)

@@ -9,7 +9,7 @@ import httpx
 
 from conftest import PounceFactory
 from pounce import Server, ServerConfig
-from pounce._lifecycle import (
+from pounce._runtime.lifecycle import (
     LifecycleEvent,
     RequestCompleted,
     ServerStarted,

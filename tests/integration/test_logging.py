@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from pounce import Receive, Scope, Send
-from pounce._event_loop import resolve_loop
+from pounce._workers.event_loop import resolve_loop
 from support.apps import respond
 from support.raw import RawConnection
 from support.servers import run_pounce, unix_socket_answers

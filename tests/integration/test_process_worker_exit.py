@@ -15,9 +15,9 @@ from typing import Any, cast
 
 import pytest
 
-from pounce import _process_workers
-from pounce._process_workers import ProcessWorker
-from pounce._worker_link import WorkerExit, WorkerHandle
+from pounce._workers import processes as _process_workers
+from pounce._workers.link import WorkerExit, WorkerHandle
+from pounce._workers.processes import ProcessWorker
 
 
 class Recorder:

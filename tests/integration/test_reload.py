@@ -14,7 +14,7 @@ import pytest
 
 from conftest import PounceFactory
 from pounce import ServerConfig
-from pounce._reloader import run_reloader
+from pounce._reload.reloader import run_reloader
 from support.apps import app as hello
 from support.servers import PounceProcess
 from support.waiting import wait_for

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from pounce import Receive, Scope, Send
-from pounce._logging import ERROR_LOGGER
+from pounce._runtime.logs import ERROR_LOGGER
 from support.raw import RawConnection
 from support.servers import TESTS_DIR, run_pounce
 from support.waiting import WAIT, log_records, wait_for

@@ -21,7 +21,7 @@ import pytest
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 
-from pounce._asgi_types import Receive, Scope, Send
+from pounce._runtime.asgi_types import Receive, Scope, Send
 from support.h2client import H2Client
 from support.tls import Certificates, certificates, client_context
 

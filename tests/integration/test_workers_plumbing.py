@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from pounce import ServerConfig
-from pounce._child_process import Channel, ChildSpec, receive_spec
-from pounce._listeners import bind_listeners, reuse_port_available
-from pounce._sockets import BindError
+from pounce._edges.listeners import bind_listeners, reuse_port_available
+from pounce._edges.sockets import BindError
+from pounce._workers.child_process import Channel, ChildSpec, receive_spec
 
 linux_only = pytest.mark.skipif(not reuse_port_available(), reason="SO_REUSEPORT balancing")
 
@@ -106,7 +106,7 @@ def test_spec_is_read_exactly_leaving_later_messages() -> None:
 
 
 def test_interpreter_flags_are_passed_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pounce._child_process import interpreter_args
+    from pounce._workers.child_process import interpreter_args
 
     monkeypatch.setattr(sys, "_xoptions", {"gil": "0", "dev": True})
     monkeypatch.setattr(sys, "warnoptions", ["error"])

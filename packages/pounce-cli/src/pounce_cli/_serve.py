@@ -1,7 +1,7 @@
 """``pounce APP [OPTIONS]``: the serve command, generated from ``ServerConfig``.
 
 ``--config`` and ``POUNCE_*`` variables add a file and the environment
-underneath the flags (see :mod:`pounce._config_sources`). Nothing here
+underneath the flags (see :mod:`pounce._settings.sources`). Nothing here
 restates a setting. Each option is built from an
 :class:`pounce.OptionSpec` (flag, aliases, help, group, default), and every
 value arrives as text that :meth:`OptionSpec.parse` converts, the same parser

@@ -7,14 +7,12 @@ a program that manages its own lifetime. Lifecycle events (``ServerStarted``,
 :class:`ServerPlugin` is how optional features hook into the server.
 """
 
-from pounce._asgi_types import ASGIApp, Message, Receive, Scope, Send
-from pounce._config import ServerConfig, config_options
-from pounce._config_schema import config_schema
-from pounce._config_sources import ConfigFileError, ResolvedSettings, resolve_settings
-from pounce._error_responses import ErrorRenderer
-from pounce._http_stream import ClientDisconnected
-from pounce._importer import AppLoadError, load_app
-from pounce._lifecycle import (
+from pounce._bridge.http_stream import ClientDisconnected
+from pounce._bridge.plugins import ServerPlugin
+from pounce._runtime.asgi_types import ASGIApp, Message, Receive, Scope, Send
+from pounce._runtime.error_responses import ErrorRenderer
+from pounce._runtime.importer import AppLoadError, load_app
+from pounce._runtime.lifecycle import (
     ConnectionClosed,
     ConnectionOpened,
     LifecycleEvent,
@@ -30,12 +28,14 @@ from pounce._lifecycle import (
     WorkerStopped,
     WorkerUnresponsive,
 )
-from pounce._options import FeatureUnavailable, OptionSpec
-from pounce._plugins import ServerPlugin
-from pounce._preflight import Finding, preflight, runtime_info
-from pounce._server import VERSION as __version__
-from pounce._server import Server, run
-from pounce._worker_hooks import WorkerInfo
+from pounce._serve.preflight import Finding, preflight, runtime_info
+from pounce._serve.server import VERSION as __version__
+from pounce._serve.server import Server, run
+from pounce._settings.config import ServerConfig, config_options
+from pounce._settings.options import FeatureUnavailable, OptionSpec
+from pounce._settings.schema import config_schema
+from pounce._settings.sources import ConfigFileError, ResolvedSettings, resolve_settings
+from pounce._workers.hooks import WorkerInfo
 
 __all__ = [
     "ASGIApp",

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from pounce._asgi_types import ASGIApp
+from pounce._runtime.asgi_types import ASGIApp
 from pounce.testing import LiveServer, live_server
 
 __all__ = ["pounce_app", "pounce_server", "pounce_server_factory", "pounce_server_options"]

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pounce._asgi_types import ASGIApp
-from pounce._server import Server, build_config
+from pounce._runtime.asgi_types import ASGIApp
+from pounce._serve.server import Server, build_config
 
 __all__ = ["LiveServer", "live_server"]
 

@@ -36,13 +36,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig, ServerPlugin
 from pounce_extras._error_pages import send_error
 from pounce_extras._http import get_header
 from pounce_extras._layers import ORDER
+from pounce_extras._rate_limit_bucket import Decision, bucket_take
 
 __all__ = [
     "Decision",
@@ -54,36 +54,6 @@ __all__ = [
 ]
 
 _MAX_KEY = 128
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of taking a token: allowed or not, and the bucket's state."""
-
-    allowed: bool
-    remaining: int
-    retry_after: float  # seconds until a token is available (0 when allowed)
-    reset: float  # seconds until the bucket is full again
-
-
-def bucket_take(tokens: float, elapsed: float, rate: float, burst: int) -> tuple[float, Decision]:
-    """Refill a bucket for ``elapsed`` seconds, then take one token if there is one.
-
-    Returns the tokens left and the decision. Pure, so the memory store and
-    the Redis script can be held to the same arithmetic by one test.
-    """
-    tokens = min(float(burst), tokens + max(0.0, elapsed) * rate)
-    allowed = tokens >= 1.0
-    if allowed:
-        tokens -= 1.0
-    retry_after = 0.0 if allowed else (1.0 - tokens) / rate
-    decision = Decision(
-        allowed=allowed,
-        remaining=math.floor(tokens),
-        retry_after=retry_after,
-        reset=(burst - tokens) / rate,
-    )
-    return tokens, decision
 
 
 class RateLimitStore(Protocol):

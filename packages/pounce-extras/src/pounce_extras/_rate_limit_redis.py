@@ -3,7 +3,7 @@
 Each bucket is a Redis hash (``tokens``, ``ts``) updated by one Lua script,
 so a take is atomic however many servers share the Redis, and it uses Redis's
 own clock (``TIME``), so the servers' clocks need not agree. The arithmetic
-is the same as :func:`._rate_limit.bucket_take` (a unit test runs both). A
+is the same as :func:`._rate_limit_bucket.bucket_take` (a unit test runs both). A
 bucket expires once it would be full again, so Redis holds only active
 clients.
 
@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pounce import FeatureUnavailable
-from pounce_extras._rate_limit import Decision
+from pounce_extras._rate_limit_bucket import Decision
 
 try:
     import redis

@@ -1,0 +1,734 @@
+"""One HTTP request as an ASGI ``http`` connection: the bridge.
+
+An :class:`HTTPStream` sits between a protocol connection (HTTP/1.1 today,
+HTTP/2 and HTTP/3 through the same door) and the application. The connection
+feeds it request-side facts (body data, end of body, disconnect) and gives it a
+:class:`StreamSink` to send protocol-neutral response events through. The
+stream never learns which protocol carries it.
+
+Response state machine
+----------------------
+The app's ``send()`` messages are checked against a transition table::
+
+    (state, message type) -> handler
+
+A pair that is not in the table is an invalid ASGI message and raises a
+``RuntimeError`` that says what was expected. ``http.response.start`` is held
+back until the first body message (the spec allows it), so a response whose
+whole body arrives in one message gets an exact ``content-length`` instead of
+chunked framing, and an app that fails before its first body byte can still
+get a clean 500.
+
+Request timeout
+---------------
+With ``request_timeout`` set, the app has that many seconds from the request
+head to a complete response. When they run out the app is cancelled; a client
+still waiting for its response head gets 504, one whose response has started
+loses the connection (HTTP/1.1) or the stream (HTTP/2), since a truncated body
+must never look complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from pounce._runtime.asgi_types import ASGIApp, Message, Scope
+from pounce._runtime.logs import ERROR_LOGGER
+from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
+
+__all__ = [
+    "ClientDisconnected",
+    "EventSink",
+    "FileSink",
+    "HTTPStream",
+    "StreamSink",
+    "StreamState",
+]
+
+# The ASGI "Zero Copy Send" extension: the app hands over an open file and the
+# server writes it to the socket itself (os.sendfile), without copying it
+# through Python.
+ZERO_COPY_SEND = "http.response.zerocopysend"
+
+_logger = logging.getLogger(ERROR_LOGGER)
+
+# Response status codes whose responses never carry a body (RFC 9110 §6.4.1).
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class ClientDisconnected(OSError):
+    """Raised by ``send()`` once the client has gone away (ASGI HTTP spec 2.4)."""
+
+
+class StreamSink(Protocol):
+    """What a protocol connection offers the streams it carries."""
+
+    def send_event(self, event: ResponseEvent) -> None:
+        """Serialize one response event and write it.
+
+        A sink may hold what it is given back, in order, to write it together
+        with what follows, but no later than when the app next yields to the
+        event loop; the end of a response (and anything not a head or a body
+        piece) is written at once. The stream always sends another event of
+        the same stream right after a head, before the app runs again (an
+        empty :class:`ResponseBody` when it has nothing else to send yet).
+        """
+
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        """``send_event(ResponseBody(stream_id=stream_id, data=data))``: a body
+        piece of a response whose head has been sent, which a connection may
+        frame without building the event (a streamed response sends many)."""
+
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
+        """Send a whole response at once: its head (``status``, ``headers``),
+        ``body`` (may be empty), end.
+
+        What a one-message response (the common case) can become when the
+        connection frames and writes it in one go; no event is built for it.
+        Returns False, having sent nothing, when it cannot (a response that
+        needs the events one by one, or a connection with nothing faster to
+        offer): the stream then sends the head, the body and the end as events.
+        """
+
+    def writable(self, stream_id: int) -> bool:
+        """False while the peer is not keeping up and sending should wait."""
+
+    async def wait_writable(self, stream_id: int) -> None:
+        """Return when the stream may send again (or the peer is gone)."""
+
+    def body_consumed(self, stream_id: int, nbytes: int) -> None:
+        """The app has taken ``nbytes`` of request body: reading may resume."""
+
+    def stream_finished(self, stream: HTTPStream) -> None:
+        """The app is done with the stream, successfully or not."""
+
+    def abort_stream(self, stream_id: int) -> None:
+        """The response cannot be completed: reset the stream / close the connection."""
+
+    def send_continue(self, stream_id: int) -> None:
+        """Send ``100 Continue``: the app is reading a body the client holds back."""
+
+    def send_error_response(
+        self, stream_id: int, status: int, request_headers: Iterable[tuple[bytes, bytes]]
+    ) -> int:
+        """Send a whole response the server generates itself (a 500 for a failed
+        app, a 413 for a body over the limit); return its body length.
+
+        It must work even when the app's own response head was refused by the
+        protocol, so it is the sink's job rather than the stream's.
+        """
+
+
+class EventSink:
+    """The two shortcuts of :class:`StreamSink` for a connection whose machine
+    frames every response event itself (HTTP/2, HTTP/3): a body piece is sent
+    as its event, and a whole response is left to the events."""
+
+    __slots__ = ()
+
+    def send_event(self, event: ResponseEvent) -> None:
+        raise NotImplementedError
+
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        self.send_event(ResponseBody(stream_id=stream_id, data=data, _trusted=True))
+
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
+        return False  # HTTPStream sends the head, the body and the end as events
+
+
+class FileSink(Protocol):
+    """A connection that can write file contents straight to its socket."""
+
+    async def send_file(self, stream_id: int, file: Any, offset: int, count: int) -> None:
+        """Write ``count`` bytes of ``file`` from ``offset`` as response body;
+        return when they are sent (or the peer is gone)."""
+
+
+class StreamState(enum.Enum):
+    START = "waiting for http.response.start"
+    STARTED = "waiting for the first http.response.body"
+    BODY = "sending the body"
+    TRAILERS = "waiting for http.response.trailers"
+    DONE = "complete"
+
+    # Members are singletons compared by identity, so identity hashing is
+    # consistent; Enum's own __hash__ is a Python call on every send().
+    __hash__ = object.__hash__
+
+
+_START = StreamState.START
+_STARTED = StreamState.STARTED
+_BODY = StreamState.BODY
+_TRAILERS = StreamState.TRAILERS
+_DONE = StreamState.DONE
+
+
+def _validate_headers(raw: Any) -> list[tuple[bytes, bytes]]:
+    """Trailer fields as given, each checked to be a pair of bytes."""
+    try:
+        headers = [(name, value) for name, value in raw]
+    except (TypeError, ValueError):
+        raise RuntimeError(
+            "http.response.start 'headers' must be an iterable of [name, value] pairs"
+        ) from None
+    for name, value in headers:
+        if type(name) is not bytes or type(value) is not bytes:
+            raise RuntimeError(
+                f"http.response.start header {name!r}: {value!r} must be a pair of bytes"
+            )
+    return headers
+
+
+def _response_fields(raw: Any) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
+    """The app's response fields as the server sends them, and its Content-Length.
+
+    One pass over ``http.response.start``'s headers: each must be a pair of
+    bytes; names are lowercased (the app's own object is kept when it already
+    is, with its cached hash); Transfer-Encoding is dropped, as the server owns
+    framing (ASGI HTTP spec). The Content-Length field stays, and its value is
+    returned to be checked against the body.
+    """
+    fields: list[tuple[bytes, bytes]] = []
+    length: bytes | None = None
+    try:
+        for name, value in raw:
+            if type(name) is not bytes or type(value) is not bytes:
+                raise RuntimeError(
+                    f"http.response.start header {name!r}: {value!r} must be a pair of bytes"
+                )
+            lowered = name if name.islower() else name.lower()
+            if lowered == b"content-length":
+                length = value
+            elif lowered == b"transfer-encoding":
+                continue
+            fields.append((lowered, value))
+    except (TypeError, ValueError):
+        raise RuntimeError(
+            "http.response.start 'headers' must be an iterable of [name, value] pairs"
+        ) from None
+    return fields, length
+
+
+class HTTPStream:
+    """The ASGI ``http`` connection for one request."""
+
+    __slots__ = (
+        "_body",
+        "_body_limit",
+        "_body_received",
+        "_buffered",
+        "_content_length",
+        "_default_headers",
+        "_disconnected",
+        "_expect_continue",
+        "_file_sink",
+        "_head_pending",
+        "_is_head",
+        "_request_complete",
+        "_request_delivered",
+        "_request_timeout",
+        "_sink",
+        "_state",
+        "_trailers_expected",
+        "_waiters",
+        "bytes_sent",
+        "scope",
+        "started_at",
+        "status",
+        "stream_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        sink: StreamSink,
+        stream_id: int,
+        scope: Scope,
+        default_headers: Callable[[], Sequence[tuple[bytes, bytes]]],
+        expect_continue: bool,
+        body_limit: int,
+        request_timeout: float | None = None,
+        file_sink: FileSink | None = None,
+    ) -> None:
+        self._sink = sink
+        self._request_timeout = request_timeout
+        # Offered to the app (the scope's zero-copy extension) only by
+        # connections that have one.
+        self._file_sink = file_sink
+        self.stream_id = stream_id
+        self.scope = scope
+        self._default_headers = default_headers
+        self._is_head = scope["method"] == "HEAD"
+        self._expect_continue = expect_continue
+        self._body_limit = body_limit
+        self._body: list[bytes] = []
+        self._buffered = 0
+        self._body_received = 0
+        self._request_complete = False
+        self._request_delivered = False
+        self._disconnected = False
+        self._waiters: list[asyncio.Future[None]] = []
+        self._state = _START
+        self._head_pending: tuple[int, list[tuple[bytes, bytes]]] | None = None
+        self._content_length: int | None = None
+        self._trailers_expected = False
+        self.status = 0
+        self.bytes_sent = 0
+        self.started_at = time.perf_counter()
+
+    # ------------------------------------------------ fed by the connection
+
+    @property
+    def state(self) -> StreamState:
+        return self._state
+
+    @property
+    def response_complete(self) -> bool:
+        return self._state is _DONE
+
+    @property
+    def response_started(self) -> bool:
+        """True once response bytes may have reached the wire."""
+        return self._state is _BODY or self._state is _TRAILERS or self._state is _DONE
+
+    @property
+    def buffered_body(self) -> int:
+        """Request body bytes received and not yet taken by the app."""
+        return self._buffered
+
+    def feed_body(self, data: bytes) -> bool:
+        """Add request body bytes. Returns False when the body limit is exceeded."""
+        self._body_received += len(data)
+        if self._body_received > self._body_limit:
+            return False
+        if self._disconnected or self._state is _DONE:
+            return True  # nobody will read it; drop
+        # The client is sending without waiting for 100 Continue; a late one
+        # would only be noise (RFC 9110 §10.1.1 lets us omit it).
+        self._expect_continue = False
+        self._body.append(data)
+        self._buffered += len(data)
+        self._wake()
+        return True
+
+    def feed_end(self) -> None:
+        self._request_complete = True
+        if self._waiters:
+            self._wake()
+
+    def feed_disconnect(self) -> None:
+        self._disconnected = True
+        self._wake()
+
+    def reject_request(self, status: int) -> None:
+        """The request broke a limit mid-body: answer ``status`` while that is
+        still possible, then treat the client as gone."""
+        if self._state is _START or self._state is _STARTED:
+            self._send_error_response(status)
+        else:
+            self._abort()
+        self._disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    # ----------------------------------------------------------- the app
+
+    async def run(self, app: ASGIApp) -> None:
+        """Run the app for this request; report to the sink when done."""
+        try:
+            if self._request_timeout is None:
+                await app(self.scope, self.receive, self.send)
+            elif not await self._run_with_timeout(app, self._request_timeout):
+                return
+        except ClientDisconnected:
+            pass  # we raised it because the client left; not an app error
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+        except BaseException as exc:
+            self._on_app_error(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if self._disconnected:
+                # Returning without a (complete) response is the right answer
+                # to a client that left (http.disconnect); nothing to report.
+                pass
+            elif self._state is _START:
+                _logger.error("ASGI callable returned without starting a response.")
+                self._send_error_response(500)
+            elif self._state is not _DONE:
+                _logger.error("ASGI callable returned without completing the response.")
+                self._abort()
+        finally:
+            self._sink.stream_finished(self)
+
+    async def _run_with_timeout(self, app: ASGIApp, seconds: float) -> bool:
+        """Run the app for at most ``seconds``; False when it was cut off.
+
+        A ``TimeoutError`` the app raises itself is the app's error, not ours:
+        only an expired deadline counts.
+        """
+        deadline = asyncio.timeout(seconds)
+        try:
+            async with deadline:
+                await app(self.scope, self.receive, self.send)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            self._on_request_timeout(seconds)
+            return False
+        return True
+
+    def _on_request_timeout(self, seconds: float) -> None:
+        if self._disconnected or self._state is _DONE:
+            return
+        if self._state is _START or self._state is _STARTED:
+            _logger.warning("Request timed out after %s s before a response: 504", seconds)
+            self._send_error_response(504)
+        else:
+            _logger.warning("Request timed out after %s s mid-response: aborted", seconds)
+            self._abort()
+
+    def _on_app_error(self, exc: BaseException) -> None:
+        if self._disconnected and (isinstance(exc, OSError) or _from_disconnect(exc)):
+            return  # the app tripped over the departed client; nothing to log
+        _logger.error("Exception in ASGI application", exc_info=exc)
+        if self._disconnected:
+            return
+        if self._state is _START or self._state is _STARTED:
+            self._send_error_response(500)
+        elif self._state is not _DONE:
+            self._abort()
+
+    def _abort(self) -> None:
+        if self._state is not _DONE:
+            self._state = _DONE
+            if not self._disconnected:
+                self._sink.abort_stream(self.stream_id)
+        self._wake()
+
+    def _send_error_response(self, status: int) -> None:
+        if self._disconnected:
+            return
+        self._head_pending = None
+        self._state = _DONE
+        self.status = status
+        self.bytes_sent = self._sink.send_error_response(
+            self.stream_id, status, self.scope["headers"]
+        )
+        self._wake()
+
+    # ------------------------------------------------------------ receive
+
+    async def receive(self) -> Message:
+        while True:
+            if self._body:
+                data = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+                self._body.clear()
+                self._buffered = 0
+                self._sink.body_consumed(self.stream_id, len(data))
+                more = not self._request_complete
+                if not more:
+                    self._request_delivered = True
+                return {"type": "http.request", "body": data, "more_body": more}
+            if self._request_complete and not self._request_delivered:
+                self._request_delivered = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            if self._disconnected or self._state is _DONE:
+                return {"type": "http.disconnect"}
+            if self._expect_continue and self._state is _START:
+                self._expect_continue = False
+                self._sink.send_continue(self.stream_id)
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+    # --------------------------------------------------------------- send
+
+    async def send(self, message: Message) -> None:
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            raise RuntimeError(f"ASGI message without a 'type': {message!r}") from None
+        if self._disconnected:
+            raise ClientDisconnected("the client disconnected")
+        # An unhashable 'type' cannot be looked up; it is just as unexpected.
+        handler = _TRANSITIONS.get((self._state, kind)) if type(kind) is str else None
+        if handler is None:
+            raise RuntimeError(
+                f"Unexpected ASGI message {kind!r} sent while the response is {self._state.value}."
+            )
+        # Handlers are plain calls that say what is left to do: only a peer
+        # that is not keeping up makes the app wait, so most messages complete
+        # without suspending. (A handler may also be a coroutine function.)
+        after = handler(self, message)
+        if not after:
+            return
+        if not isinstance(after, int):
+            await after
+            return
+        await self._sink.wait_writable(self.stream_id)
+        if self._disconnected:
+            raise ClientDisconnected("the client disconnected")
+        if after == _WAIT_THEN_FINISH:
+            self._finish_body()
+
+    def _on_start(self, message: Message) -> int:
+        status = message.get("status")
+        if type(status) is not int or not 200 <= status <= 999:
+            raise RuntimeError(
+                f"http.response.start 'status' must be an int in 200..999, got {status!r}"
+            )
+        fields, length = _response_fields(message.get("headers", ()))
+        if length is not None:
+            try:
+                self._content_length = int(length)
+            except ValueError:
+                raise RuntimeError(f"invalid content-length {length!r} in response") from None
+        self._trailers_expected = bool(message.get("trailers", False))
+        self._head_pending = (status, fields)
+        self._state = _STARTED
+        return _NO_WAIT
+
+    def _on_first_body(self, message: Message) -> int:
+        body = message.get("body", b"")
+        more_body = message.get("more_body", False)
+        if type(body) is not bytes:
+            body = _coerce_body(body)
+        pending = self._head_pending
+        assert pending is not None
+        self._head_pending = None
+        status, headers = pending
+        # A body that arrives whole gets an exact length instead of chunking;
+        # but an empty one for HEAD says nothing about the GET body's length,
+        # so no length is invented for it (RFC 9110 §8.6).
+        known_length = None if (more_body or self._trailers_expected) else len(body)
+        if self._is_head and not body:
+            known_length = None
+        fields = self._head_fields(status, headers, known_length)
+        if not (more_body or self._trailers_expected):
+            # The whole response in one message: one sink call when the
+            # connection can take it that way.
+            dropped = self._is_head or status in _NO_BODY_STATUS
+            limit = self._content_length
+            if (
+                limit is None or limit == len(body) or (dropped and not body)
+            ) and self._sink.send_response(
+                self.stream_id, status, fields, b"" if dropped else body
+            ):
+                self.bytes_sent = len(body)
+                self._state = _DONE
+                if self._waiters:
+                    self._wake()
+                if body and not dropped and not self._sink.writable(self.stream_id):
+                    # Complete, but the peer is not keeping up: the app's
+                    # send() returns when it is, as with a separate end.
+                    return _WAIT
+                return _NO_WAIT
+        self._emit_head(status, fields)
+        self._state = _BODY
+        if not self._write_body(body):
+            # Nothing of this message follows the head: let it go now
+            # rather than wait for the app's next message (see StreamSink).
+            if more_body or self._trailers_expected:
+                flush = ResponseBody(stream_id=self.stream_id, data=b"", _trusted=True)
+                self._sink.send_event(flush)
+        elif not self._sink.writable(self.stream_id):
+            return _WAIT if more_body else _WAIT_THEN_FINISH
+        if not more_body:
+            self._finish_body()
+        return _NO_WAIT
+
+    async def _on_first_file(self, message: Message) -> None:
+        file, offset, count = self._file_part(message)
+        more_body = message.get("more_body", False)
+        pending = self._head_pending
+        assert pending is not None
+        self._head_pending = None
+        status, headers = pending
+        known_length = None if (more_body or self._trailers_expected) else count
+        self._emit_head(status, self._head_fields(status, headers, known_length))
+        self._state = _BODY
+        # The head must not wait for the file (the connection holds a head
+        # until the next event, see StreamSink): an empty body sends it now.
+        self._sink.send_event(ResponseBody(stream_id=self.stream_id, data=b"", _trusted=True))
+        await self._write_file(file, offset, count)
+        if not more_body:
+            self._finish_body()
+
+    async def _on_file(self, message: Message) -> None:
+        file, offset, count = self._file_part(message)
+        await self._write_file(file, offset, count)
+        if not message.get("more_body", False):
+            self._finish_body()
+
+    def _file_part(self, message: Message) -> tuple[Any, int, int]:
+        if self._file_sink is None:
+            raise RuntimeError(f"{ZERO_COPY_SEND} was not offered in the scope's extensions")
+        file: Any = message.get("file")
+        try:
+            fd = file.fileno()
+        except (AttributeError, OSError, ValueError):
+            raise RuntimeError(f"{ZERO_COPY_SEND} 'file' must be an open file") from None
+        offset = message.get("offset")
+        if offset is None:
+            offset = os.lseek(fd, 0, os.SEEK_CUR)
+        count = message.get("count")
+        if count is None:
+            count = max(0, os.fstat(fd).st_size - offset)
+        if type(offset) is not int or type(count) is not int or offset < 0 or count < 0:
+            raise RuntimeError(f"{ZERO_COPY_SEND} 'offset' and 'count' must be ints >= 0")
+        return file, offset, count
+
+    async def _write_file(self, file: Any, offset: int, count: int) -> None:
+        if not count:
+            return
+        self.bytes_sent += count
+        limit = self._content_length
+        if limit is not None and self.bytes_sent > limit:
+            raise RuntimeError("Response content longer than Content-Length")
+        if self._is_head or self.status in _NO_BODY_STATUS:
+            return
+        assert self._file_sink is not None
+        await self._file_sink.send_file(self.stream_id, file, offset, count)
+        if self._disconnected:
+            raise ClientDisconnected("the client disconnected")
+
+    def _on_body(self, message: Message) -> int:
+        body = message.get("body", b"")
+        if type(body) is not bytes:
+            body = _coerce_body(body)
+        more_body = message.get("more_body", False)
+        if self._write_body(body) and not self._sink.writable(self.stream_id):
+            return _WAIT if more_body else _WAIT_THEN_FINISH
+        if not more_body:
+            self._finish_body()
+        return _NO_WAIT
+
+    def _on_trailers(self, message: Message) -> int:
+        trailers = _validate_headers(message.get("headers", ()))
+        if not message.get("more_trailers", False):
+            self._state = _DONE
+            self._sink.send_event(ResponseEnd(stream_id=self.stream_id, trailers=tuple(trailers)))
+            self._wake()
+        return _NO_WAIT
+
+    def _head_fields(
+        self, status: int, fields: list[tuple[bytes, bytes]], body_length: int | None
+    ) -> Headers:
+        """The fields of the response head: the server's defaults the app did
+        not set itself, the app's, and a Content-Length when the app gave none
+        and the whole body is known."""
+        self.status = status
+        if (
+            self._content_length is None
+            and body_length is not None
+            and status not in _NO_BODY_STATUS
+        ):
+            fields.append((b"content-length", b"%d" % body_length))
+            self._content_length = body_length
+        defaults = self._default_headers()
+        for name, _ in defaults:
+            for own, _ in fields:
+                if own == name:  # the app's own value wins
+                    names = {own for own, _ in fields}
+                    kept = tuple(pair for pair in defaults if pair[0] not in names)
+                    return (*kept, *fields)
+        return (*defaults, *fields)
+
+    def _emit_head(self, status: int, fields: Headers) -> None:
+        self._sink.send_event(
+            ResponseHead(stream_id=self.stream_id, status=status, headers=fields, _trusted=True)
+        )
+
+    def _write_body(self, body: bytes) -> bool:
+        """Send a piece of the body; whether anything was sent."""
+        if not body:
+            return False
+        self.bytes_sent += len(body)
+        limit = self._content_length
+        if limit is not None and self.bytes_sent > limit:
+            raise RuntimeError("Response content longer than Content-Length")
+        if self._is_head or self.status in _NO_BODY_STATUS:
+            return False  # the head is all such a response has; the body is dropped
+        self._sink.send_body(self.stream_id, body)
+        return True
+
+    def _finish_body(self) -> None:
+        limit = self._content_length
+        if (
+            limit is not None
+            and self.bytes_sent < limit
+            and not self._is_head
+            and self.status not in _NO_BODY_STATUS
+        ):
+            raise RuntimeError("Response content shorter than Content-Length")
+        if self._trailers_expected:
+            self._state = _TRAILERS
+            return
+        self._state = _DONE
+        self._sink.send_event(ResponseEnd(stream_id=self.stream_id, _trusted=True))
+        if self._waiters:
+            self._wake()
+
+
+def _from_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while handling our :class:`ClientDisconnected`.
+
+    Frameworks translate it (Starlette raises ``ClientDisconnect`` from it),
+    so the exception the app lets out is a consequence of the client leaving,
+    found in its context chain or, from a task group, among its members.
+    """
+    pending = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ClientDisconnected):
+            return True
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                pending.append(linked)
+    return False
+
+
+def _coerce_body(body: Any) -> bytes:
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise RuntimeError(f"http.response.body 'body' must be bytes, got {type(body).__name__}")
+
+
+# What is left to do after a handler returns: nothing, or wait until the peer
+# is keeping up again (then finish the response, for a last body message).
+_NO_WAIT = 0
+_WAIT = 1
+_WAIT_THEN_FINISH = 2
+
+_Handler = Callable[[HTTPStream, Message], int | Awaitable[None]]
+
+_TRANSITIONS: dict[tuple[StreamState, str], _Handler] = {
+    (_START, "http.response.start"): HTTPStream._on_start,
+    (_STARTED, "http.response.body"): HTTPStream._on_first_body,
+    (_BODY, "http.response.body"): HTTPStream._on_body,
+    (_STARTED, ZERO_COPY_SEND): HTTPStream._on_first_file,
+    (_BODY, ZERO_COPY_SEND): HTTPStream._on_file,
+    (_TRAILERS, "http.response.trailers"): HTTPStream._on_trailers,
+}

@@ -1,0 +1,764 @@
+"""``HTTPStream``: the ASGI ``http`` bridge, driven through an in-memory sink."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from pounce import ASGIApp as App
+from pounce import ClientDisconnected, Message
+from pounce._bridge import http_stream
+from pounce._bridge.http_stream import HTTPStream, StreamState
+from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
+
+DEFAULT_HEADERS = [(b"server", b"pounce"), (b"date", b"Sun, 06 Nov 1994 08:49:37 GMT")]
+
+
+class FakeSink:
+    """A StreamSink that records what the stream asks of the connection."""
+
+    def __init__(self) -> None:
+        self.events: list[ResponseEvent] = []
+        self.calls: list[tuple[Any, ...]] = []
+        self.finished: list[HTTPStream] = []
+        self.whole: list[int] = []  # streams whose response came in one send_response
+        self.is_writable = True
+        self.waiting = asyncio.Event()  # set once a send waits for the client
+        self.drained = asyncio.Event()  # set by a test to let waiting sends go on
+
+    def send_event(self, event: ResponseEvent) -> None:
+        self.events.append(event)
+
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        self.events.append(ResponseBody(stream_id=stream_id, data=data))
+
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
+        # Taken, and recorded as the events it stands for.
+        self.whole.append(stream_id)
+        self.events.append(ResponseHead(stream_id=stream_id, status=status, headers=headers))
+        if body:
+            self.events.append(ResponseBody(stream_id=stream_id, data=body))
+        self.events.append(ResponseEnd(stream_id=stream_id))
+        return True
+
+    def writable(self, stream_id: int) -> bool:
+        return self.is_writable
+
+    async def wait_writable(self, stream_id: int) -> None:
+        self.calls.append(("wait_writable", stream_id))
+        self.waiting.set()
+        await self.drained.wait()
+
+    def body_consumed(self, stream_id: int, nbytes: int) -> None:
+        self.calls.append(("body_consumed", nbytes))
+
+    def stream_finished(self, stream: HTTPStream) -> None:
+        self.finished.append(stream)
+
+    def abort_stream(self, stream_id: int) -> None:
+        self.calls.append(("abort", stream_id))
+
+    def send_continue(self, stream_id: int) -> None:
+        self.calls.append(("continue", stream_id))
+
+    def send_error_response(
+        self, stream_id: int, status: int, request_headers: Iterable[tuple[bytes, bytes]]
+    ) -> int:
+        self.calls.append(("error_response", status))
+        return 21
+
+
+def make_stream(
+    sink: FakeSink,
+    *,
+    method: str = "GET",
+    expect_continue: bool = False,
+    body_limit: int = 1024,
+) -> HTTPStream:
+    return HTTPStream(
+        sink=sink,
+        stream_id=7,
+        scope={"type": "http", "method": method, "headers": [(b"host", b"h")]},
+        default_headers=lambda: list(DEFAULT_HEADERS),
+        expect_continue=expect_continue,
+        body_limit=body_limit,
+    )
+
+
+def run_app(app: App, **options: Any) -> tuple[FakeSink, HTTPStream]:
+    """Run ``app`` on a fresh stream whose request (no body) is complete."""
+
+    async def main() -> tuple[FakeSink, HTTPStream]:
+        sink = FakeSink()
+        stream = make_stream(sink, **options)
+        stream.feed_end()
+        await stream.run(app)
+        return sink, stream
+
+    return asyncio.run(main())
+
+
+def sending(*messages: Message) -> App:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        for message in messages:
+            await send(message)
+
+    return app
+
+
+def start(status: Any = 200, headers: Iterable[Any] = (), **extra: Any) -> Message:
+    return {"type": "http.response.start", "status": status, "headers": list(headers), **extra}
+
+
+def body(data: bytes = b"", more: bool = False) -> Message:
+    return {"type": "http.response.body", "body": data, "more_body": more}
+
+
+def head_of(sink: FakeSink) -> ResponseHead:
+    heads = [e for e in sink.events if isinstance(e, ResponseHead)]
+    assert len(heads) == 1
+    return heads[0]
+
+
+def header_names(sink: FakeSink) -> list[bytes]:
+    return [name for name, _ in head_of(sink).headers]
+
+
+# ------------------------------------------------------- response ordering
+
+
+def test_single_body_response_gets_an_exact_content_length() -> None:
+    sink, stream = run_app(sending(start(headers=[(b"Content-Type", b"text/plain")]), body(b"hi")))
+    assert sink.events == [
+        ResponseHead(
+            stream_id=7,
+            status=200,
+            headers=(*DEFAULT_HEADERS, (b"content-type", b"text/plain"), (b"content-length", b"2")),
+        ),
+        ResponseBody(stream_id=7, data=b"hi"),
+        ResponseEnd(stream_id=7),
+    ]
+    assert (stream.status, stream.bytes_sent, stream.state) == (200, 2, StreamState.DONE)
+    assert sink.finished == [stream]
+    assert sink.calls == []
+
+
+@pytest.mark.parametrize(
+    ("messages", "whole"),
+    [
+        ([start(), body(b"hi")], True),
+        ([start(), body()], True),
+        ([start(headers=[(b"content-length", b"2")]), body(b"hi")], True),
+        ([start(status=204), body()], True),
+        ([start(), body(b"h", more=True), body(b"i")], False),
+        ([start(trailers=True), body(b"hi"), {"type": "http.response.trailers"}], False),
+        # Bodies that disagree with the app's Content-Length go step by step,
+        # so the head is out before the error.
+        ([start(headers=[(b"content-length", b"5")]), body(b"hi")], False),
+        ([start(headers=[(b"content-length", b"1")]), body(b"hi")], False),
+    ],
+)
+def test_one_message_responses_reach_the_sink_in_one_call(
+    messages: list[Message], whole: bool
+) -> None:
+    sink, _ = run_app(sending(*messages))
+    assert sink.whole == ([7] if whole else [])
+    assert isinstance(sink.events[0], ResponseHead)
+
+
+def test_empty_single_body_response() -> None:
+    sink, _ = run_app(sending(start(), body()))
+    assert sink.events == [
+        ResponseHead(
+            stream_id=7, status=200, headers=(*DEFAULT_HEADERS, (b"content-length", b"0"))
+        ),
+        ResponseEnd(stream_id=7),
+    ]
+
+
+def test_streamed_response_has_no_length() -> None:
+    sink, stream = run_app(
+        sending(start(), body(b"a", more=True), body(b"", more=True), body(b"b", more=True), body())
+    )
+    assert sink.events == [
+        ResponseHead(stream_id=7, status=200, headers=tuple(DEFAULT_HEADERS)),
+        ResponseBody(stream_id=7, data=b"a"),
+        ResponseBody(stream_id=7, data=b"b"),
+        ResponseEnd(stream_id=7),
+    ]
+    assert stream.bytes_sent == 2
+
+
+def test_response_with_trailers() -> None:
+    app = sending(
+        start(trailers=True),
+        body(b"data"),
+        {"type": "http.response.trailers", "headers": [(b"x-a", b"1")], "more_trailers": True},
+        {"type": "http.response.trailers", "headers": [(b"x-b", b"2")]},
+    )
+    sink, stream = run_app(app)
+    assert b"content-length" not in header_names(sink)
+    assert sink.events[1:] == [
+        ResponseBody(stream_id=7, data=b"data"),
+        ResponseEnd(stream_id=7, trailers=((b"x-b", b"2"),)),
+    ]
+    assert stream.response_complete
+
+
+def test_head_is_held_back_until_the_first_body_message() -> None:
+    async def main() -> list[ResponseEvent]:
+        sink = FakeSink()
+        stream = make_stream(sink)
+        await stream.send(start())
+        assert sink.events == []
+        assert stream.state is StreamState.STARTED
+        assert not stream.response_started
+        await stream.send(body(b"x", more=True))
+        assert stream.response_started
+        return sink.events
+
+    assert [type(e) for e in asyncio.run(main())] == [ResponseHead, ResponseBody]
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "first", "extra"),
+    [
+        pytest.param("GET", 200, body(b"", more=True), {}, id="empty-first-piece"),
+        pytest.param("HEAD", 200, body(b"x", more=True), {}, id="head-request"),
+        pytest.param("GET", 204, body(b"x", more=True), {}, id="bodiless-status"),
+        pytest.param("GET", 200, body(b""), {"trailers": True}, id="empty-then-trailers"),
+        pytest.param("GET", 200, body(b"x"), {}, id="whole-body"),
+        pytest.param("HEAD", 200, body(b""), {}, id="head-request-ended"),
+    ],
+)
+def test_a_head_is_never_the_last_event_of_a_send(
+    method: str, status: int, first: Message, extra: dict[str, Any]
+) -> None:
+    # A sink may hold the head to write it with what follows (StreamSink):
+    # something must follow before the app gets control back.
+    async def main() -> list[ResponseEvent]:
+        sink = FakeSink()
+        stream = make_stream(sink, method=method)
+        await stream.send(start(status, **extra))
+        await stream.send(first)
+        return sink.events
+
+    events = asyncio.run(main())
+    assert type(events[0]) is ResponseHead
+    assert len(events) >= 2, events
+
+
+def test_a_coroutine_handler_in_the_transition_table_is_awaited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Handlers are plain calls, but the table may hold coroutine functions too.
+    seen: list[Message] = []
+
+    async def on_custom(stream: HTTPStream, message: Message) -> None:
+        await asyncio.sleep(0)
+        seen.append(message)
+
+    table = {**http_stream._TRANSITIONS, (StreamState.START, "x.custom"): on_custom}
+    monkeypatch.setattr(http_stream, "_TRANSITIONS", table)
+
+    async def main() -> None:
+        stream = make_stream(FakeSink())
+        await stream.send({"type": "x.custom"})
+
+    asyncio.run(main())
+    assert seen == [{"type": "x.custom"}]
+
+
+def test_app_headers_replace_defaults_and_framing_is_the_servers() -> None:
+    headers = [(b"Server", b"custom"), (b"Transfer-Encoding", b"chunked"), (b"X-A", b"1")]
+    sink, _ = run_app(sending(start(headers=headers), body(b"hi")))
+    assert head_of(sink).headers == (
+        (b"date", DEFAULT_HEADERS[1][1]),
+        (b"server", b"custom"),
+        (b"x-a", b"1"),
+        (b"content-length", b"2"),
+    )
+
+
+def test_app_content_length_is_kept() -> None:
+    sink, _ = run_app(
+        sending(start(headers=[(b"content-length", b"2")]), body(b"h", more=True), body(b"i"))
+    )
+    assert header_names(sink).count(b"content-length") == 1
+    assert sink.events[-1] == ResponseEnd(stream_id=7)
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_no_content_length_or_body_for_bodiless_statuses(status: int) -> None:
+    sink, _ = run_app(sending(start(status), body(b"ignored")))
+    assert b"content-length" not in header_names(sink)
+    assert [type(e) for e in sink.events] == [ResponseHead, ResponseEnd]
+
+
+def test_head_request_drops_the_body() -> None:
+    sink, stream = run_app(sending(start(), body(b"hello")), method="HEAD")
+    assert (b"content-length", b"5") in head_of(sink).headers
+    assert [type(e) for e in sink.events] == [ResponseHead, ResponseEnd]
+    assert stream.response_complete
+
+
+def test_head_request_with_empty_body_gets_no_invented_length() -> None:
+    sink, _ = run_app(sending(start(), body()), method="HEAD")
+    assert b"content-length" not in header_names(sink)
+
+
+def test_head_request_with_declared_length_and_no_body() -> None:
+    app = sending(start(headers=[(b"content-length", b"100")]), body())
+    sink, _ = run_app(app, method="HEAD")
+    assert (b"content-length", b"100") in head_of(sink).headers
+    assert sink.calls == []  # not "shorter than Content-Length"
+
+
+# --------------------------------------------------- the transition table
+
+STATES = {
+    "START": [],
+    "STARTED": [start()],
+    "BODY": [start(), body(b"x", more=True)],
+    "TRAILERS": [start(trailers=True), body(b"x")],
+    "DONE": [start(), body(b"x")],
+}
+KINDS = ["http.response.start", "http.response.body", "http.response.trailers", "http.response.x"]
+ALLOWED = {
+    ("START", "http.response.start"),
+    ("STARTED", "http.response.body"),
+    ("BODY", "http.response.body"),
+    ("TRAILERS", "http.response.trailers"),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("state", list(STATES))
+def test_transition_table(state: str, kind: str) -> None:
+    async def main() -> None:
+        stream = make_stream(FakeSink())
+        for message in STATES[state]:
+            await stream.send(message)
+        assert stream.state is StreamState[state]
+        message = start() if kind == "http.response.start" else {"type": kind}
+        await stream.send(message)
+
+    if (state, kind) in ALLOWED:
+        asyncio.run(main())
+    else:
+        expected = f"Unexpected ASGI message '{kind}' sent while the response is "
+        with pytest.raises(RuntimeError, match="^" + expected + StreamState[state].value):
+            asyncio.run(main())
+
+
+# ------------------------------------------------------- invalid messages
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        pytest.param({}, "ASGI message without a 'type'", id="no-type"),
+        pytest.param(None, "ASGI message without a 'type'", id="none"),
+        pytest.param("http.response.start", "ASGI message without a 'type'", id="str"),
+        pytest.param({"type": "http.response.start"}, "'status' must be an int", id="no-status"),
+        pytest.param(
+            start(status=99), "'status' must be an int in 200..999, got 99", id="status-99"
+        ),
+        pytest.param(start(status=101), "got 101", id="status-101"),
+        pytest.param(start(status=1000), "got 1000", id="status-1000"),
+        pytest.param(start(status="200"), "got '200'", id="status-str"),
+        pytest.param(start(status=True), "got True", id="status-bool"),
+        pytest.param(
+            {"type": "http.response.start", "status": 200, "headers": 5},
+            "'headers' must be an iterable of [name, value] pairs",
+            id="headers-int",
+        ),
+        pytest.param(
+            start(headers=[(b"a",)]),
+            "must be an iterable of [name, value] pairs",
+            id="header-short",
+        ),
+        pytest.param(start(headers=[("a", "b")]), "must be a pair of bytes", id="header-str"),
+        pytest.param(start(headers=[(b"a", "b")]), "must be a pair of bytes", id="value-str"),
+    ],
+)
+def test_invalid_start_message(message: Any, text: str) -> None:
+    async def main() -> None:
+        await make_stream(FakeSink()).send(message)
+
+    with pytest.raises(RuntimeError, match=re.escape(text)):
+        asyncio.run(main())
+
+
+def test_unhashable_message_type_is_a_runtime_error() -> None:
+    async def main() -> None:
+        await make_stream(FakeSink()).send({"type": ["http.response.start"]})
+
+    with pytest.raises(RuntimeError, match="Unexpected ASGI message"):
+        asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        ("text", "'body' must be bytes, got str"),
+        (None, "'body' must be bytes, got NoneType"),
+        (123, "'body' must be bytes, got int"),
+    ],
+    ids=["str", "none", "int"],
+)
+@pytest.mark.parametrize("first", [True, False], ids=["first-body", "later-body"])
+def test_invalid_body(data: Any, text: str, first: bool) -> None:
+    async def main() -> None:
+        stream = make_stream(FakeSink())
+        await stream.send(start())
+        if not first:
+            await stream.send(body(b"x", more=True))
+        await stream.send({"type": "http.response.body", "body": data})
+
+    with pytest.raises(RuntimeError, match=re.escape(text)):
+        asyncio.run(main())
+
+
+def test_bytearray_and_memoryview_bodies_are_accepted() -> None:
+    sink, _ = run_app(
+        sending(
+            start(),
+            {"type": "http.response.body", "body": bytearray(b"ab"), "more_body": True},
+            {"type": "http.response.body", "body": memoryview(b"cd")},
+        )
+    )
+    assert [e.data for e in sink.events if isinstance(e, ResponseBody)] == [b"ab", b"cd"]
+    assert all(type(e.data) is bytes for e in sink.events if isinstance(e, ResponseBody))
+
+
+# ------------------------------------------------------ Content-Length
+
+
+@pytest.mark.parametrize(
+    ("messages", "text"),
+    [
+        (
+            [start(headers=[(b"content-length", b"3")]), body(b"toolong")],
+            "longer than Content-Length",
+        ),
+        (
+            [start(headers=[(b"content-length", b"3")]), body(b"ab", more=True), body(b"cd")],
+            "longer than Content-Length",
+        ),
+        (
+            [start(headers=[(b"content-length", b"10")]), body(b"short")],
+            "shorter than Content-Length",
+        ),
+        ([start(headers=[(b"content-length", b"ten")]), body(b"x")], "invalid content-length"),
+    ],
+    ids=["longer-single", "longer-streamed", "shorter", "not-a-number"],
+)
+def test_content_length_mismatch_raises_in_the_app(messages: list[Message], text: str) -> None:
+    errors: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            for message in messages:
+                await send(message)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    run_app(app)
+    assert len(errors) == 1
+    assert text in errors[0]
+
+
+def test_content_length_overrun_aborts_the_stream() -> None:
+    app = sending(start(headers=[(b"content-length", b"3")]), body(b"ab", more=True), body(b"cd"))
+    sink, stream = run_app(app)
+    assert ("abort", 7) in sink.calls
+    assert stream.response_complete
+
+
+def test_invalid_content_length_before_the_head_is_a_500() -> None:
+    sink, stream = run_app(sending(start(headers=[(b"content-length", b"ten")]), body(b"x")))
+    assert sink.events == []
+    assert sink.calls == [("error_response", 500)]
+    assert stream.status == 500
+
+
+# ------------------------------------------------------------ app errors
+
+
+async def fail_at_once(scope: Any, receive: Any, send: Any) -> None:
+    raise ValueError("boom")
+
+
+async def fail_after_start(scope: Any, receive: Any, send: Any) -> None:
+    await send(start())
+    raise ValueError("boom")
+
+
+async def fail_after_body(scope: Any, receive: Any, send: Any) -> None:
+    await send(start())
+    await send(body(b"partial", more=True))
+    raise ValueError("boom")
+
+
+@pytest.mark.parametrize(
+    "app", [fail_at_once, fail_after_start], ids=["before-start", "after-start"]
+)
+def test_app_error_before_any_byte_is_a_500(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    sink, stream = run_app(app)
+    assert sink.events == []  # the held-back head is dropped
+    assert sink.calls == [("error_response", 500)]
+    assert (stream.status, stream.bytes_sent) == (500, 21)
+    assert stream.response_complete
+    assert sink.finished == [stream]
+    assert "Exception in ASGI application" in caplog.text
+
+
+def test_app_error_after_the_body_started_aborts() -> None:
+    sink, stream = run_app(fail_after_body)
+    assert sink.calls == [("abort", 7)]
+    assert [type(e) for e in sink.events] == [ResponseHead, ResponseBody]
+    assert stream.response_complete
+    assert sink.finished == [stream]
+
+
+def test_app_error_after_the_response_completed_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start())
+        await send(body(b"done"))
+        raise ValueError("late")
+
+    sink, _ = run_app(app)
+    assert sink.calls == []
+    assert sink.events[-1] == ResponseEnd(stream_id=7)
+    assert "Exception in ASGI application" in caplog.text
+
+
+def test_app_returning_without_a_response_is_a_500() -> None:
+    sink, stream = run_app(sending())
+    assert sink.calls == [("error_response", 500)]
+    assert stream.status == 500
+
+
+def test_app_returning_mid_response_aborts() -> None:
+    sink, _ = run_app(sending(start(), body(b"a", more=True)))
+    assert sink.calls == [("abort", 7)]
+
+
+def test_cancelled_app_aborts_and_propagates() -> None:
+    async def main() -> FakeSink:
+        sink = FakeSink()
+        stream = make_stream(sink)
+
+        streaming = asyncio.Event()
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await send(start())
+            await send(body(b"a", more=True))
+            streaming.set()
+            await asyncio.Event().wait()
+
+        task = asyncio.ensure_future(stream.run(app))
+        await streaming.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert sink.finished == [stream]
+        return sink
+
+    assert asyncio.run(main()).calls == [("abort", 7)]
+
+
+# --------------------------------------------------------------- receive
+
+
+def test_body_chunks_are_joined_and_consumption_reported() -> None:
+    async def main() -> tuple[list[Message], FakeSink]:
+        sink = FakeSink()
+        stream = make_stream(sink)
+        assert stream.feed_body(b"ab")
+        assert stream.feed_body(b"cd")
+        assert stream.buffered_body == 4
+        first = await stream.receive()
+        assert stream.buffered_body == 0
+        stream.feed_body(b"e")
+        stream.feed_end()
+        second = await stream.receive()
+        return [first, second], sink
+
+    messages, sink = asyncio.run(main())
+    assert messages == [
+        {"type": "http.request", "body": b"abcd", "more_body": True},
+        {"type": "http.request", "body": b"e", "more_body": False},
+    ]
+    assert sink.calls == [("body_consumed", 4), ("body_consumed", 1)]
+
+
+def test_request_without_body() -> None:
+    async def main() -> Message:
+        stream = make_stream(FakeSink())
+        stream.feed_end()
+        return await stream.receive()
+
+    assert asyncio.run(main()) == {"type": "http.request", "body": b"", "more_body": False}
+
+
+def test_receive_waits_for_the_body() -> None:
+    async def main() -> Message:
+        stream = make_stream(FakeSink())
+        waiting = asyncio.ensure_future(stream.receive())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        stream.feed_body(b"late")
+        stream.feed_end()
+        return await waiting
+
+    assert asyncio.run(main()) == {"type": "http.request", "body": b"late", "more_body": False}
+
+
+def test_disconnect_after_the_response_completed() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "http.request"
+        await send(start())
+        await send(body(b"ok"))
+        seen.append(await receive())
+
+    seen: list[Message] = []
+    run_app(app)
+    assert seen == [{"type": "http.disconnect"}]
+
+
+def test_disconnect_wakes_a_waiting_receive() -> None:
+    async def main() -> Message:
+        stream = make_stream(FakeSink())
+        waiting = asyncio.ensure_future(stream.receive())
+        await asyncio.sleep(0)
+        stream.feed_disconnect()
+        return await waiting
+
+    assert asyncio.run(main()) == {"type": "http.disconnect"}
+
+
+def test_send_after_disconnect_raises_client_disconnected() -> None:
+    async def main() -> None:
+        stream = make_stream(FakeSink())
+        stream.feed_disconnect()
+        await stream.send(start())
+
+    with pytest.raises(ClientDisconnected) as info:
+        asyncio.run(main())
+    assert isinstance(info.value, OSError)
+
+
+def test_client_disconnected_is_not_an_app_error(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> FakeSink:
+        sink = FakeSink()
+        stream = make_stream(sink)
+        stream.feed_disconnect()
+        await stream.run(sending(start(), body(b"x")))
+        return sink
+
+    sink = asyncio.run(main())
+    assert sink.events == []
+    assert "Exception in ASGI application" not in caplog.text
+
+
+def test_wait_for_a_slow_client_then_disconnect() -> None:
+    async def main() -> None:
+        sink = FakeSink()
+        sink.is_writable = False
+        stream = make_stream(sink)
+        await stream.send(start())
+        sending_task = asyncio.ensure_future(stream.send(body(b"x", more=True)))
+        await sink.waiting.wait()
+        assert sink.calls == [("wait_writable", 7)]
+        stream.feed_disconnect()
+        sink.drained.set()
+        await sending_task
+
+    with pytest.raises(ClientDisconnected):
+        asyncio.run(main())
+
+
+# ----------------------------------------------------------- 100-continue
+
+
+def test_100_continue_is_requested_on_the_first_receive() -> None:
+    async def main() -> list[tuple[Any, ...]]:
+        sink = FakeSink()
+        stream = make_stream(sink, expect_continue=True)
+        assert sink.calls == []  # not before the app asks for the body
+        first = asyncio.ensure_future(stream.receive())
+        await asyncio.sleep(0)
+        assert sink.calls == [("continue", 7)]
+        stream.feed_body(b"x")
+        stream.feed_end()
+        await first
+        return sink.calls
+
+    assert asyncio.run(main()) == [("continue", 7), ("body_consumed", 1)]
+
+
+def test_100_continue_is_not_sent_once_the_response_started() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(start(417))
+        await send(body())
+
+    sink, _ = run_app(app, expect_continue=True)
+    assert ("continue", 7) not in sink.calls
+
+
+def test_100_continue_is_not_needed_when_the_body_is_there() -> None:
+    async def main() -> list[tuple[Any, ...]]:
+        sink = FakeSink()
+        stream = make_stream(sink, expect_continue=True)
+        stream.feed_body(b"x")
+        stream.feed_end()
+        await stream.receive()
+        return sink.calls
+
+    assert asyncio.run(main()) == [("body_consumed", 1)]
+
+
+# ----------------------------------------------------------- body limit
+
+
+def test_body_limit() -> None:
+    stream = make_stream(FakeSink(), body_limit=10)
+    assert stream.feed_body(b"12345")
+    assert stream.feed_body(b"67890")  # exactly at the limit
+    assert not stream.feed_body(b"1")
+    assert stream.buffered_body == 10
+
+
+def test_rejected_request_before_the_response_gets_the_status() -> None:
+    async def main() -> tuple[FakeSink, Message]:
+        sink = FakeSink()
+        stream = make_stream(sink, body_limit=1)
+        assert not stream.feed_body(b"too much")
+        stream.reject_request(413)
+        return sink, await stream.receive()
+
+    sink, message = asyncio.run(main())
+    assert sink.calls == [("error_response", 413)]
+    assert message == {"type": "http.disconnect"}
+
+
+def test_rejected_request_mid_response_aborts() -> None:
+    async def main() -> FakeSink:
+        sink = FakeSink()
+        stream = make_stream(sink)
+        await stream.send(start())
+        await stream.send(body(b"x", more=True))
+        stream.reject_request(413)
+        with pytest.raises(ClientDisconnected):
+            await stream.send(body(b"y"))
+        return sink
+
+    assert asyncio.run(main()).calls == [("abort", 7)]
