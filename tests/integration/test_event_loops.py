@@ -25,8 +25,7 @@ LOOPS = [
         "uvloop",
         marks=pytest.mark.skipif(
             importlib.util.find_spec("uvloop") is None,
-            reason="uvloop is not installed for this interpreter (no free-threaded or 3.14 wheel"
-            " in the test environment)",
+            reason="uvloop is not installed for this interpreter",
         ),
     ),
 ]

@@ -60,7 +60,7 @@ from pounce._runtime.lifecycle import (
 from pounce._runtime.logs import ERROR_LOGGER, configure_logging
 from pounce._settings.config import ServerConfig
 from pounce._settings.env_file import load_env_file
-from pounce._workers.event_loop import loop_factory, resolve_loop
+from pounce._workers.event_loop import loop_factory, loop_for_worker, resolve_loop
 from pounce._workers.interpreters import InterpreterWorkers
 from pounce._workers.link import WorkerEdge
 from pounce._workers.plan import WorkerPlan, plan_workers
@@ -256,7 +256,7 @@ class Server:
             plan.count,
             "" if plan.count == 1 else "s",
             plan.mode,
-            resolve_loop(self.config.loop),
+            resolve_loop(loop_for_worker(self.config.loop, plan.mode)),
             runtime_description(),
             os.getpid(),
         )

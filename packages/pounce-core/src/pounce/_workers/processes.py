@@ -51,7 +51,7 @@ from pounce._runtime.lifecycle import LifecycleEmitter, load_hooks
 from pounce._runtime.logs import ERROR_LOGGER, configure_logging
 from pounce._settings.config import ServerConfig
 from pounce._workers.child_process import Channel, ChildSpec, receive_spec, start_child
-from pounce._workers.event_loop import loop_factory
+from pounce._workers.event_loop import loop_factory, loop_for_worker
 from pounce._workers.hooks import WorkerHooks, WorkerInfo, WorkerKind
 from pounce._workers.link import (
     WorkerEvents,
@@ -309,9 +309,7 @@ def run_worker(spec: ChildSpec, channel: Channel, *, mode: WorkerKind) -> int:
             channel.send({"type": "failed", "exit_code": EXIT_BAD_CONFIG, "reason": reason})
             return EXIT_BAD_CONFIG
         link = _ChildLink(channel)
-        # An interpreter worker never picks uvloop by itself: it does not
-        # support subinterpreters.
-        loop_choice = "asyncio" if mode == "interpreter" and config.loop == "auto" else config.loop
+        loop_choice = loop_for_worker(config.loop, mode)
         try:
             worker = Worker(
                 config=config,
