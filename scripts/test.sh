@@ -1,37 +1,68 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs and run all of it: lint, type checks,
-# and the tests on the default Python and on CPython 3.14 (installed privately
-# from Debian's development suite when the machine has none), plus 3.14t where
-# a free-threaded build is on PATH, the Autobahn WebSocket suite once, and a
-# short soak (benchmarks/soak.py).
-# Extra arguments go to pytest.
+# import contracts, and the tests on the default Python, on CPython 3.14 and on
+# the free-threaded CPython 3.14t (each installed privately when the machine
+# has none: scripts/bootstrap-python3.14.sh and bootstrap-python3.14t.sh), the
+# Autobahn WebSocket suite once, a short soak (benchmarks/soak.py), and the
+# README's demo command run as a new user on a plain Debian would run it.
+#
+# Extra arguments go to pytest (and skip the Autobahn suite, the soak and the
+# demo check).
+#
+# On a developer's machine a missing free-threaded interpreter skips the 3.14t
+# session with a warning. In CI (POUNCE_CI=1 or CI=true) every session must
+# run: a missing interpreter is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_common.sh
 
 ensure_uv
 
-# Interpreters come from this machine only (PATH, pyenv, the bootstrap), never a download.
-export UV_PYTHON_DOWNLOADS=never
+in_ci=0
+case ${POUNCE_CI:-${CI:-}} in
+    1|true|yes) in_ci=1 ;;
+esac
 
-# Programs the suites drive (curl, h2load, ...), from Debian.
+# Programs the suites drive (curl, h2load, wrk, nginx, ...), from Debian.
 scripts/install-test-tools.sh
 
-# CPython 3.14 is made available to nox by putting its directory first on PATH.
+# CPython 3.14 and 3.14t are made available to nox by name (python3.14,
+# python3.14t) in a directory put first on PATH that holds nothing else, so
+# that `python3` stays the machine's own.
+shims=$(mktemp -d -t pounce-pythons.XXXXXX)
 PY314=$(scripts/bootstrap-python3.14.sh | tail -1)
-export PATH="$(dirname "$PY314"):$PATH"
+ln -s "$PY314" "$shims/python3.14"
+# The 3.14t bootstrap may use `uv python install` where downloads are allowed;
+# an explicit UV_PYTHON_DOWNLOADS from the caller is honoured.
+if PY314T=$(scripts/bootstrap-python3.14t.sh | tail -1) && [ -n "$PY314T" ]; then
+    ln -s "$PY314T" "$shims/python3.14t"
+elif [ "$in_ci" = 1 ]; then
+    echo "FAILED: no free-threaded CPython 3.14t (see above); CI must test it" >&2
+    exit 1
+else
+    echo "WARNING: no free-threaded CPython 3.14t; the tests-3.14t session will be skipped." >&2
+    echo "         scripts/bootstrap-python3.14t.sh --help says how to provide one." >&2
+fi
+export PATH="$shims:$PATH"
 
-# The default interpreter is whatever `python3` is (3.11 on Debian 12 here).
+# From here on, interpreters come from this machine only, never a download.
+export UV_PYTHON_DOWNLOADS=never
+
+# The default interpreter is whatever `python3` is (3.11 on Debian 12).
 DEFAULT_PY=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 
-nox() { "${UV[@]}" tool run --from 'nox>=2024.10.9' nox "$@"; }
-# The soak (benchmarks/soak.py, 45 s) skips itself, as Autobahn does, when a
-# pytest selection is given.
+nox() {
+    local strict=()
+    if [ "$in_ci" = 1 ]; then strict=(--error-on-missing-interpreters); fi
+    "${UV[@]}" tool run --from 'nox>=2024.10.9' nox "${strict[@]}" "$@"
+}
 sessions=(lint typecheck "tests-$DEFAULT_PY" tests-3.14 tests-3.14t soak)
 
-# Given a pytest selection, run just that (the Autobahn session skips itself).
+# Given a pytest selection, run just that (Autobahn, the soak and the demo
+# check skip themselves).
 if [ $# -gt 0 ]; then
-    exec "${UV[@]}" tool run --from 'nox>=2024.10.9' nox --sessions "${sessions[@]}" -- "$@"
+    nox --sessions "${sessions[@]}" -- "$@"
+    exit
 fi
 
 # The Autobahn suite keeps the CPU busy for minutes while the test sessions
@@ -41,7 +72,7 @@ nox --version >/dev/null 2>&1  # install nox once, before two runs want it
 autobahn_log=$(mktemp -t pounce-autobahn.XXXXXX)
 nox --sessions autobahn >"$autobahn_log" 2>&1 &
 autobahn_pid=$!
-trap 'kill "$autobahn_pid" 2>/dev/null || true; rm -f "$autobahn_log"' EXIT
+trap 'kill "$autobahn_pid" 2>/dev/null || true; rm -f "$autobahn_log"; rm -rf "$shims"' EXIT
 
 status=0
 nox --sessions "${sessions[@]}" || status=$?
@@ -50,7 +81,12 @@ wait "$autobahn_pid" || autobahn_status=$?
 
 echo "---------------- Autobahn WebSocket suite ----------------"
 cat "$autobahn_log"
-if [ "$status" -ne 0 ] || [ "$autobahn_status" -ne 0 ]; then
-    echo "FAILED: test sessions exit $status, Autobahn exit $autobahn_status" >&2
+
+echo "---------------- The README's demo command, as a new user runs it ----------------"
+demo_status=0
+scripts/check-demo.sh || demo_status=$?
+
+if [ "$status" -ne 0 ] || [ "$autobahn_status" -ne 0 ] || [ "$demo_status" -ne 0 ]; then
+    echo "FAILED: test sessions exit $status, Autobahn exit $autobahn_status, demo check exit $demo_status" >&2
     exit 1
 fi

@@ -2,19 +2,24 @@
 
 GET, POST bodies, streamed responses, concurrent streams, the limits, Alt-Svc
 on HTTP/1.1 and HTTP/2 responses, 0-RTT with a resumed session, graceful
-shutdown, several workers, and the start-up refusals.
+shutdown and several workers. The start-up refusals, which need no aioquic,
+are in test_http3_refusals.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 from typing import Any
 
 import httpx
 import pytest
+
+pytest.importorskip(
+    "aioquic",
+    reason="HTTP/3 needs aioquic, which has no free-threaded build (stable-ABI wheels only)",
+)
 
 from pounce._runtime.asgi_types import Receive, Scope, Send
 from support.apps import read_body, respond
@@ -258,28 +263,3 @@ def test_graceful_shutdown_completes_requests(serve: Any, certificates: Certific
         return [r.status for r in result.responses]
 
     assert asyncio.run(scenario()) == [200]
-
-
-def test_http3_needs_tls() -> None:
-    from pounce import ServerConfig
-
-    with pytest.raises(ValueError, match="http3 needs TLS"):
-        ServerConfig(http3=True)
-
-
-def test_cli_refuses_http3_without_tls(pounce: Any) -> None:
-    process = pounce("support.apps:app", "--http3", ready=False)
-    assert process.wait() != 0
-    assert "http3 needs TLS" in process.output
-
-
-def test_http3_refused_when_free_threaded(
-    serve: Any, certificates: Certificates, monkeypatch: pytest.MonkeyPatch, caplog: Any
-) -> None:
-    from pounce._edges.http3 import support
-
-    monkeypatch.setattr(support, "gil_enabled", lambda: False)
-    caplog.set_level(logging.ERROR)
-    with pytest.raises(RuntimeError, match="did not start"):
-        _serve(serve, certificates)
-    assert "free-threaded" in caplog.text

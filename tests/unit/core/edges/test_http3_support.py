@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import pytest
@@ -45,6 +46,12 @@ def test_refusal_does_not_import_aioquic(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "aioquic" not in sys.modules
 
 
-def test_this_interpreter_passes() -> None:
-    # The test environment is a GIL build with aioquic installed.
-    check_http3_support(True)
+def test_this_interpreter_gets_the_answer_its_facts_give() -> None:
+    # The test environment has aioquic on every GIL build and none on 3.14t.
+    free_threaded = not getattr(sys, "_is_gil_enabled", lambda: True)()
+    if free_threaded:
+        assert importlib.util.find_spec("aioquic") is None
+        with pytest.raises(ValueError, match="free-threaded"):
+            check_http3_support(True)
+    else:
+        check_http3_support(True)
