@@ -12,41 +12,34 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import Self
 
 import httpx
 
 from support.waiting import WAIT, wait_for
 
-__all__ = ["Load"]
+__all__ = ["ClientThreads", "Load"]
 
 
-class Load:
-    """``with Load(url) as load: ...`` then ``load.failures`` / ``load.succeeded``."""
+class ClientThreads:
+    """Client threads that run from ``__enter__`` until ``stop()`` (or ``__exit__``).
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        keep_alive_clients: int = 2,
-        new_connection_clients: int = 2,
-        check: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
-    ) -> None:
-        self._url = url
-        self._check = check
+    Subclasses add their clients with :meth:`_add` and check ``self._stop``
+    between requests; ``self._lock`` guards what they count.
+    """
+
+    def __init__(self) -> None:
         self._stop = threading.Event()
-        self._lock = threading.Lock()  # guards the counters and bodies below
-        self._succeeded = 0
-        self._failures: list[str] = []
-        self._bodies: set[bytes] = set()
-        self._threads = [
-            threading.Thread(target=self._keep_alive, name=f"load-keepalive-{i}", daemon=True)
-            for i in range(keep_alive_clients)
-        ] + [
-            threading.Thread(target=self._new_connections, name=f"load-new-{i}", daemon=True)
-            for i in range(new_connection_clients)
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def _add(self, target: Callable[[], None], name: str, count: int) -> None:
+        self._threads += [
+            threading.Thread(target=target, name=f"load-{name}-{i}", daemon=True)
+            for i in range(count)
         ]
 
-    def __enter__(self) -> Load:
+    def __enter__(self) -> Self:
         for thread in self._threads:
             thread.start()
         return self
@@ -63,6 +56,28 @@ class Load:
         self._stop.set()
         for thread in self._threads:
             thread.join(60)
+
+
+class Load(ClientThreads):
+    """``with Load(url) as load: ...`` then ``load.failures`` / ``load.succeeded``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        keep_alive_clients: int = 2,
+        new_connection_clients: int = 2,
+        check: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
+    ) -> None:
+        super().__init__()
+        self._url = url
+        self._check = check
+        # Guarded by self._lock:
+        self._succeeded = 0
+        self._failures: list[str] = []
+        self._bodies: set[bytes] = set()
+        self._add(self._keep_alive, "keepalive", keep_alive_clients)
+        self._add(self._new_connections, "new", new_connection_clients)
 
     @property
     def succeeded(self) -> int:

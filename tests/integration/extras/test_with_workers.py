@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import PounceFactory
+from support.metrics import request_counts
 
 
 def test_one_rate_limit_across_thread_workers(pounce: PounceFactory) -> None:
@@ -36,14 +36,7 @@ def test_thread_workers_share_one_metrics_registry(pounce: PounceFactory) -> Non
             client.get(process.url + "/")
     with httpx.Client() as client:
         text = client.get(process.url + "/metrics").text
-    counts = {
-        tuple(sorted(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "pounce_requests"
-        for s in family.samples
-        if s.name == "pounce_requests_total"
-    }
-    assert counts[(("method", "GET"), ("status", "200"))] == 6
+    assert request_counts(text)[(("method", "GET"), ("status", "200"))] == 6
 
 
 def test_worker_processes_load_their_own_batteries(pounce: PounceFactory) -> None:
