@@ -33,7 +33,9 @@ def test_sigterm_lets_slow_in_flight_requests_complete(pounce: PounceFactory, mo
     lock = threading.Lock()
 
     def slow_request() -> None:
-        response = httpx.get(server.url + "/slow?seconds=2", timeout=60)
+        # Long enough that the drain reaches every worker before the responses
+        # are written, even on a loaded machine.
+        response = httpx.get(server.url + "/slow?seconds=5", timeout=60)
         with lock:
             responses.append(response)
 
