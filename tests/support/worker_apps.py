@@ -30,6 +30,9 @@ class WorkerKilled(SystemExit):
     and the event loop, so it ends the worker serving the request."""
 
 
+_HOARD: list[bytes] = []
+
+
 def identity() -> dict[str, object]:
     """Which worker runs this code."""
     return {"pid": os.getpid(), "thread": threading.current_thread().name}
@@ -64,7 +67,8 @@ async def _lifespan(scope: Scope, receive: Receive, send: Send) -> None:
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """Routes: ``/`` hello, ``/whoami`` the worker as JSON, ``/state`` whether
     the lifespan state belongs to this worker's loop, ``/slow?seconds=S``,
-    ``/block?seconds=S`` (blocks the loop), ``/kill-worker``."""
+    ``/block?seconds=S`` (blocks the loop), ``/hoard?mib=N`` (keeps N MiB),
+    ``/kill-worker``."""
     if scope["type"] == "lifespan":
         await _lifespan(scope, receive, send)
         return
@@ -88,6 +92,17 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         _say(f"blocking the loop for {seconds}s")
         time.sleep(seconds)  # noqa: ASYNC251 - the point: a loop the app blocks
         await respond(send, "unblocked")
+    elif path == "/hoard":
+        # Holds N MiB until the module is dropped (a new generation imports it
+        # afresh); with keep=process, on the sys module, which no generation owns.
+        mib = int(query["mib"][0])
+        chunk = b"x" * (mib * 1024 * 1024)  # written, so resident
+        if query.get("keep") == ["process"]:
+            sys.__dict__.setdefault("_pounce_test_hoard", []).append(chunk)
+        else:
+            _HOARD.append(chunk)
+        _say(f"hoarding {mib} MiB")
+        await respond(send, "hoarded")
     elif path == "/kill-worker":
         _say("killing its worker")
         raise WorkerKilled

@@ -231,8 +231,12 @@ class Server:
         if self._shutdown_requested.is_set():
             supervisor.stop()
         self._install_signal_handlers()
+        # The first generation's app goes to the supervisor alone: this frame
+        # lives as long as the server, and a reload must be able to free it.
+        supervised = supervisor.run(payload)
+        del payload
         try:
-            self.exit_code = await supervisor.run(payload)
+            self.exit_code = await supervised
         finally:
             self._remove_signal_handlers()
             stop_plugins(started)

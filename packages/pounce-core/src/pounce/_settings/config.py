@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import math
+import os
 import sys
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -157,6 +158,16 @@ class ServerConfig:
         metadata=option(
             "Replace a worker after it has served this many requests (none dropped).",
             group="Workers",
+        ),
+    )
+    limit_max_memory: int | None = field(
+        default=None,
+        metadata=option(
+            "Replace a worker process whose memory (RSS) passes this many MiB, new worker "
+            "first (none dropped). Thread workers share one process: past the limit, the "
+            "whole generation is handed over as on SIGHUP. Linux only.",
+            group="Workers",
+            metavar="MIB",
         ),
     )
     limit_max_requests_jitter: int = field(
@@ -994,6 +1005,14 @@ def _validate(config: ServerConfig) -> None:
     _check(
         config.limit_max_requests is None or config.limit_max_requests > 0,
         f"limit_max_requests must be positive, got {config.limit_max_requests}",
+    )
+    _check(
+        config.limit_max_memory is None or config.limit_max_memory > 0,
+        f"limit_max_memory must be positive, got {config.limit_max_memory}",
+    )
+    _check(
+        config.limit_max_memory is None or os.path.exists("/proc/self/statm"),
+        "limit_max_memory needs /proc to read the workers' memory (Linux)",
     )
     _check(
         config.limit_max_requests_jitter >= 0,

@@ -35,7 +35,10 @@ Handover (rolling reload, retirement)
     generation of the app; if that generation fails to start, its workers
     are stopped and the old generation simply goes on serving. A worker that
     has served ``--limit-max-requests`` asks to retire and is handed over
-    the same way, one slot at a time.
+    the same way, one slot at a time; so is a process worker whose memory
+    passes ``--limit-max-memory``. Thread workers share one process, so for
+    them that limit is the process's, and passing it hands the whole
+    generation over as a reload does (see ``memory_limit``).
 
 Shutdown
     Every worker is told to stop (drain, then lifespan shutdown); the
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import time
@@ -77,11 +81,16 @@ from pounce._runtime.lifecycle import (
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce._settings.config import ServerConfig
 from pounce._workers.link import WorkerEdge, WorkerExit, WorkerHandle, beat_interval, retire_after
+from pounce._workers.memory_limit import MIB, ProcessMemoryGuard, rss_bytes
 from pounce._workers.restart_policy import RestartPolicy
 
 __all__ = ["Supervisor"]
 
 _logger = logging.getLogger(ERROR_LOGGER)
+
+# How long after an older generation's last thread worker stopped its memory
+# is collected: long enough for the threads to have returned.
+_COLLECT_DELAY = 0.5
 
 # After a forced stop, how long to wait for workers that still do not end
 # (a thread stuck in the app) before the server exits without them.
@@ -192,6 +201,7 @@ class Supervisor:
         self._reload_again = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._serving = False  # the first generation is ready
+        self._collecting: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ public
 
@@ -206,31 +216,42 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._payload = payload
-        records = [self._launch(slot, payload, 0) for slot in self._slots]
+        # This frame lives as long as the server: holding the first generation's
+        # app (or its workers' records) here would keep it alive after a reload.
+        del payload
         watchdog = loop.create_task(self._watchdog(), name="pounce-watchdog")
         try:
-            if await self._all_ready(records):
-                for slot, record in zip(self._slots, records, strict=True):
-                    slot.current = record
+            if await self._start_first_generation():
                 self._serving = True
                 self._on_ready()
                 await self._stop_event.wait()
-            elif not self._stopping:
-                failed = next(r for r in records if r.exited.done())
-                _logger.error("%s", describe_failure(failed.exited.result()))
-                outcome = failed.exited.result()
-                self._exit_code = (
-                    outcome.exit_code
-                    if outcome.kind == "failed" and outcome.exit_code
-                    else EXIT_BAD_CONFIG
-                )
-                self.stop()
             await self._wait_for_workers()
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            for task in (watchdog, self._collecting):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         return self._exit_code
+
+    async def _start_first_generation(self) -> bool:
+        """Start generation 0 in every slot; False (and stopping) if it cannot serve."""
+        records = [self._launch(slot, self._payload, 0) for slot in self._slots]
+        if await self._all_ready(records):
+            for slot, record in zip(self._slots, records, strict=True):
+                slot.current = record
+            return True
+        if not self._stopping:
+            failed = next(r for r in records if r.exited.done())
+            _logger.error("%s", describe_failure(failed.exited.result()))
+            outcome = failed.exited.result()
+            self._exit_code = (
+                outcome.exit_code
+                if outcome.kind == "failed" and outcome.exit_code
+                else EXIT_BAD_CONFIG
+            )
+            self.stop()
+        return False
 
     def stop(self, *, force: bool = False) -> None:
         """Stop every worker: gracefully, or cutting the drains short."""
@@ -303,13 +324,9 @@ class Supervisor:
 
     def worker_retiring(self, handle: WorkerHandle, served: int) -> None:
         record = self._records.get(handle.worker_id)
-        if record is None or self._stopping or record.state != "serving":
-            return
-        slot = record.slot
-        if slot.current is not record or slot.replacing is not None or self._loop is None:
-            return
-        _logger.info("%s has served %d requests; replacing it.", handle.describe(), served)
-        slot.replacing = self._loop.create_task(self._replace(slot, 0.0))
+        if record is not None and self._replaceable(record):
+            _logger.info("%s has served %d requests; replacing it.", handle.describe(), served)
+            self._replace_soon(record.slot)
 
     def worker_exited(self, handle: WorkerHandle, outcome: WorkerExit) -> None:
         record = self._records.pop(handle.worker_id, None)
@@ -332,6 +349,7 @@ class Supervisor:
                     worker_id=handle.worker_id, slot=slot.index, generation=record.generation
                 )
             )
+            self._release_generation(record.generation)
             return
         # A serving worker ended on its own.
         if slot.current is not record:
@@ -343,6 +361,31 @@ class Supervisor:
         self._crashed(record, outcome)
 
     # ---------------------------------------------------------- internals
+
+    def _release_generation(self, generation: int) -> None:
+        """Free an older generation of in-process workers once its last one stopped.
+
+        Its app, workers and loops reference each other in cycles, which only
+        the cyclic collector frees, and it runs when allocations trigger it,
+        not when a generation ends: without a collection here, a reload could
+        keep the old generation's memory (and an app's module-level caches)
+        for a long time. The collection waits a moment, for the workers'
+        threads to finish returning. Process workers take their memory with
+        them.
+        """
+        if self._edge.mode == "process" or generation == self._generation:
+            return
+        if any(r.generation == generation for r in self._records.values()):
+            return
+        if self._loop is not None and self._collecting is None:
+            self._collecting = self._loop.create_task(self._collect_soon())
+
+    async def _collect_soon(self) -> None:
+        try:
+            await asyncio.sleep(_COLLECT_DELAY)
+            gc.collect()
+        finally:
+            self._collecting = None
 
     def _launch(self, slot: _Slot, payload: object, generation: int) -> _Record:
         assert self._loop is not None
@@ -389,6 +432,67 @@ class Supervisor:
             return True
         finally:
             stopping.cancel()
+
+    def _replaceable(self, record: _Record) -> bool:
+        """Whether ``record`` is its slot's serving worker, with no successor on the way."""
+        slot = record.slot
+        return (
+            not self._stopping
+            and record.state == "serving"
+            and slot.current is record
+            and slot.replacing is None
+            and self._loop is not None
+        )
+
+    def _replace_soon(self, slot: _Slot) -> None:
+        assert self._loop is not None
+        slot.replacing = self._loop.create_task(self._replace(slot, 0.0))
+
+    def _check_memory(self, guard: ProcessMemoryGuard) -> None:
+        """``--limit-max-memory``: replace a process worker past the limit, or hand
+        over the generation of in-process workers when the process is."""
+        if not self._serving or self._stopping:
+            return
+        limit = guard.limit
+        if self._edge.mode == "process":
+            for record in list(self._records.values()):
+                rss = rss_bytes(record.handle.pid)
+                if rss is not None and rss > limit and self._replaceable(record):
+                    _logger.info(
+                        "%s uses %d MiB (--limit-max-memory %d); replacing it.",
+                        record.handle.describe(),
+                        rss // MIB,
+                        limit // MIB,
+                    )
+                    self._replace_soon(record.slot)
+            return
+        rss = rss_bytes()
+        if rss is None:
+            return
+        running = (
+            self._reload_task is not None
+            or self._collecting is not None
+            or any(r.state == "draining" for r in self._records.values())
+        )
+        action = guard.check(rss, handover_running=running)
+        if action == "hand over":
+            _logger.info(
+                "The server process uses %d MiB (--limit-max-memory %d), shared by its "
+                "%s workers; handing over to a new generation.",
+                rss // MIB,
+                limit // MIB,
+                self._edge.mode,
+            )
+            self.reload()
+        elif action == "warn":
+            _logger.warning(
+                "The server process still uses %d MiB (--limit-max-memory %d) after a new "
+                "generation took over: the memory is not held by the app's generation, so "
+                "another handover would not free it. Process workers (--worker-mode "
+                "process) can be replaced one by one instead.",
+                rss // MIB,
+                limit // MIB,
+            )
 
     def _retire(self, record: _Record) -> None:
         """Hand ``record``'s connections over: it drains while others accept."""
@@ -538,41 +642,54 @@ class Supervisor:
         self._emitter.emit(ReloadFailed(generation=number, reason=reason))
 
     async def _watchdog(self) -> None:
+        """Once per beat interval: the heartbeats, and ``--limit-max-memory`` when set.
+
+        Each check is a method of its own so that nothing of a tick (a worker's
+        record) stays referenced by this long-lived frame until the next one:
+        that would keep a stopped generation of thread workers alive.
+        """
         interval = beat_interval(self._config)
-        threshold = self._config.timeout_worker_healthcheck
+        limit = self._config.limit_max_memory
+        guard = ProcessMemoryGuard(limit * MIB) if limit is not None else None
         while True:
             await asyncio.sleep(interval)
-            now = time.monotonic()
-            for record in list(self._records.values()):
-                if not record.ready_at or record.unresponsive:
-                    continue  # not serving yet: its start-up is not judged
-                silent = now - record.last_beat
-                if silent < threshold:
-                    continue
-                record.unresponsive = True
-                handle = record.handle
-                killed = handle.kill()
-                if killed:
-                    _logger.error(
-                        "%s has not checked in for %.1fs: its event loop is stuck; killed it.",
-                        handle.describe(),
-                        silent,
-                    )
-                else:
-                    _logger.error(
-                        "%s has not checked in for %.1fs: its event loop is blocked "
-                        "(by the app?). A thread cannot be killed; it is only reported.",
-                        handle.describe(),
-                        silent,
-                    )
-                self._emitter.emit(
-                    WorkerUnresponsive(
-                        worker_id=handle.worker_id,
-                        slot=record.slot.index,
-                        silent_for=silent,
-                        killed=killed,
-                    )
+            self._check_heartbeats()
+            if guard is not None:
+                self._check_memory(guard)
+
+    def _check_heartbeats(self) -> None:
+        threshold = self._config.timeout_worker_healthcheck
+        now = time.monotonic()
+        for record in list(self._records.values()):
+            if not record.ready_at or record.unresponsive:
+                continue  # not serving yet: its start-up is not judged
+            silent = now - record.last_beat
+            if silent < threshold:
+                continue
+            record.unresponsive = True
+            handle = record.handle
+            killed = handle.kill()
+            if killed:
+                _logger.error(
+                    "%s has not checked in for %.1fs: its event loop is stuck; killed it.",
+                    handle.describe(),
+                    silent,
                 )
+            else:
+                _logger.error(
+                    "%s has not checked in for %.1fs: its event loop is blocked "
+                    "(by the app?). A thread cannot be killed; it is only reported.",
+                    handle.describe(),
+                    silent,
+                )
+            self._emitter.emit(
+                WorkerUnresponsive(
+                    worker_id=handle.worker_id,
+                    slot=record.slot.index,
+                    silent_for=silent,
+                    killed=killed,
+                )
+            )
 
     async def _wait_for_workers(self) -> None:
         while self._records:

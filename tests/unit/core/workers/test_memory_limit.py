@@ -1,0 +1,76 @@
+"""--limit-max-memory: reading RSS, and when a shared process hands its generation over."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pounce import ServerConfig
+from pounce._workers.memory_limit import MIB, ProcessMemoryGuard, rss_bytes
+
+LINUX = os.path.exists("/proc/self/statm")
+
+
+@pytest.mark.skipif(not LINUX, reason="RSS is read from /proc")
+def test_rss_of_this_process_and_of_another() -> None:
+    own = rss_bytes()
+    assert own is not None
+    assert 5 * MIB < own < 10_000 * MIB
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        theirs = rss_bytes(child.pid)
+        assert theirs is not None
+        assert theirs > MIB
+    finally:
+        child.kill()
+        child.wait()
+    assert rss_bytes(child.pid) is None  # gone
+
+
+@pytest.mark.skipif(not LINUX, reason="RSS is read from /proc")
+def test_rss_grows_with_what_is_written() -> None:
+    before = rss_bytes()
+    hoard = b"x" * (64 * MIB)
+    after = rss_bytes()
+    assert before is not None
+    assert after is not None
+    assert after - before > 48 * MIB
+    del hoard
+
+
+def test_guard_hands_over_once_then_waits_for_the_handover() -> None:
+    guard = ProcessMemoryGuard(100)
+    assert guard.check(90, handover_running=False) == "none"
+    assert guard.check(101, handover_running=False) == "hand over"
+    # The reload and the old generation's drain are under way.
+    assert guard.check(150, handover_running=True) == "none"
+    assert guard.check(150, handover_running=True) == "none"
+    # Done, and back under the limit: armed again.
+    assert guard.check(60, handover_running=False) == "none"
+    assert guard.check(120, handover_running=False) == "hand over"
+
+
+def test_guard_warns_once_when_a_handover_did_not_help() -> None:
+    guard = ProcessMemoryGuard(100)
+    assert guard.check(150, handover_running=False) == "hand over"
+    assert guard.check(150, handover_running=True) == "none"
+    assert guard.check(140, handover_running=False) == "warn"
+    for _ in range(5):
+        assert guard.check(140, handover_running=False) == "none"
+    assert guard.check(99, handover_running=False) == "none"
+    assert guard.check(140, handover_running=False) == "hand over"
+
+
+def test_a_handover_under_way_for_another_reason_is_waited_for() -> None:
+    guard = ProcessMemoryGuard(100)
+    assert guard.check(150, handover_running=True) == "none"
+    assert guard.check(150, handover_running=False) == "hand over"
+
+
+def test_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="limit_max_memory must be positive"):
+        ServerConfig(limit_max_memory=0)
+    assert ServerConfig(limit_max_memory=512).limit_max_memory == 512
