@@ -29,6 +29,7 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "worker_mode": "auto",
     "timeout_worker_healthcheck": 30.0,
     "limit_max_requests": None,
+    "limit_max_memory": None,
     "limit_max_requests_jitter": 0,
     "on_worker_start": (),
     "on_worker_draining": (),
