@@ -22,6 +22,7 @@ for real.
 
 from __future__ import annotations
 
+import glob
 import os
 
 import nox
@@ -121,6 +122,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over every package."""
+    """mypy --strict over every package, and over the examples built on pounce-protocols."""
     _sync(session, "lint", "test", "http3")
     session.run("mypy")
+    # One run each: every example is a module named ``server``.
+    for script in sorted(glob.glob("examples/protocols-*/server.py")):
+        session.run("mypy", script)

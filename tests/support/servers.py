@@ -68,12 +68,15 @@ class PounceProcess:
         env: Mapping[str, str] | None = None,
         script: bool = False,
         pass_fds: Iterable[int] = (),
+        program: Sequence[str] = (),
     ) -> None:
         self.args = list(args)
         self._lines: list[str] = []
         self._changed = threading.Condition()
         self.proc = subprocess.Popen(
-            _command(args, script=script),
+            # ``program``: another server that prints the same startup line
+            # (the examples of examples/), given ``args`` as its arguments.
+            [*program, *args] if program else _command(args, script=script),
             cwd=cwd,
             env=_environment(env),
             stdin=subprocess.DEVNULL,
