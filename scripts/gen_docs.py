@@ -106,7 +106,10 @@ def render_cli() -> str:
                     f"`{(param.name or '').upper()}`: {_cell(getattr(param, 'help', ''))}",
                     "",
                 ]
-        options = [p for p in command.params if not _is_argument(p)]
+        # Hidden options are the other flags of a setting, listed with its own.
+        options = [
+            p for p in command.params if not _is_argument(p) and not getattr(p, "hidden", False)
+        ]
         if path == "pounce serve":
             serve_names = {p.name for p in options if p.name}
         elif serve_names and serve_names - {"version"} <= {p.name for p in options}:
@@ -131,6 +134,9 @@ def render_cli() -> str:
 def _type_text(spec: OptionSpec) -> str:
     if spec.kind == "choice":
         text = " \\| ".join(f'`"{c}"`' for c in spec.choices)
+        if spec.value_aliases:
+            others = ", ".join(f'`"{a}"` = `"{v}"`' for a, v in spec.value_aliases.items())
+            text += f" (also {others})"
     else:
         text = {
             "bool": "boolean",

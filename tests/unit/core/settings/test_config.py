@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import ssl
 import sys
 from typing import Any
 
 import pytest
 
-from pounce import ServerConfig, config_options
+from pounce import InvalidSetting, ServerConfig, config_options
 
 # -------------------------------------------------------------- defaults
 
@@ -73,6 +74,7 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "limit_request_header_size": 16384,
     "limit_connections": 10000,
     "limit_request_body": 100 * 1024 * 1024,
+    "http": "auto",
     # Settings of the pounce-extras features.
     "compression": True,
     "compression_min_size": 512,
@@ -112,8 +114,10 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "sentry_dsn": None,
     "sentry_environment": None,
     "log_format": "text",
+    "use_colors": None,
     "ws": "auto",
     "ws_max_size": 16 * 1024 * 1024,
+    "ws_max_queue": 32,
     "ws_ping_interval": 20.0,
     "ws_ping_timeout": 20.0,
     "ws_per_message_deflate": True,
@@ -183,12 +187,12 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"forwarded_allow_ips": ["10.0.0.300"]}, "forwarded_allow_ips: '10.0.0.300' is not an IP"),
     ({"forwarded_allow_ips": ["proxy.local"]}, "forwarded_allow_ips: 'proxy.local' is not an IP"),
     ({"forwarded_allow_ips": [1]}, "forwarded_allow_ips must be a list of strings"),
-    ({"headers": ["NoColon"]}, "header 'NoColon' must look like 'Name: value'"),
-    ({"headers": [": value"]}, "header ': value' must look like 'Name: value'"),
-    ({"headers": ["Bad Name: v"]}, "header name 'Bad Name' is not a valid token"),
-    ({"headers": ["X-A: a\r\nInjected: 1"]}, r"header value 'a\r\nInjected: 1' has control"),
-    ({"headers": ["X-A: a\x00"]}, r"header value 'a\x00' has control characters"),
-    ({"headers": ["X-A: a\x7f"]}, r"header value 'a\x7f' has control characters"),
+    ({"headers": ["NoColon"]}, "headers 'NoColon' must look like 'Name: value'"),
+    ({"headers": [": value"]}, "headers ': value' must look like 'Name: value'"),
+    ({"headers": ["Bad Name: v"]}, "headers name 'Bad Name' is not a valid token"),
+    ({"headers": ["X-A: a\r\nInjected: 1"]}, r"headers value 'a\r\nInjected: 1' has control"),
+    ({"headers": ["X-A: a\x00"]}, r"headers value 'a\x00' has control characters"),
+    ({"headers": ["X-A: a\x7f"]}, r"headers value 'a\x7f' has control characters"),
     ({"timeout_keep_alive": 0}, "timeout_keep_alive must be positive seconds, got 0"),
     ({"timeout_keep_alive": -1.0}, "timeout_keep_alive must be positive seconds"),
     ({"timeout_request_header": math.inf}, "timeout_request_header must be positive seconds"),
@@ -200,10 +204,7 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"limit_request_header_size": 0}, "limit_request_header_size must be positive"),
     ({"limit_request_body": 0}, "limit_request_body must be positive, got 0"),
     ({"limit_request_body": 1.5}, "limit_request_body must be an integer, got 1.5"),
-    (
-        {"limit_request_line": 20000},
-        "limit_request_line cannot exceed limit_request_header_size",
-    ),
+    ({"ws_max_queue": 0}, "ws_max_queue must be positive, got 0"),
     ({"ssl_keyfile": "k.pem"}, "ssl_keyfile needs ssl_certfile (TLS is off)"),
     ({"ssl_keyfile_password": "x"}, "ssl_keyfile_password needs ssl_certfile"),
     ({"ssl_ca_certs": "ca.pem"}, "ssl_ca_certs needs ssl_certfile"),
@@ -211,9 +212,12 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"ssl_cert_reqs": "required"}, "ssl_cert_reqs needs ssl_certfile"),
     (
         {"ssl_certfile": "c.pem", "ssl_cert_reqs": "optional"},
-        "ssl_cert_reqs=optional needs ssl_ca_certs",
+        "ssl_cert_reqs optional needs ssl_ca_certs",
     ),
-    ({"ssl_certfile": "c.pem", "ssl_cert_reqs": "2"}, "ssl_cert_reqs must be one of none,"),
+    ({"ssl_certfile": "c.pem", "ssl_cert_reqs": "3"}, "ssl_cert_reqs must be one of none,"),
+    ({"ssl_certfile": "c.pem", "ssl_cert_reqs": 3}, "ssl_cert_reqs must be one of none,"),
+    ({"http": "hypercorn"}, "http must be one of auto, h11, httptools, zttp, got 'hypercorn'"),
+    ({"loop": "trio"}, "loop must be one of auto, asyncio, uvloop, none, zuvloop, got 'trio'"),
     ({"http2": "yes"}, "http2 must be true or false"),
     ({"http2_max_concurrent_streams": 0}, "http2_max_concurrent_streams must be positive"),
     ({"http2_initial_window_size": 1024}, "http2_initial_window_size must be in 65535.."),
@@ -248,7 +252,7 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"health_path": "/h\u00e9"}, "health_path must be an ASCII path starting with '/'"),
     ({"health_path": "/a b"}, "health_path must be an ASCII path starting with '/'"),
     ({"reload_dirs": [1]}, "reload_dirs must be a list of strings"),
-    ({"ws": "yes"}, "ws must be one of auto, on, off, got 'yes'"),
+    ({"ws": "yes"}, "ws must be one of auto, on, off, none, websockets, websockets-sansio, "),
     ({"ws_max_size": 0}, "ws_max_size must be positive, got 0"),
     ({"ws_ping_interval": 0}, "ws_ping_interval must be positive seconds or none, got 0"),
     ({"ws_ping_timeout": -1.0}, "ws_ping_timeout must be positive seconds or none"),
@@ -388,10 +392,98 @@ def test_the_keyfile_password_is_secret_and_never_shown() -> None:
 
 @pytest.mark.skipif(sys.version_info >= (3, 14), reason="checks the refusal before 3.14")
 def test_interpreter_workers_need_python_3_14() -> None:
-    with pytest.raises(ValueError, match=r"worker_mode='interpreter' needs CPython 3\.14"):
+    with pytest.raises(ValueError, match=r"worker_mode interpreter needs CPython 3\.14"):
         ServerConfig(worker_mode="interpreter")
 
 
 @pytest.mark.skipif(sys.version_info < (3, 14), reason="subinterpreter workers need 3.14+")
 def test_interpreter_workers_are_accepted_on_python_3_14() -> None:
     assert ServerConfig(worker_mode="interpreter").worker_mode == "interpreter"
+
+
+# ------------------------------------------------------------ Uvicorn's values
+
+
+@pytest.mark.parametrize(
+    ("changes", "name", "stored"),
+    [
+        ({"ws": "websockets"}, "ws", "on"),
+        ({"ws": "websockets-sansio"}, "ws", "on"),
+        ({"ws": "wsproto"}, "ws", "on"),
+        ({"ws": "none"}, "ws", "off"),
+        ({"loop": "none"}, "loop", "asyncio"),
+        ({"loop": "zuvloop"}, "loop", "uvloop"),
+        ({"http": "h11"}, "http", "auto"),
+        ({"http": "httptools"}, "http", "auto"),
+        ({"ssl_certfile": "c.pem", "ssl_cert_reqs": 0}, "ssl_cert_reqs", "none"),
+        ({"ssl_certfile": "c.pem", "ssl_cert_reqs": "0"}, "ssl_cert_reqs", "none"),
+        (
+            {"ssl_certfile": "c.pem", "ssl_ca_certs": "ca", "ssl_cert_reqs": ssl.CERT_OPTIONAL},
+            "ssl_cert_reqs",
+            "optional",
+        ),
+        (
+            {"ssl_certfile": "c.pem", "ssl_ca_certs": "ca", "ssl_cert_reqs": 2},
+            "ssl_cert_reqs",
+            "required",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_uvicorns_values_are_stored_as_ours(
+    changes: dict[str, Any], name: str, stored: str
+) -> None:
+    assert getattr(ServerConfig(**changes), name) == stored
+
+
+def test_a_boolean_is_not_taken_for_a_numbered_choice() -> None:
+    with pytest.raises(ValueError, match="ssl_cert_reqs must be one of"):
+        ServerConfig(ssl_certfile="c.pem", ssl_cert_reqs=True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("head", "line", "expected"),
+    [
+        (4096, None, 4096),  # Uvicorn's --h11-max-incomplete-event-size alone
+        (100, None, 100),
+        (20000, None, 8190),
+        (16384, 20000, 16384),
+        (16384, 100, 100),
+    ],
+)
+def test_the_request_line_limit_never_exceeds_the_head_limit(
+    head: int, line: int | None, expected: int
+) -> None:
+    changes: dict[str, Any] = {"limit_request_header_size": head}
+    if line is not None:
+        changes["limit_request_line"] = line
+    config = ServerConfig(**changes)
+    assert (config.limit_request_header_size, config.limit_request_line) == (head, expected)
+
+
+# ------------------------------------------------------------ error wording
+
+
+def test_a_refusal_names_its_settings_as_placeholders() -> None:
+    with pytest.raises(InvalidSetting) as info:
+        ServerConfig(limit_queue=3)
+    assert info.value.fields == ("limit_queue", "limit_concurrency")
+    assert str(info.value) == "limit_queue needs limit_concurrency"
+    assert info.value.render(str.upper) == "LIMIT_QUEUE needs LIMIT_CONCURRENCY"
+
+
+def test_values_in_a_refusal_are_not_renamed() -> None:
+    with pytest.raises(InvalidSetting) as info:
+        ServerConfig(timeout_keep_alive=-1)
+    assert info.value.fields == ("timeout_keep_alive",)
+    assert info.value.render(lambda name: "--timeout-keep-alive") == (
+        "--timeout-keep-alive must be positive seconds, got -1"
+    )
+
+
+def test_every_refusal_names_a_setting() -> None:
+    for changes, _ in INVALID:
+        with pytest.raises(InvalidSetting) as info:
+            ServerConfig(**changes)
+        assert info.value.fields, changes
+        assert set(info.value.fields) <= {f.name for f in dataclasses.fields(ServerConfig)}

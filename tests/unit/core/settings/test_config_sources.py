@@ -181,3 +181,82 @@ def test_schema_covers_every_setting_and_nothing_else() -> None:
         "description": "Bind socket to this port (0 = any free port).",
     }
     json.dumps(schema)  # serialisable as it stands
+
+
+# ------------------------------------------------------------ conventional variables
+
+
+def test_web_concurrency_is_the_default_of_workers(tmp_path: Path) -> None:
+    settings = resolve_settings(cli={}, directory=tmp_path, environ={"WEB_CONCURRENCY": "3"})
+    assert settings.options == {"workers": 3}
+    assert settings.sources == {"workers": "env WEB_CONCURRENCY"}
+
+
+@pytest.mark.parametrize(
+    ("file", "environ", "cli", "workers", "source"),
+    [
+        ("workers = 2\n", {"WEB_CONCURRENCY": "3"}, {}, 2, "pounce.toml"),
+        ("", {"WEB_CONCURRENCY": "3", "POUNCE_WORKERS": "4"}, {}, 4, "env POUNCE_WORKERS"),
+        ("", {"WEB_CONCURRENCY": "3"}, {"workers": 5}, 5, "--workers"),
+    ],
+    ids=["file", "pounce-variable", "flag"],
+)
+def test_web_concurrency_is_below_everything_else(  # noqa: PLR0917 - parametrized
+    tmp_path: Path,
+    file: str,
+    environ: dict[str, str],
+    cli: dict[str, int],
+    workers: int,
+    source: str,
+) -> None:
+    _write(tmp_path, "pounce.toml", file)
+    settings = resolve_settings(cli=cli, directory=tmp_path, environ=environ)
+    assert settings.options["workers"] == workers
+    assert settings.sources["workers"].removeprefix(str(tmp_path) + "/") == source
+
+
+def test_forwarded_allow_ips_variable() -> None:
+    settings = resolve_settings(
+        cli={}, directory=Path("/nonexistent"), environ={"FORWARDED_ALLOW_IPS": "10.0.0.1, *"}
+    )
+    assert settings.options == {"forwarded_allow_ips": ("10.0.0.1", "*")}
+
+
+def test_a_bad_conventional_variable_names_it() -> None:
+    with pytest.raises(ConfigFileError, match=r"^WEB_CONCURRENCY: expected an integer, got 'x'"):
+        resolve_settings(cli={}, directory=Path("/nonexistent"), environ={"WEB_CONCURRENCY": "x"})
+
+
+def test_uvicorn_values_are_read_from_files_and_variables(tmp_path: Path) -> None:
+    _write(tmp_path, "pounce.toml", 'ws = "wsproto"\nssl_cert_reqs = 2\n')
+    settings = resolve_settings(cli={}, directory=tmp_path, environ={"POUNCE_LOOP": "none"})
+    assert settings.options == {"ws": "on", "ssl_cert_reqs": "required", "loop": "asyncio"}
+
+
+# ------------------------------------------------------------ refusals in the user's words
+
+
+def test_a_refusal_names_flags_variables_and_keys_as_they_were_given(tmp_path: Path) -> None:
+    _write(tmp_path, "pounce.toml", "limit_queue = 3\n")
+    settings = resolve_settings(cli={}, directory=tmp_path, environ={})
+    # From the file: the file's key; the other one, left at its default: its flag.
+    with pytest.raises(ConfigFileError, match=r"^limit_queue needs --limit-concurrency$"):
+        settings.build()
+    settings = resolve_settings(
+        cli={}, directory=Path("/nonexistent"), environ={"POUNCE_TIMEOUT_KEEP_ALIVE": "-1"}
+    )
+    with pytest.raises(ConfigFileError, match=r"^POUNCE_TIMEOUT_KEEP_ALIVE must be positive"):
+        settings.build()
+    settings = resolve_settings(
+        cli={"limit_request_header_size": 0},
+        directory=Path("/nonexistent"),
+        environ={},
+        cli_sources={"limit_request_header_size": "--h11-max-incomplete-event-size"},
+    )
+    with pytest.raises(ConfigFileError, match=r"^--h11-max-incomplete-event-size must be positive"):
+        settings.build()
+
+
+def test_build_returns_the_config() -> None:
+    settings = resolve_settings(cli={"port": 9}, directory=Path("/nonexistent"), environ={})
+    assert settings.build().port == 9

@@ -212,3 +212,48 @@ def test_every_default_survives_a_text_round_trip(spec: OptionSpec) -> None:
     else:
         text = str(spec.default)
     assert spec.parse(text) == spec.default
+
+
+# ------------------------------------------------------------ other names of values
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "value"),
+    [
+        ("ws", "wsproto", "on"),
+        ("ws", "none", "off"),
+        ("ws", "on", "on"),
+        ("ssl_cert_reqs", "2", "required"),
+        ("ssl_cert_reqs", " 1 ", "optional"),
+        ("loop", "none", "asyncio"),
+        ("http", "httptools", "auto"),
+    ],
+)
+def test_parse_accepts_other_names_of_a_choice(name: str, text: str, value: str) -> None:
+    assert spec_of(name).parse(text) == value
+
+
+def test_a_refused_choice_lists_the_other_names_too() -> None:
+    with pytest.raises(ValueError, match=r"^--ws: expected one of auto, on, off, none, websockets"):
+        spec_of("ws").parse("yes")
+
+
+def test_value_aliases_map_onto_declared_choices() -> None:
+    for spec in config_options():
+        assert set(spec.value_aliases.values()) <= set(spec.choices), spec.name
+        assert not set(spec.value_aliases) & set(spec.choices), spec.name
+
+
+def test_conventional_environment_variables() -> None:
+    assert spec_of("workers").env == ("WEB_CONCURRENCY",)
+    assert spec_of("forwarded_allow_ips").env == ("FORWARDED_ALLOW_IPS",)
+    assert [spec.name for spec in config_options() if spec.env] == [
+        "workers",
+        "forwarded_allow_ips",
+    ]
+
+
+def test_the_common_settings_fit_one_screen_of_help() -> None:
+    common = [spec.name for spec in config_options() if spec.common]
+    assert {"host", "port", "workers", "reload", "log_level", "ssl_certfile"} <= set(common)
+    assert len(common) <= 24

@@ -35,7 +35,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from pounce._settings.options import OptionSpec, option, option_specs
+from pounce._settings.options import InvalidSetting, OptionSpec, option, option_specs
 
 __all__ = ["LifespanMode", "LogLevel", "ServerConfig", "WorkerMode", "config_options"]
 
@@ -46,6 +46,7 @@ LogFormat = Literal["text", "json"]
 CertReqs = Literal["none", "optional", "required"]
 WorkerMode = Literal["auto", "thread", "process", "interpreter"]
 WebSocketChoice = Literal["auto", "on", "off"]
+HTTPChoice = Literal["auto"]
 
 _MIB = 1024 * 1024
 _MAX_WORKERS = 1024
@@ -58,15 +59,17 @@ class ServerConfig:
     # --- where to listen ---------------------------------------------------
     host: str = field(
         default="127.0.0.1",
-        metadata=option("Bind socket to this host.", group="Binding"),
+        metadata=option("Bind socket to this host.", group="Binding", common=True),
     )
     port: int = field(
         default=8000,
-        metadata=option("Bind socket to this port (0 = any free port).", group="Binding"),
+        metadata=option(
+            "Bind socket to this port (0 = any free port).", group="Binding", common=True
+        ),
     )
     uds: str | None = field(
         default=None,
-        metadata=option("Bind to a UNIX domain socket at this path.", group="Binding"),
+        metadata=option("Bind to a UNIX domain socket at this path.", group="Binding", common=True),
     )
     fd: int | None = field(
         default=None,
@@ -74,6 +77,7 @@ class ServerConfig:
             "Serve on an already-bound socket given by file descriptor "
             "(systemd socket activation).",
             group="Binding",
+            common=True,
         ),
     )
     backlog: int = field(
@@ -87,6 +91,7 @@ class ServerConfig:
         metadata=option(
             "Treat APP as a factory: call it with no arguments to get the ASGI app.",
             group="Application",
+            common=True,
         ),
     )
     app_dir: str = field(
@@ -94,6 +99,7 @@ class ServerConfig:
         metadata=option(
             "Look for APP in this directory (it is put first on sys.path).",
             group="Application",
+            common=True,
         ),
     )
     root_path: str = field(
@@ -101,6 +107,7 @@ class ServerConfig:
         metadata=option(
             "The ASGI root_path, when the app is mounted below a path prefix by a proxy.",
             group="Application",
+            common=True,
         ),
     )
     lifespan: LifespanMode = field(
@@ -109,6 +116,7 @@ class ServerConfig:
             "Lifespan protocol: 'on' requires it, 'off' skips it, 'auto' uses it when "
             "the app supports it.",
             group="Application",
+            common=True,
         ),
     )
     env_file: str | None = field(
@@ -116,15 +124,17 @@ class ServerConfig:
         metadata=option(
             "Load environment variables from this file before importing the app.",
             group="Application",
+            common=True,
         ),
     )
 
     loop: LoopChoice = field(
         default="auto",
         metadata=option(
-            "Event loop: 'uvloop' (GIL builds only), 'asyncio', or 'auto' "
-            "(uvloop when installed and the GIL is on).",
+            "Event loop: 'uvloop', 'asyncio', or 'auto' (uvloop when installed and, on "
+            "free-threaded Python, built to keep the GIL off).",
             group="Application",
+            value_aliases={"none": "asyncio", "zuvloop": "uvloop"},
         ),
     )
 
@@ -132,8 +142,11 @@ class ServerConfig:
     workers: int = field(
         default=1,
         metadata=option(
-            "Number of workers, each with its own event loop (0 = one per CPU).",
+            "Number of workers, each with its own event loop (0 = one per CPU); "
+            "default: $WEB_CONCURRENCY when set, else 1.",
             group="Workers",
+            env=("WEB_CONCURRENCY",),
+            common=True,
         ),
     )
     worker_mode: WorkerMode = field(
@@ -224,6 +237,7 @@ class ServerConfig:
         metadata=option(
             "Restart the server when watched files change (development only).",
             group="Development",
+            common=True,
         ),
     )
     reload_dirs: tuple[str, ...] = field(
@@ -269,25 +283,29 @@ class ServerConfig:
             "Trust X-Forwarded-For and X-Forwarded-Proto from --forwarded-allow-ips "
             "to set the client address and scheme.",
             group="Proxies",
+            common=True,
         ),
     )
     forwarded_allow_ips: tuple[str, ...] = field(
         default=("127.0.0.1", "::1"),
         metadata=option(
-            "Comma-separated addresses or networks of trusted proxies; '*' trusts all.",
+            "Comma-separated addresses or networks of trusted proxies; '*' trusts all "
+            "(default: $FORWARDED_ALLOW_IPS when set).",
             group="Proxies",
             separator=",",
+            env=("FORWARDED_ALLOW_IPS",),
+            common=True,
         ),
     )
 
     # --- logging -----------------------------------------------------------
     log_level: LogLevel = field(
         default="info",
-        metadata=option("Log level.", group="Logging"),
+        metadata=option("Log level.", group="Logging", common=True),
     )
     access_log: bool = field(
         default=True,
-        metadata=option("Log one line per request.", group="Logging"),
+        metadata=option("Log one line per request.", group="Logging", common=True),
     )
     lifecycle_hooks: tuple[str, ...] = field(
         default=(),
@@ -299,12 +317,21 @@ class ServerConfig:
             metavar="MODULE:CALLABLE",
         ),
     )
+    use_colors: bool | None = field(
+        default=None,
+        metadata=option(
+            "Colour the level names of the default log format (default: when the log "
+            "goes to a terminal).",
+            group="Logging",
+        ),
+    )
     log_config: str | None = field(
         default=None,
         metadata=option(
             "A logging configuration file (.json dictConfig, .ini/.conf fileConfig, "
             ".yaml if PyYAML is installed).",
             group="Logging",
+            common=True,
         ),
     )
 
@@ -315,11 +342,12 @@ class ServerConfig:
             "Serve HTTPS (TLS 1.2 or later) with this PEM certificate (chain); "
             "the key may be in the same file.",
             group="TLS",
+            common=True,
         ),
     )
     ssl_keyfile: str | None = field(
         default=None,
-        metadata=option("The PEM private key of --ssl-certfile.", group="TLS"),
+        metadata=option("The PEM private key of --ssl-certfile.", group="TLS", common=True),
     )
     ssl_keyfile_password: str | None = field(
         default=None,
@@ -340,6 +368,7 @@ class ServerConfig:
             "Client certificates: 'none' not asked for, 'optional' verified when sent, "
             "'required' (mutual TLS) refuses clients without a valid one.",
             group="TLS",
+            value_aliases={"0": "none", "1": "optional", "2": "required"},
         ),
     )
     ssl_ciphers: str | None = field(
@@ -409,6 +438,17 @@ class ServerConfig:
         ),
     )
 
+    # --- HTTP/1.1 ----------------------------------------------------------
+    http: HTTPChoice = field(
+        default="auto",
+        metadata=option(
+            "HTTP/1.1 implementation. Pounce has one (h11's rules, with a fast path for "
+            "common requests); Uvicorn's names for its own are accepted and mean it.",
+            group="HTTP",
+            value_aliases={"h11": "auto", "httptools": "auto", "zttp": "auto"},
+        ),
+    )
+
     # --- response headers --------------------------------------------------
     server_header: bool = field(
         default=True,
@@ -432,7 +472,9 @@ class ServerConfig:
     timeout_keep_alive: float = field(
         default=5.0,
         metadata=option(
-            "Close a keep-alive connection after this many idle seconds.", group="Timeouts"
+            "Close a keep-alive connection after this many idle seconds.",
+            group="Timeouts",
+            common=True,
         ),
     )
     timeout_request_header: float = field(
@@ -467,13 +509,18 @@ class ServerConfig:
         metadata=option(
             "On shutdown, wait this many seconds for in-flight requests before cancelling them.",
             group="Timeouts",
+            common=True,
         ),
     )
 
     # --- limits ------------------------------------------------------------
     limit_request_line: int = field(
         default=8190,
-        metadata=option("Maximum bytes in a request line; longer gets 414.", group="Limits"),
+        metadata=option(
+            "Maximum bytes in a request line; longer gets 414. At most "
+            "--limit-request-header-size (a larger value is lowered to it).",
+            group="Limits",
+        ),
     )
     limit_request_headers: int = field(
         default=100,
@@ -825,6 +872,12 @@ class ServerConfig:
             "requests are served as plain HTTP, with a note in the log), 'on' requires "
             "it, 'off' never upgrades.",
             group="WebSocket",
+            value_aliases={
+                "none": "off",
+                "websockets": "on",
+                "websockets-sansio": "on",
+                "wsproto": "on",
+            },
         ),
     )
     ws_max_size: int = field(
@@ -849,6 +902,14 @@ class ServerConfig:
             group="WebSocket",
         ),
     )
+    ws_max_queue: int = field(
+        default=32,
+        metadata=option(
+            "Stop reading from a WebSocket client while this many of its messages wait "
+            "for the app (or 1 MiB of them); read again once a quarter as many wait.",
+            group="WebSocket",
+        ),
+    )
     ws_per_message_deflate: bool = field(
         default=True,
         metadata=option(
@@ -870,7 +931,12 @@ class ServerConfig:
         # the instance stays hashable and immutable all the way down. A lone
         # string is read as on the command line: split only where the option
         # has a separator (a header value may contain commas).
+        # A choice may be given by another name of its value (Uvicorn's:
+        # ws="wsproto", ssl_cert_reqs=ssl.CERT_REQUIRED): stored as our own.
         for spec in config_options():
+            if spec.kind == "choice" and spec.value_aliases:
+                value = getattr(self, spec.name)
+                object.__setattr__(self, spec.name, spec.canonical(value))
             if spec.kind != "list":
                 continue
             value = getattr(self, spec.name)
@@ -885,6 +951,10 @@ class ServerConfig:
                     ) from None
             object.__setattr__(self, spec.name, value)
         _validate(self)
+        # A request line is part of the head, so the head's limit bounds it
+        # too; Uvicorn users set only the head's (--h11-max-incomplete-event-size).
+        if self.limit_request_line > self.limit_request_header_size:
+            object.__setattr__(self, "limit_request_line", self.limit_request_header_size)
 
     def replace(self, **changes: Any) -> ServerConfig:
         """A copy with some settings changed (validated like a new instance)."""
@@ -902,9 +972,10 @@ class ServerConfig:
         return tuple(pairs)
 
 
-def _check(condition: bool, message: str) -> None:
+def _check(condition: bool, template: str, **values: object) -> None:
+    """Refuse the config unless ``condition``; ``template`` names settings as ``{field}``."""
     if not condition:
-        raise ValueError(message)
+        raise InvalidSetting(template, **values)
 
 
 def _positive_number(value: object) -> bool:
@@ -919,38 +990,46 @@ def _positive_number(value: object) -> bool:
 def _validate(config: ServerConfig) -> None:
     for spec in config_options():
         value = getattr(config, spec.name)
+        field_ref = "{" + spec.name + "}"
         if value is None and spec.optional:
             continue
         if spec.kind == "bool":
-            _check(isinstance(value, bool), f"{spec.name} must be true or false, got {value!r}")
+            _check(
+                isinstance(value, bool), field_ref + " must be true or false, got {v!r}", v=value
+            )
         elif spec.kind == "int":
             _check(
                 isinstance(value, int) and not isinstance(value, bool),
-                f"{spec.name} must be an integer, got {value!r}",
+                field_ref + " must be an integer, got {v!r}",
+                v=value,
             )
         elif spec.kind == "str":
-            _check(isinstance(value, str), f"{spec.name} must be a string, got {value!r}")
+            _check(isinstance(value, str), field_ref + " must be a string, got {v!r}", v=value)
         elif spec.kind == "choice":
             _check(
                 value in spec.choices,
-                f"{spec.name} must be one of {', '.join(spec.choices)}, got {value!r}",
+                field_ref + " must be one of {choices}, got {v!r}",
+                choices=", ".join(spec.accepted),
+                v=value,
             )
         elif spec.kind == "list":
             _check(
                 all(isinstance(v, str) for v in value),
-                f"{spec.name} must be a list of strings, got {value!r}",
+                field_ref + " must be a list of strings, got {v!r}",
+                v=value,
             )
-    _check(0 <= config.port <= 65535, f"port must be in 0..65535, got {config.port}")
+    _check(0 <= config.port <= 65535, "{port} must be in 0..65535, got {v}", v=config.port)
     _check(
         not (config.uds is not None and config.fd is not None),
-        "uds and fd cannot both be given",
+        "{uds} and {fd} cannot both be given",
     )
-    _check(config.fd is None or config.fd >= 0, f"fd must be >= 0, got {config.fd}")
-    _check(config.backlog > 0, f"backlog must be positive, got {config.backlog}")
+    _check(config.fd is None or config.fd >= 0, "{fd} must be >= 0, got {v}", v=config.fd)
+    _check(config.backlog > 0, "{backlog} must be positive, got {v}", v=config.backlog)
     root = config.root_path
     _check(
         root == "" or (root.startswith("/") and not root.endswith("/")),
-        f"root_path must be empty or start with '/' and not end with '/', got {root!r}",
+        "{root_path} must be empty or start with '/' and not end with '/', got {v!r}",
+        v=root,
     )
     for name in (
         "timeout_keep_alive",
@@ -958,14 +1037,19 @@ def _validate(config: ServerConfig) -> None:
         "timeout_flow_control",
         "timeout_graceful_shutdown",
         "ws_close_timeout",
+        "timeout_worker_healthcheck",
+        "reload_delay",
     ):
         value = getattr(config, name)
-        _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
+        _check(
+            _positive_number(value), "{" + name + "} must be positive seconds, got {v!r}", v=value
+        )
     for name in ("ws_ping_interval", "ws_ping_timeout", "timeout_request"):
         value = getattr(config, name)
         _check(
             value is None or _positive_number(value),
-            f"{name} must be positive seconds or none, got {value!r}",
+            "{" + name + "} must be positive seconds or none, got {v!r}",
+            v=value,
         )
     for name in (
         "limit_request_line",
@@ -973,38 +1057,39 @@ def _validate(config: ServerConfig) -> None:
         "limit_request_header_size",
         "limit_request_body",
         "ws_max_size",
+        "ws_max_queue",
     ):
-        _check(getattr(config, name) > 0, f"{name} must be positive, got {getattr(config, name)}")
-    _check(
-        config.limit_request_line <= config.limit_request_header_size,
-        "limit_request_line cannot exceed limit_request_header_size",
-    )
+        value = getattr(config, name)
+        _check(value > 0, "{" + name + "} must be positive, got {v}", v=value)
     _validate_tls(config)
     streams = config.http2_max_concurrent_streams
     _check(
         1 <= streams <= 2**31 - 1,
-        f"http2_max_concurrent_streams must be positive, got {streams}",
+        "{http2_max_concurrent_streams} must be positive, got {v}",
+        v=streams,
     )
     _validate_http3(config)
     window = config.http2_initial_window_size
     _check(
         65535 <= window <= 2**31 - 1,
-        f"http2_initial_window_size must be in 65535..2147483647, got {window}",
+        "{http2_initial_window_size} must be in 65535..2147483647, got {v}",
+        v=window,
     )
     _check(
         0 <= config.workers <= _MAX_WORKERS,
-        f"workers must be in 0..{_MAX_WORKERS} (0 = one per CPU), got {config.workers}",
+        "{workers} must be in 0..{most} (0 = one per CPU), got {v}",
+        most=_MAX_WORKERS,
+        v=config.workers,
     )
-    for name in ("timeout_worker_healthcheck", "reload_delay"):
-        value = getattr(config, name)
-        _check(_positive_number(value), f"{name} must be positive seconds, got {value!r}")
     _check(
         config.limit_connections is None or config.limit_connections > 0,
-        f"limit_connections must be positive, got {config.limit_connections}",
+        "{limit_connections} must be positive, got {v}",
+        v=config.limit_connections,
     )
     _check(
         config.limit_max_requests is None or config.limit_max_requests > 0,
-        f"limit_max_requests must be positive, got {config.limit_max_requests}",
+        "{limit_max_requests} must be positive, got {v}",
+        v=config.limit_max_requests,
     )
     _check(
         config.limit_max_memory is None or config.limit_max_memory > 0,
@@ -1016,22 +1101,25 @@ def _validate(config: ServerConfig) -> None:
     )
     _check(
         config.limit_max_requests_jitter >= 0,
-        f"limit_max_requests_jitter must be >= 0, got {config.limit_max_requests_jitter}",
+        "{limit_max_requests_jitter} must be >= 0, got {v}",
+        v=config.limit_max_requests_jitter,
     )
     _check(
         config.worker_mode != "interpreter" or _interpreters_available(),
-        "worker_mode='interpreter' needs CPython 3.14 or later (concurrent.interpreters, "
-        f"PEP 734); this is Python {sys.version.split()[0]}",
+        "{worker_mode} interpreter needs CPython 3.14 or later (concurrent.interpreters, "
+        "PEP 734); this is Python {version}",
+        version=sys.version.split()[0],
     )
     _check(
         not (config.worker_mode == "interpreter" and config.loop == "uvloop"),
-        "worker_mode='interpreter' cannot use loop='uvloop': uvloop does not support "
+        "{worker_mode} interpreter cannot use {loop} uvloop: uvloop does not support "
         "subinterpreters",
     )
     health = config.health_path
     _check(
         health is None or (health.startswith("/") and health.isascii() and " " not in health),
-        f"health_path must be an ASCII path starting with '/', got {health!r}",
+        "{health_path} must be an ASCII path starting with '/', got {v!r}",
+        v=health,
     )
     for entry in config.forwarded_allow_ips:
         if entry in ("*", "unix:"):
@@ -1039,19 +1127,25 @@ def _validate(config: ServerConfig) -> None:
         try:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
-            raise ValueError(
-                f"forwarded_allow_ips: {entry!r} is not an IP address or network"
+            raise InvalidSetting(
+                "{forwarded_allow_ips}: {v!r} is not an IP address or network", v=entry
             ) from None
     for item in config.headers:
         name, sep, value = item.partition(":")
-        _check(bool(sep) and bool(name.strip()), f"header {item!r} must look like 'Name: value'")
+        _check(
+            bool(sep) and bool(name.strip()),
+            "{headers} {v!r} must look like 'Name: value'",
+            v=item,
+        )
         _check(
             all(33 <= ord(c) <= 126 and c not in '"(),/:;<=>?@[\\]{}' for c in name.strip()),
-            f"header name {name.strip()!r} is not a valid token",
+            "{headers} name {v!r} is not a valid token",
+            v=name.strip(),
         )
         _check(
             all(c == "\t" or 32 <= ord(c) <= 126 or 128 <= ord(c) <= 255 for c in value),
-            f"header value {value.strip()!r} has control characters",
+            "{headers} value {v!r} has control characters",
+            v=value.strip(),
         )
     _validate_batteries(config)
 
@@ -1081,117 +1175,140 @@ def _validate_batteries(config: ServerConfig) -> None:
     """
     _check(
         config.compression_min_size >= 0,
-        f"compression_min_size must be >= 0, got {config.compression_min_size}",
+        "{compression_min_size} must be >= 0, got {v}",
+        v=config.compression_min_size,
     )
     _check(
         1 <= config.compression_gzip_level <= 9,
-        f"compression_gzip_level must be in 1..9, got {config.compression_gzip_level}",
+        "{compression_gzip_level} must be in 1..9, got {v}",
+        v=config.compression_gzip_level,
     )
     # Levels above 19 need a window larger than the 8 MiB an HTTP client must
     # accept (RFC 9659 §3).
     _check(
         1 <= config.compression_zstd_level <= 19,
-        f"compression_zstd_level must be in 1..19, got {config.compression_zstd_level}",
+        "{compression_zstd_level} must be in 1..19, got {v}",
+        v=config.compression_zstd_level,
     )
     for entry in config.static:
         prefix, sep, directory = entry.partition("=")
         _check(
             bool(sep) and bool(directory.strip()),
-            f"static {entry!r} must look like '/prefix=directory'",
+            "{static}: {v!r} must look like '/prefix=directory'",
+            v=entry,
         )
         prefix = prefix.strip()
         _check(
             _is_path(prefix) and (prefix == "/" or not prefix.endswith("/")),
-            f"static prefix {prefix!r} must start with '/' and not end with '/'",
+            "{static} prefix {v!r} must start with '/' and not end with '/'",
+            v=prefix,
         )
     for name in config.static_index:
         _check(
             bool(name) and "/" not in name and "\\" not in name and name not in (".", ".."),
-            f"static_index {name!r} must be a plain file name",
+            "{static_index}: {v!r} must be a plain file name",
+            v=name,
         )
     _check(
         config.static_max_age is None or config.static_max_age >= 0,
-        f"static_max_age must be >= 0, got {config.static_max_age}",
+        "{static_max_age} must be >= 0, got {v}",
+        v=config.static_max_age,
     )
     for path in config.middleware:
         module, sep, attribute = path.partition(":")
         _check(
             bool(sep) and bool(module) and bool(attribute),
-            f"middleware {path!r} must look like 'module:factory'",
+            "{middleware}: {v!r} must look like 'module:factory'",
+            v=path,
         )
     for origin in config.cors_allow_origins:
         _check(
             origin == "*" or ("://" in origin and not origin.endswith("/")),
-            f"cors_allow_origins: {origin!r} must be '*' or scheme://host[:port]",
+            "{cors_allow_origins}: {v!r} must be '*' or scheme://host[:port]",
+            v=origin,
         )
     for name in ("cors_allow_methods", "cors_allow_headers", "cors_expose_headers"):
         for item in getattr(config, name):
-            _check(item == "*" or _is_token(item), f"{name}: {item!r} is not a valid token")
-    _check(config.cors_max_age >= 0, f"cors_max_age must be >= 0, got {config.cors_max_age}")
-    _check(config.hsts_max_age >= 0, f"hsts_max_age must be >= 0, got {config.hsts_max_age}")
+            _check(
+                item == "*" or _is_token(item),
+                "{" + name + "}: {v!r} is not a valid token",
+                v=item,
+            )
+    _check(config.cors_max_age >= 0, "{cors_max_age} must be >= 0, got {v}", v=config.cors_max_age)
+    _check(config.hsts_max_age >= 0, "{hsts_max_age} must be >= 0, got {v}", v=config.hsts_max_age)
     csp = config.content_security_policy
     _check(
         csp is None or (bool(csp.strip()) and _is_field_value(csp)),
-        "content_security_policy must be a non-empty header value",
+        "{content_security_policy} must be a non-empty header value",
     )
     _check(
         _is_token(config.request_id_header),
-        f"request_id_header {config.request_id_header!r} is not a valid header name",
+        "{request_id_header} {v!r} is not a valid header name",
+        v=config.request_id_header,
     )
     if config.rate_limit is None:
-        _check(config.rate_limit_burst is None, "rate_limit_burst needs rate_limit")
+        _check(config.rate_limit_burst is None, "{rate_limit_burst} needs {rate_limit}")
     else:
         _check(
             _positive_number(config.rate_limit),
-            f"rate_limit must be a positive number of requests per second, "
-            f"got {config.rate_limit!r}",
+            "{rate_limit} must be a positive number of requests per second, got {v!r}",
+            v=config.rate_limit,
         )
     _check(
         config.rate_limit_burst is None or config.rate_limit_burst >= 1,
-        f"rate_limit_burst must be >= 1, got {config.rate_limit_burst}",
+        "{rate_limit_burst} must be >= 1, got {v}",
+        v=config.rate_limit_burst,
     )
     _check(
         config.rate_limit_key_header is None or _is_token(config.rate_limit_key_header),
-        f"rate_limit_key_header {config.rate_limit_key_header!r} is not a valid header name",
+        "{rate_limit_key_header} {v!r} is not a valid header name",
+        v=config.rate_limit_key_header,
     )
     store = config.rate_limit_store
     _check(
         store == "memory" or store.startswith(("redis://", "rediss://", "unix://")),
-        f"rate_limit_store must be 'memory' or a redis:// URL, got {store!r}",
+        "{rate_limit_store} must be 'memory' or a redis:// URL, got {v!r}",
+        v=store,
     )
     _check(
         config.rate_limit_max_keys >= 1,
-        f"rate_limit_max_keys must be >= 1, got {config.rate_limit_max_keys}",
+        "{rate_limit_max_keys} must be >= 1, got {v}",
+        v=config.rate_limit_max_keys,
     )
     if config.limit_concurrency is None:
-        _check(config.limit_queue is None, "limit_queue needs limit_concurrency")
+        _check(config.limit_queue is None, "{limit_queue} needs {limit_concurrency}")
     else:
         _check(
             config.limit_concurrency >= 1,
-            f"limit_concurrency must be >= 1, got {config.limit_concurrency}",
+            "{limit_concurrency} must be >= 1, got {v}",
+            v=config.limit_concurrency,
         )
     _check(
         config.limit_queue is None or config.limit_queue >= 0,
-        f"limit_queue must be >= 0, got {config.limit_queue}",
+        "{limit_queue} must be >= 0, got {v}",
+        v=config.limit_queue,
     )
     _check(
         _positive_number(config.limit_queue_timeout),
-        f"limit_queue_timeout must be positive seconds, got {config.limit_queue_timeout!r}",
+        "{limit_queue_timeout} must be positive seconds, got {v!r}",
+        v=config.limit_queue_timeout,
     )
     _check(
         _is_path(config.metrics_path),
-        f"metrics_path must start with '/', got {config.metrics_path!r}",
+        "{metrics_path} must start with '/', got {v!r}",
+        v=config.metrics_path,
     )
     if config.metrics_bind is not None:
         _, sep, port = config.metrics_bind.rpartition(":")
         _check(
             bool(sep) and port.isdigit() and 0 <= int(port) <= 65535,
-            f"metrics_bind must look like HOST:PORT, got {config.metrics_bind!r}",
+            "{metrics_bind} must look like HOST:PORT, got {v!r}",
+            v=config.metrics_bind,
         )
     dsn = config.sentry_dsn
     _check(
         dsn is None or dsn.startswith(("http://", "https://")),
-        "sentry_dsn must be an http:// or https:// URL",
+        "{sentry_dsn} must be an http:// or https:// URL",
     )
 
 
@@ -1209,23 +1326,24 @@ def _validate_http3(config: ServerConfig) -> None:
     streams = config.http3_max_concurrent_streams
     _check(
         1 <= streams <= 2**16,
-        f"http3_max_concurrent_streams must be in 1..65536, got {streams}",
+        "{http3_max_concurrent_streams} must be in 1..65536, got {v}",
+        v=streams,
     )
     if not config.http3:
         return
     _check(
         config.ssl_certfile is not None,
-        "http3 needs TLS: QUIC is always encrypted, give ssl_certfile (and ssl_keyfile)",
+        "{http3} needs TLS: QUIC is always encrypted, give {ssl_certfile} (and {ssl_keyfile})",
     )
     _check(
         config.uds is None and config.fd is None,
-        "http3 needs a host and port to bind a UDP socket (not uds or fd)",
+        "{http3} needs a host and port to bind a UDP socket (not {uds} or {fd})",
     )
     # The QUIC handshake does not ask for client certificates: HTTP/3 must not
     # become a way around mutual TLS.
     _check(
         config.ssl_cert_reqs == "none",
-        "http3 cannot be combined with ssl_cert_reqs (client certificates over QUIC "
+        "{http3} cannot be combined with {ssl_cert_reqs} (client certificates over QUIC "
         "are not supported)",
     )
 
@@ -1234,11 +1352,14 @@ def _validate_tls(config: ServerConfig) -> None:
     """Settings that only make sense together; the files are read at start-up."""
     if config.ssl_certfile is None:
         for name in ("ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_ciphers"):
-            _check(getattr(config, name) is None, f"{name} needs ssl_certfile (TLS is off)")
-        _check(config.ssl_cert_reqs == "none", "ssl_cert_reqs needs ssl_certfile (TLS is off)")
+            _check(
+                getattr(config, name) is None, "{" + name + "} needs {ssl_certfile} (TLS is off)"
+            )
+        _check(config.ssl_cert_reqs == "none", "{ssl_cert_reqs} needs {ssl_certfile} (TLS is off)")
     _check(
         config.ssl_cert_reqs == "none" or config.ssl_ca_certs is not None,
-        f"ssl_cert_reqs={config.ssl_cert_reqs} needs ssl_ca_certs to verify client certificates",
+        "{ssl_cert_reqs} {v} needs {ssl_ca_certs} to verify client certificates",
+        v=config.ssl_cert_reqs,
     )
 
 

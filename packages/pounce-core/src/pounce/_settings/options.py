@@ -9,12 +9,21 @@ those declarations by :func:`option_specs`, so a new setting is one new field.
 from __future__ import annotations
 
 import dataclasses
+import string
 import types
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["FeatureUnavailable", "OptionKind", "OptionSpec", "option", "option_specs"]
+__all__ = [
+    "FeatureUnavailable",
+    "InvalidSetting",
+    "OptionKind",
+    "OptionSpec",
+    "option",
+    "option_specs",
+]
 
 _METADATA_KEY = "pounce.option"
 
@@ -29,6 +38,31 @@ class FeatureUnavailable(ValueError):
         super().__init__(f"{flag} needs {self.requirement}: pip install '{self.requirement}'")
 
 
+class InvalidSetting(ValueError):
+    """A setting's value (or a combination of settings) that ``ServerConfig`` refuses.
+
+    The message is a template naming every setting it speaks of as
+    ``{field_name}``: ``str()`` fills in the field names (what ``pounce.run()``
+    keywords and config-file keys are called), and :meth:`render` fills in
+    whatever the user typed instead (the command line names flags).
+    """
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template = template
+        self.values = values
+        super().__init__(self.render(lambda name: name))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The settings the message names, in order."""
+        names = [name for _, name, _, _ in string.Formatter().parse(self.template) if name]
+        return tuple(dict.fromkeys(name for name in names if name not in self.values))
+
+    def render(self, name_of: Callable[[str], str]) -> str:
+        """The message with each setting called ``name_of(field_name)``."""
+        return self.template.format(**{name: name_of(name) for name in self.fields}, **self.values)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _OptionInfo:
     help: str
@@ -40,6 +74,9 @@ class _OptionInfo:
     secret: bool
     feature: str | None
     extra: str | None
+    value_aliases: Mapping[str, str]
+    env: tuple[str, ...]
+    common: bool
 
 
 def option(
@@ -53,6 +90,9 @@ def option(
     secret: bool = False,
     feature: str | None = None,
     extra: str | None = None,
+    value_aliases: Mapping[str, str] | None = None,
+    env: tuple[str, ...] = (),
+    common: bool = False,
 ) -> dict[str, Any]:
     """Field metadata declaring a setting.
 
@@ -68,6 +108,14 @@ def option(
     is the pounce-extras install extra it needs (``None``: none). Using such
     a setting without its plugin installed stops start-up with the ``pip
     install`` line to run.
+
+    ``value_aliases`` maps other names of a choice's values onto them (the
+    values Uvicorn uses for the same setting: ``--ws wsproto`` is ``on``);
+    they are accepted wherever a value is (flags, files, environment,
+    ``pounce.run()``). ``env`` names conventional environment variables read
+    for the setting besides ``POUNCE_<NAME>`` and below it (``WEB_CONCURRENCY``
+    for the workers). ``common`` settings are those ``pounce --help`` shows;
+    ``pounce --help-all`` shows every one.
     """
     info = _OptionInfo(
         help=help,
@@ -79,6 +127,9 @@ def option(
         secret=secret,
         feature=feature,
         extra=extra,
+        value_aliases=types.MappingProxyType(dict(value_aliases or {})),
+        env=env,
+        common=common,
     )
     return {_METADATA_KEY: info}
 
@@ -101,6 +152,21 @@ class OptionSpec:
     secret: bool
     feature: str | None = None
     extra: str | None = None
+    value_aliases: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
+    env: tuple[str, ...] = ()
+    common: bool = False
+
+    def canonical(self, value: Any) -> Any:
+        """A choice given by one of its other names (or Uvicorn's number) as its own name."""
+        if self.kind != "choice" or not self.value_aliases:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(int(value))  # ssl.CERT_REQUIRED is 2
+        if isinstance(value, str):
+            return self.value_aliases.get(value, value)
+        return value
 
     def parse(self, text: str) -> Any:
         """Convert one textual value (a flag argument, an environment variable)."""
@@ -125,16 +191,22 @@ class OptionSpec:
             except ValueError:
                 raise ValueError(f"{self.flag}: expected a number, got {text!r}") from None
         if self.kind == "choice":
-            if text not in self.choices:
+            value = self.canonical(text)
+            if value not in self.choices:
                 raise ValueError(
-                    f"{self.flag}: expected one of {', '.join(self.choices)}, got {text!r}"
+                    f"{self.flag}: expected one of {', '.join(self.accepted)}, got {text!r}"
                 )
-            return text
+            return value
         if self.kind == "list":
             if self.separator is None:
                 return (text,)
             return tuple(part.strip() for part in text.split(self.separator) if part.strip())
         return text
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """Every value a choice accepts: its own, then the other names of them."""
+        return (*self.choices, *(a for a in self.value_aliases if a not in self.choices))
 
 
 def _classify(hint: Any) -> tuple[OptionKind, bool, tuple[str, ...]]:
@@ -189,6 +261,9 @@ def option_specs(config_cls: type) -> tuple[OptionSpec, ...]:
                 secret=info.secret,
                 feature=info.feature,
                 extra=info.extra,
+                value_aliases=info.value_aliases,
+                env=info.env,
+                common=info.common,
             )
         )
     return tuple(specs)

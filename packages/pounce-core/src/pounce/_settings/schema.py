@@ -21,7 +21,12 @@ _SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 def _property(spec: OptionSpec) -> dict[str, Any]:
     prop: dict[str, Any]
     if spec.kind == "choice":
-        prop = {"type": "string", "enum": list(spec.choices)}
+        # The other names of the values are accepted in a file too (Uvicorn's:
+        # ws = "wsproto", ssl_cert_reqs = 2).
+        numbers = [int(alias) for alias in spec.value_aliases if alias.isdigit()]
+        prop = {"enum": [*spec.accepted, *numbers]}
+        if not numbers:
+            prop = {"type": "string", **prop}
     elif spec.kind == "list":
         prop = {"type": "array", "items": {"type": "string"}}
         if spec.separator is not None:

@@ -3,7 +3,9 @@
 Every :class:`ServerConfig` field can be set in four places; a later one
 overrides an earlier one:
 
-1. the field's default;
+1. the field's default, or a conventional environment variable some
+   settings honour as their default (``WEB_CONCURRENCY`` for the workers,
+   ``FORWARDED_ALLOW_IPS``: names other servers read too);
 2. a config file: ``pounce.toml`` (settings at its top level) or the
    ``[tool.pounce]`` table of ``pyproject.toml``, found in the working
    directory (``pounce.toml`` first), or named with ``--config PATH`` /
@@ -20,7 +22,10 @@ setting are ignored (other tools share the prefix).
 
 The result is a plain ``dict`` of options for ``ServerConfig(**options)``
 (which then validates the combination) and, for ``pounce config show``, the
-source of every value.
+source of every value. :meth:`ResolvedSettings.build` makes the config and,
+when it is refused, says so in the user's words: each setting is called what
+the user set it as (the flag typed, the variable, the file's key), and one
+left at its default by its flag.
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pounce._settings.config import config_options
-from pounce._settings.options import OptionSpec
+from pounce._settings.config import ServerConfig, config_options
+from pounce._settings.options import InvalidSetting, OptionSpec
 
 __all__ = [
     "CONFIG_ENV",
@@ -51,7 +56,9 @@ __all__ = [
 
 CONFIG_ENV = "POUNCE_CONFIG"
 _ENV_PREFIX = "POUNCE_"
+_ENV_SOURCE = "env "
 _EXTRA_KEYS = ("app",)
+_SPECS = {spec.name: spec for spec in config_options()}
 
 
 class ConfigFileError(ValueError):
@@ -71,6 +78,27 @@ class ResolvedSettings:
     app: str | None
     app_source: str | None
     file: Path | None
+
+    def name_of(self, field_name: str) -> str:
+        """What the user calls a setting: the flag typed, the variable set, the file's
+        key; for a setting left at its default, its flag."""
+        source = self.sources.get(field_name)
+        if source is None:
+            spec = _SPECS.get(field_name)
+            return field_name if spec is None else spec.flag
+        if source.startswith("--"):
+            return source
+        if source.startswith(_ENV_SOURCE):
+            return source.removeprefix(_ENV_SOURCE)
+        return field_name  # a config file's key
+
+    def build(self) -> ServerConfig:
+        """``ServerConfig(**options)``; a refusal is re-raised as a
+        :class:`ConfigFileError` naming the settings as :meth:`name_of` does."""
+        try:
+            return ServerConfig(**self.options)
+        except InvalidSetting as exc:
+            raise ConfigFileError(exc.render(self.name_of)) from None
 
 
 def env_name(spec: OptionSpec) -> str:
@@ -127,6 +155,7 @@ def _from_toml(spec: OptionSpec, value: object, where: str) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     elif spec.kind == "choice":
+        value = spec.canonical(value)
         if isinstance(value, str) and value in spec.choices:
             return value
     elif spec.kind == "list":
@@ -195,15 +224,22 @@ def _from_env(spec: OptionSpec, text: str, name: str) -> Any:
         raise ConfigFileError(f"{name}: {message}") from None
 
 
-def read_environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Settings from ``POUNCE_*`` variables, and the variable each came from."""
+def read_environment(
+    environ: Mapping[str, str], *, conventional: bool = False
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Settings from ``POUNCE_*`` variables, and the variable each came from.
+
+    With ``conventional``, from the other variables some settings honour
+    instead (``WEB_CONCURRENCY``): the first one set counts.
+    """
     options: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for spec in config_options():
-        name = env_name(spec)
-        if name in environ:
-            options[spec.name] = _from_env(spec, environ[name], name)
-            sources[spec.name] = f"env {name}"
+        for name in spec.env if conventional else (env_name(spec),):
+            if name in environ:
+                options[spec.name] = _from_env(spec, environ[name], name)
+                sources[spec.name] = _ENV_SOURCE + name
+                break
     return options, sources
 
 
@@ -214,18 +250,20 @@ def resolve_settings(
     config_path: str | None = None,
     directory: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    cli_sources: Mapping[str, str] | None = None,
 ) -> ResolvedSettings:
-    """Merge defaults < file < environment < ``cli`` (only what was given).
+    """Merge defaults < conventional variables < file < ``POUNCE_*`` < ``cli``
+    (only what was given).
 
     ``config_path`` (or ``POUNCE_CONFIG``) names the file; otherwise one is
-    looked for in ``directory`` (the working directory).
+    looked for in ``directory`` (the working directory). ``cli_sources`` says
+    which flag gave a ``cli`` value when it was not the setting's own (an alias).
     """
     environ = os.environ if environ is None else environ
     directory = Path.cwd() if directory is None else directory
     named = config_path or environ.get(CONFIG_ENV) or None
     path = Path(named) if named else find_config_file(directory)
-    options: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    options, sources = read_environment(environ, conventional=True)
     app, app_source = None, None
     if path is not None:
         file_options, app = read_config_file(path)
@@ -237,10 +275,11 @@ def resolve_settings(
     sources.update(env_sources)
     if "POUNCE_APP" in environ:
         app, app_source = environ["POUNCE_APP"], "env POUNCE_APP"
-    flags = {spec.name: spec.flag for spec in config_options()}
     for name, value in cli.items():
         options[name] = value
-        sources[name] = flags.get(name, name)
+        sources[name] = (cli_sources or {}).get(name) or (
+            _SPECS[name].flag if name in _SPECS else name
+        )
     if cli_app is not None:
         app, app_source = cli_app, "command line"
     return ResolvedSettings(
