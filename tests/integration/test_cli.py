@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import socket
 import textwrap
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pounce import config_options
 from support.raw import RawConnection
 from support.servers import run_pounce
 
@@ -53,11 +55,21 @@ def test_version():
     assert err == ""
 
 
-def test_help_lists_options():
-    code, out, _ = run_pounce("--help")
+def test_help_lists_the_common_options_and_help_all_every_one():
+    code, out, _ = run_pounce("--help", env={"COLUMNS": "80"})
     assert code == 0
-    for flag in ("--port", "--uds", "--root-path", "--limit-request-body", "--header"):
+    for flag in ("--port", "--uds", "--root-path", "--workers", "--reload", "--help-all"):
         assert flag in out
+    assert "--limit-request-body" not in out
+    assert len(out.splitlines()) < 120
+    code, out_all, _ = run_pounce("--help-all", env={"COLUMNS": "80"})
+    assert code == 0
+    for spec in config_options():
+        # Whole, never cut, at 80 columns.
+        assert re.search(rf"^  {re.escape(spec.flag)}\b", out_all, re.MULTILINE), spec.flag
+    for text in (out, out_all):
+        assert max(len(line) for line in text.splitlines()) <= 80
+        assert "\u2026" not in text  # no ellipsis: nothing was cut
 
 
 # ------------------------------------------------------------ load errors
@@ -82,17 +94,37 @@ def test_missing_parent_package_is_named(tmp_path):
     assert 'Could not import module "no_such_pkg.app": no package "no_such_pkg".' in line
 
 
+def _error_and_traceback(err: str) -> tuple[str, list[str]]:
+    """The CLI's failure output for an error in the app's own code: one logged
+    line, then the traceback of the user's code, once."""
+    first, *rest = [line for line in err.splitlines() if line.strip()]
+    assert rest[0] == "Traceback (most recent call last):", err
+    assert err.count("Traceback (most recent call last):") == 1, err
+    return first, rest
+
+
 def test_module_whose_import_fails_names_the_real_cause(tmp_path):
     (tmp_path / "broken.py").write_text("import a_dependency_that_is_not_installed\n")
-    (tmp_path / "raising.py").write_text("raise RuntimeError('bad settings')\n")
+    (tmp_path / "raising.py").write_text(
+        "def load_settings():\n    raise RuntimeError('bad settings')\n\nload_settings()\n"
+    )
     code, _, err = run_pounce("broken:app", "--port", "0", cwd=tmp_path)
     assert code == 1
-    line = _one_error_line(err)
+    line, traceback = _error_and_traceback(err)
     assert 'Error importing module "broken"' in line
     assert "a_dependency_that_is_not_installed" in line
+    assert f'  File "{tmp_path / "broken.py"}", line 1, in <module>' in traceback
     code, _, err = run_pounce("raising:app", "--port", "0", cwd=tmp_path)
     assert code == 1
-    assert "RuntimeError: bad settings" in _one_error_line(err)
+    line, traceback = _error_and_traceback(err)
+    assert 'Error importing module "raising": RuntimeError: bad settings' in line
+    # The user's file and lines, and nothing of importlib or Pounce.
+    frames = [entry.strip() for entry in traceback if entry.startswith("  File ")]
+    assert frames == [
+        f'File "{tmp_path / "raising.py"}", line 4, in <module>',
+        f'File "{tmp_path / "raising.py"}", line 2, in load_settings',
+    ]
+    assert traceback[-1] == "RuntimeError: bad settings"
 
 
 def test_missing_attribute():
@@ -164,11 +196,14 @@ def test_bad_option_value(args, expected):
     ("args", "expected"),
     [
         (["--port", "70000"], "port must be in 0..65535"),
-        (["--timeout-keep-alive", "-1"], "timeout_keep_alive must be positive"),
-        (["--limit-request-body", "0"], "limit_request_body must be positive"),
+        (["--timeout-keep-alive", "-1"], "--timeout-keep-alive must be positive"),
+        (["--limit-request-body", "0"], "--limit-request-body must be positive"),
+        (["--h11-max-incomplete-event-size", "0"], "--h11-max-incomplete-event-size must be"),
+        (["--limit-queue", "5"], "--limit-queue needs --limit-concurrency"),
+        (["--ssl-keyfile", "k.pem"], "--ssl-keyfile needs --ssl-certfile (TLS is off)"),
         (["--header", "no colon here"], "must look like 'Name: value'"),
         (["--forwarded-allow-ips", "not-an-ip"], "is not an IP address"),
-        (["--root-path", "api/"], "root_path must be empty or start with '/'"),
+        (["--root-path", "api/"], "--root-path must be empty or start with '/'"),
     ],
 )
 def test_invalid_setting(args, expected):

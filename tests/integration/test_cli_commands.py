@@ -91,14 +91,14 @@ def test_check_reports_every_problem_with_status_1():
     assert code == 1
     assert 'FAIL  app: Attribute "missing" not found' in out
     assert f"FAIL  bind: Address 127.0.0.1:{port} is already in use." in out
-    assert "FAIL  hooks: cannot load on_worker_start hook 'support.nowhere:hook'" in out
+    assert "FAIL  worker hooks: cannot load on_worker_start hook 'support.nowhere:hook'" in out
     assert "3 problem(s) found." in out
 
 
 def test_check_reports_an_invalid_setting():
     code, out, _ = run_pounce("check", APP, "--port", "70000")
     assert code == 1
-    assert "FAIL  config: port must be in 0..65535" in out
+    assert "FAIL  config: --port must be in 0..65535" in out
 
 
 def test_info_describes_the_interpreter_and_packages():

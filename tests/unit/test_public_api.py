@@ -80,6 +80,7 @@ PUBLIC_API = {
         "ErrorRenderer",
         "FeatureUnavailable",
         "Finding",
+        "InvalidSetting",
         "LifecycleEvent",
         "Message",
         "OptionSpec",

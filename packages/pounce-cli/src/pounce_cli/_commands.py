@@ -16,8 +16,14 @@ from typing import Annotated, Any
 import typer
 
 import pounce
-from pounce import ServerConfig, config_options, config_schema, preflight, runtime_info
-from pounce_cli._serve import app_parameter, option_parameters, require_app, resolve_from_cli
+from pounce import config_options, config_schema, preflight, runtime_info
+from pounce_cli._serve import (
+    app_parameter,
+    build_config,
+    option_parameters,
+    require_app,
+    resolve_from_cli,
+)
 
 __all__ = ["check_command", "config_schema_command", "config_show_command", "info_command"]
 
@@ -33,21 +39,14 @@ def _json_parameter(help_text: str) -> inspect.Parameter:
     )
 
 
-def _build(options: dict[str, Any]) -> ServerConfig | str:
-    try:
-        return ServerConfig(**options)
-    except (TypeError, ValueError) as exc:
-        return str(exc)
-
-
-def check_command() -> Any:
-    """``pounce check [APP] [OPTIONS]``."""
+def check_command(*, show_all: bool = True) -> Any:
+    """``pounce check [APP] [OPTIONS]``: the checks serving makes, each reported."""
 
     def check(**values: Any) -> None:
         settings = resolve_from_cli(values)
         app = require_app(settings)
         source = f" ({settings.file})" if settings.file is not None else ""
-        config = _build(settings.options)
+        config = build_config(settings)
         if isinstance(config, str):
             typer.echo(f"FAIL  config: {config}{source}")
             raise typer.Exit(1)
@@ -63,11 +62,13 @@ def check_command() -> Any:
         typer.echo("All checks passed.")
 
     check.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [app_parameter(), *option_parameters()]
+        [app_parameter(), *option_parameters(show_all=show_all)]
     )
     check.__doc__ = (
-        "Check that APP can be served: validate the settings, import the app, load the "
-        "hooks, check TLS, and bind and release the address. Exit status 0 when all pass."
+        "Check that APP can be served: validate the settings, run every check serving "
+        "runs (event loop, WebSocket, HTTP/3, the packages settings need, plugins, hooks, "
+        "TLS, workers), import the app, and bind and release the address. Exit status 0 "
+        "when all pass."
     )
     return check
 
@@ -115,14 +116,14 @@ def info_command() -> Any:
     return info
 
 
-def config_show_command() -> Any:
+def config_show_command(*, show_all: bool = True) -> Any:
     """``pounce config show [OPTIONS] [--json]``."""
     secrets = {spec.name for spec in config_options() if spec.secret}
 
     def show(**values: Any) -> None:
         as_json = values.pop("as_json", False)
         settings = resolve_from_cli(values)
-        config = _build(settings.options)
+        config = build_config(settings)
         if isinstance(config, str):
             typer.echo(f"Error: {config}", err=True)
             raise typer.Exit(1)
@@ -151,7 +152,7 @@ def config_show_command() -> Any:
     show.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             app_parameter(),
-            *option_parameters(),
+            *option_parameters(show_all=show_all),
             _json_parameter("Print the settings as JSON."),
         ]
     )

@@ -7,13 +7,15 @@ restates a setting. Each option is built from an
 value arrives as text that :meth:`OptionSpec.parse` converts, the same parser
 files and environment variables use. An option left off the command line is
 ``None`` here, so only what the user typed overrides the defaults.
+
+Another flag for a setting (``--h11-max-incomplete-event-size``, Uvicorn's
+name) is an option of its own, hidden from help, so that an error can name
+the flag the user actually typed.
 """
 
 from __future__ import annotations
 
 import inspect
-import platform
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -23,66 +25,104 @@ from pounce import (
     ConfigFileError,
     OptionSpec,
     ResolvedSettings,
+    ServerConfig,
     config_options,
     resolve_settings,
 )
+from pounce_cli._version import version_line
 
 __all__ = [
     "COMMANDS_EPILOG",
     "app_parameter",
+    "build_config",
     "option_parameters",
     "require_app",
     "resolve_from_cli",
     "serve_command",
 ]
 
+_ALIAS_SEPARATOR = "__as__"
 
-def _version_callback(value: bool) -> None:
+
+def _version_callback(value: bool | None) -> None:
     if value:
-        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-        typer.echo(
-            f"Pounce {pounce.__version__} on {platform.python_implementation()} "
-            f"{platform.python_version()} ({'GIL enabled' if gil else 'free-threaded'})"
-        )
+        typer.echo(version_line())
         raise typer.Exit()
 
 
-def _parameter(spec: OptionSpec) -> inspect.Parameter:
-    if spec.kind == "bool":
-        negative = "--no-" + spec.flag.removeprefix("--")
-        decls = [f"{spec.flag}/{negative}", *spec.aliases]
-        annotation: Any = bool | None
-        default_text = spec.flag if spec.default else negative
-    elif spec.kind == "list" and spec.separator is None:
-        decls = [spec.flag, *spec.aliases]
-        annotation = list[str] | None
-        default_text = ", ".join(spec.default) if spec.default else ""
-    else:
-        decls = [spec.flag, *spec.aliases]
-        annotation = str | None
-        if spec.kind == "list":
-            default_text = spec.separator.join(spec.default) if spec.separator else ""
-        else:
-            default_text = "" if spec.default is None else str(spec.default)
+def _alias_parameter_name(spec: OptionSpec, index: int) -> str:
+    return f"{spec.name}{_ALIAS_SEPARATOR}{index}"
+
+
+def _value_aliases_note(spec: OptionSpec) -> str:
+    """``Also accepted: none (= off); websockets, wsproto (= on).``"""
+    by_value: dict[str, list[str]] = {}
+    for alias, value in spec.value_aliases.items():
+        by_value.setdefault(value, []).append(alias)
+    parts = [f"{', '.join(aliases)} (= {value})" for value, aliases in by_value.items()]
+    return " Also accepted (Uvicorn's values): " + "; ".join(parts) + "."
+
+
+def _help_text(spec: OptionSpec) -> str:
+    text = spec.help
+    if spec.value_aliases:
+        text += _value_aliases_note(spec)
+    if spec.aliases:
+        text += " Also spelt " + ", ".join(spec.aliases) + "."
+    return text
+
+
+def _parameters(spec: OptionSpec, *, show_all: bool) -> list[inspect.Parameter]:
+    """The option of a setting, then one hidden option per other flag for it."""
     metavar = spec.metavar
     if metavar is None and spec.kind == "choice":
         metavar = "[" + "|".join(spec.choices) + "]"
     elif metavar is None and spec.kind != "bool":
         float_name = "SECONDS" if "timeout" in spec.name else "NUMBER"
         metavar = {"int": "INTEGER", "float": float_name}.get(spec.kind, "TEXT")
-    option = typer.Option(
-        *decls,
-        help=spec.help,
-        rich_help_panel=spec.group,
-        metavar=metavar,
-        show_default=default_text or False,
-    )
-    return inspect.Parameter(
-        spec.name,
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[annotation, option],
-    )
+    if spec.kind == "bool":
+        annotation: Any = bool | None
+        default_text = spec.flag if spec.default else "--no-" + spec.flag.removeprefix("--")
+        if spec.default is None:
+            default_text = ""
+    elif spec.kind == "list" and spec.separator is None:
+        annotation = list[str] | None
+        default_text = ", ".join(spec.default) if spec.default else ""
+    else:
+        annotation = str | None
+        if spec.kind == "list":
+            default_text = spec.separator.join(spec.default) if spec.separator else ""
+        else:
+            default_text = "" if spec.default is None else str(spec.default)
+
+    def decls(flag: str) -> list[str]:
+        if spec.kind == "bool":
+            return [f"{flag}/--no-{flag.removeprefix('--')}"]
+        return [flag]
+
+    def parameter(name: str, flag: str, *, hidden: bool) -> inspect.Parameter:
+        option = typer.Option(
+            *decls(flag),
+            help=_help_text(spec),
+            rich_help_panel=spec.group,
+            metavar=metavar,
+            show_default=default_text or False,
+            hidden=hidden,
+        )
+        return inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[annotation, option],
+        )
+
+    return [
+        parameter(spec.name, spec.flag, hidden=not (show_all or spec.common)),
+        *(
+            parameter(_alias_parameter_name(spec, i), alias, hidden=True)
+            for i, alias in enumerate(spec.aliases)
+        ),
+    ]
 
 
 def _convert(spec: OptionSpec, raw: Any) -> Any:
@@ -93,9 +133,13 @@ def _convert(spec: OptionSpec, raw: Any) -> Any:
     return spec.parse(raw)
 
 
-def option_parameters() -> list[inspect.Parameter]:
-    """One keyword parameter per setting, plus ``--config``."""
-    return [*(_parameter(spec) for spec in config_options()), _config_parameter()]
+def option_parameters(*, show_all: bool = True) -> list[inspect.Parameter]:
+    """One keyword parameter per setting (and per other flag of one), plus ``--config``.
+
+    Without ``show_all`` only the common settings are visible in help.
+    """
+    parameters = [p for spec in config_options() for p in _parameters(spec, show_all=show_all)]
+    return [*parameters, _config_parameter()]
 
 
 def _config_parameter() -> inspect.Parameter:
@@ -134,6 +178,7 @@ def app_parameter(*, required: bool = False) -> inspect.Parameter:
                     "The ASGI application, as module:attribute (e.g. myapp.main:app); "
                     "default: 'app' in the config file or POUNCE_APP."
                 ),
+                metavar="APP",
                 show_default=False,
             ),
         ],
@@ -147,22 +192,44 @@ def resolve_from_cli(values: dict[str, Any]) -> ResolvedSettings:
     an unusable config file or environment variable.
     """
     cli: dict[str, Any] = {}
+    typed: dict[str, str] = {}
     for spec in config_options():
-        raw = values.get(spec.name)
-        if raw is None:
-            continue
-        try:
-            cli[spec.name] = _convert(spec, raw)
-        except ValueError as exc:
-            typer.echo(f"Error: {exc}", err=True)
-            raise typer.Exit(2) from None
+        given = [(spec.flag, values.get(spec.name))]
+        given += [
+            (alias, values.get(_alias_parameter_name(spec, i)))
+            for i, alias in enumerate(spec.aliases)
+        ]
+        for flag, raw in given:
+            if raw is None:
+                continue
+            try:
+                cli[spec.name] = _convert(spec, raw)
+            except ValueError as exc:
+                message = str(exc)
+                if flag != spec.flag:
+                    message = message.replace(spec.flag, flag, 1)
+                typer.echo(f"Error: {message}", err=True)
+                raise typer.Exit(2) from None
+            typed[spec.name] = flag
+            break
     try:
         return resolve_settings(
-            cli=cli, cli_app=values.get("app"), config_path=values.get("config_file")
+            cli=cli,
+            cli_app=values.get("app"),
+            config_path=values.get("config_file"),
+            cli_sources=typed,
         )
     except ConfigFileError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def build_config(settings: ResolvedSettings) -> ServerConfig | str:
+    """The config, or why it is refused in the user's words (the flags typed)."""
+    try:
+        return settings.build()
+    except (TypeError, ValueError) as exc:
+        return str(exc)
 
 
 def require_app(settings: ResolvedSettings) -> str:
@@ -184,17 +251,26 @@ COMMANDS_EPILOG = (
 )
 
 
-def serve_command() -> Any:
-    """The typer-ready serve function, with a signature built from the config."""
+def serve_command(*, show_all: bool = True) -> Any:
+    """The typer-ready serve function, with a signature built from the config.
+
+    ``pounce --version`` does not reach it from the console script:
+    :func:`pounce_cli.main` answers that before building the command line.
+    """
 
     def serve(**values: Any) -> None:
-        values.pop("version", None)
+        values.pop("version", None)  # handled by its callback
         settings = resolve_from_cli(values)
-        pounce.run(require_app(settings), **settings.options)
+        app = require_app(settings)
+        config = build_config(settings)
+        if isinstance(config, str):
+            typer.echo(f"Error: {config}", err=True)
+            raise typer.Exit(1)
+        pounce.run(app, **settings.options)
 
     parameters = [
         app_parameter(),
-        *option_parameters(),
+        *option_parameters(show_all=show_all),
         inspect.Parameter(
             "version",
             inspect.Parameter.KEYWORD_ONLY,

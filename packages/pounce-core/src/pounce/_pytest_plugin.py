@@ -13,27 +13,34 @@ Pounce is enough. Fixtures:
     ``pounce_server_options`` fixture (default: none).
 
 Disable with ``-p no:pounce``.
+
+pytest loads this module in every run where pounce-core is installed, for
+projects that never use Pounce too: so it imports nothing of the server
+until a fixture is used (``tests/unit/test_startup_cost.py`` holds it to that).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pounce._runtime.asgi_types import ASGIApp
-from pounce.testing import LiveServer, live_server
+if TYPE_CHECKING:
+    from pounce._runtime.asgi_types import ASGIApp
+    from pounce.testing import LiveServer
 
 __all__ = ["pounce_app", "pounce_server", "pounce_server_factory", "pounce_server_options"]
 
-ServerFactory = Callable[..., LiveServer]
+ServerFactory = Callable[..., "LiveServer"]
 
 
 @pytest.fixture
 def pounce_server_factory() -> Iterator[ServerFactory]:
     """Start real Pounce servers on free loopback ports; stopped after the test."""
+    from pounce.testing import live_server  # noqa: PLC0415 - the server, only when used
+
     with contextlib.ExitStack() as stack:
 
         def start(app: str | ASGIApp, **options: Any) -> LiveServer:
