@@ -20,7 +20,7 @@ from support.servers import PounceProcess
 from support.waiting import wait_for
 from support.worker_apps import write_reloadable
 
-SERVING_PID = re.compile(r"serving on .*; pid (\d+)\.")
+SERVING_PID = re.compile(r"serving on .*; pid (\d+)\b")
 
 
 def _alive(pid: int) -> bool:

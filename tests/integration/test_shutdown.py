@@ -77,7 +77,7 @@ def test_second_sigint_forces_shutdown(pounce, tmp_path):
         server.wait_for_output("app: waiting for never")
         server.send_signal(signal.SIGINT)
         server.wait_for_output("shutting down gracefully")
-        server.send_signal(signal.SIGINT)
+        server.signal_again(signal.SIGINT)
         server.wait_for_output("Received SIGINT again: shutting down now")
         code = server.wait()  # well before the 600 s grace period
         assert stuck.read_until_close() == b""  # dropped without a response
@@ -131,7 +131,7 @@ def test_second_signal_stops_a_startup_that_never_completes(pounce):
     server.send_signal(signal.SIGINT)
     server.wait_for_output("shutting down gracefully")
     assert server.proc.poll() is None  # a graceful stop waits for startup...
-    server.send_signal(signal.SIGINT)
+    server.signal_again(signal.SIGINT)
     assert server.wait() == 0  # ...a forced one does not
     assert "Application startup cancelled." in server.output
     assert "serving on" not in server.output
@@ -142,7 +142,7 @@ def test_second_signal_stops_a_lifespan_shutdown_that_hangs(pounce):
     server = pounce("support.apps:lifespan_hanging_shutdown", "--timeout-graceful-shutdown", "600")
     server.send_signal(signal.SIGTERM)
     server.wait_for_output("app: shutdown hangs")
-    server.send_signal(signal.SIGTERM)
+    server.signal_again(signal.SIGTERM)
     assert server.wait() == 0
     assert "Application shutdown cancelled." in server.output
     assert "Traceback" not in server.output

@@ -76,7 +76,7 @@ def test_second_sigint_forces_every_worker(pounce: PounceFactory, mode: str) -> 
     server.wait_for_output("Received SIGINT: shutting down gracefully")
     server.wait_for_output("Waiting for 1 connection")
     assert server.proc.poll() is None
-    server.send_signal(signal.SIGINT)
+    server.signal_again(signal.SIGINT)
     server.wait_for_output("Received SIGINT again: shutting down now")
     assert server.wait() == 0
     client.join(60)

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from pounce._runtime.stop_signals import BURST_SECONDS
+
 __all__ = [
     "POUNCE_SCRIPT",
     "TESTS_DIR",
@@ -150,6 +152,13 @@ class PounceProcess:
     # ------------------------------------------------------------- lifetime
 
     def send_signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def signal_again(self, signum: int) -> None:
+        """Send a signal meant as a new request, not part of the previous one's
+        burst (signals arriving together count as one: see
+        :mod:`pounce._runtime.stop_signals`), by waiting out the burst first."""
+        time.sleep(BURST_SECONDS * 1.5)
         self.proc.send_signal(signum)
 
     def wait(self, timeout: float = STOP_TIMEOUT) -> int:

@@ -228,3 +228,87 @@ def test_unexpected_message_raises_in_the_app(message: dict[str, Any]) -> None:
 
     asyncio.run(main())
     assert [str(e) for e in errors] == [f"Unexpected ASGI lifespan message {message['type']!r}"]
+
+
+class ReportingThenRaising:
+    """Fails startup as Starlette does: reports the failure (``message``), then raises it."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": self.message})
+        raise RuntimeError("db down")
+
+
+def _startup_failure(app: Any, mode: str) -> str:
+    async def main() -> str:
+        lifespan = Lifespan(app, mode)
+        with pytest.raises(LifespanFailure) as info:
+            await lifespan.startup()
+        await asyncio.sleep(0)  # the app's task ends (raises) after reporting
+        await asyncio.sleep(0)
+        return str(info.value)
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("mode", ["auto", "on"])
+def test_a_reported_failure_that_the_app_then_raises_is_logged_once(
+    caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    report = 'Traceback (most recent call last):\n  File "app.py", line 6\nRuntimeError: db down'
+    with caplog.at_level(logging.INFO, logger="pounce"):
+        failure = _startup_failure(ReportingThenRaising(report), mode)
+    assert failure == report  # the app's own report is the one told
+    assert not [r for r in caplog.records if r.exc_info], "the traceback was logged again"
+
+
+def test_a_failure_reported_without_words_keeps_the_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="pounce"):
+        _startup_failure(ReportingThenRaising(""), "on")
+    logged = [r for r in caplog.records if r.exc_info]
+    assert len(logged) == 1
+    assert logged[0].getMessage() == "Exception in 'lifespan' protocol"
+
+
+@pytest.mark.parametrize(
+    ("app", "mode", "lines"),
+    [
+        (
+            SpeakingApp(),
+            "on",
+            ["Waiting for application startup.", "Application startup complete."],
+        ),
+        (
+            http_only_app,
+            "auto",
+            [
+                "Waiting for application startup.",
+                "ASGI 'lifespan' protocol appears unsupported (ValueError: only http).",
+                "Application startup complete.",
+            ],
+        ),
+        (SpeakingApp(startup="failed"), "on", ["Waiting for application startup."]),
+        (SpeakingApp(), "off", []),
+    ],
+    ids=["on", "auto-unsupported", "failed", "off"],
+)
+def test_startup_is_logged_as_uvicorn_logs_it(
+    caplog: pytest.LogCaptureFixture, app: Any, mode: str, lines: list[str]
+) -> None:
+    async def main() -> None:
+        lifespan = Lifespan(app, mode)
+        try:
+            await lifespan.startup()
+        except LifespanFailure:
+            return
+        await lifespan.shutdown()
+
+    with caplog.at_level(logging.INFO, logger="pounce"):
+        asyncio.run(main())
+    logged = [r.getMessage() for r in caplog.records]
+    assert [m for m in logged if "shutdown" not in m] == lines

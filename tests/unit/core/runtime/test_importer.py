@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
 import itertools
 import sys
 import textwrap
@@ -39,6 +40,14 @@ def make_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cal
     yield make
     for name in [n for n in sys.modules if n.startswith("pounce_test_app_")]:
         del sys.modules[name]
+
+
+def module_file(name: str) -> str:
+    """The file a test module was written to."""
+    spec = importlib.util.find_spec(name)
+    assert spec is not None
+    assert spec.origin is not None
+    return spec.origin
 
 
 ASGI3 = """
@@ -203,20 +212,45 @@ def test_module_whose_own_import_is_missing(make_module: Callable[..., str]) -> 
     name = make_module("import pounce_no_such_dependency_xyz\n")
     with pytest.raises(AppLoadError) as info:
         load_app(f"{name}:app")
-    assert str(info.value) == (
+    first, *traceback = str(info.value).splitlines()
+    assert first == (
         f'Error importing module "{name}": ModuleNotFoundError: '
         "No module named 'pounce_no_such_dependency_xyz'"
     )
+    # Then where: the user's import line, as a traceback would show it.
+    assert traceback == [
+        "Traceback (most recent call last):",
+        f'  File "{module_file(name)}", line 1, in <module>',
+        "    import pounce_no_such_dependency_xyz",
+        "ModuleNotFoundError: No module named 'pounce_no_such_dependency_xyz'",
+    ]
 
 
 def test_module_whose_import_raises(make_module: Callable[..., str]) -> None:
-    name = make_module("raise RuntimeError('database url not set')\n")
+    name = make_module(
+        """
+        import os
+
+        def settings():
+            raise RuntimeError('database url not set')
+
+        DATABASE = settings()
+        """
+    )
     with pytest.raises(AppLoadError) as info:
         load_app(f"{name}:app")
-    assert str(info.value) == (
-        f'Error importing module "{name}": RuntimeError: database url not set'
-    )
+    first, *traceback = str(info.value).splitlines()
+    assert first == f'Error importing module "{name}": RuntimeError: database url not set'
     assert isinstance(info.value.__cause__, RuntimeError)
+    # The user's frames, file and line, and none of importlib's or Pounce's.
+    assert traceback[0] == "Traceback (most recent call last):"
+    frames = [line.strip() for line in traceback if line.startswith("  File ")]
+    assert frames == [
+        f'File "{module_file(name)}", line 7, in <module>',
+        f'File "{module_file(name)}", line 5, in settings',
+    ]
+    assert "    raise RuntimeError('database url not set')" in traceback
+    assert traceback[-1] == "RuntimeError: database url not set"
 
 
 def test_module_with_a_syntax_error(make_module: Callable[..., str]) -> None:
@@ -271,8 +305,18 @@ def test_factory_not_callable(make_module: Callable[..., str]) -> None:
 
 def test_factory_called_with_wrong_arguments(make_module: Callable[..., str]) -> None:
     name = make_module("def create_app(settings):\n    pass\n")
-    with pytest.raises(AppLoadError, match=r"^Error calling the app factory: "):
+    with pytest.raises(AppLoadError, match=r"^Error calling the app factory: TypeError: "):
         load_app(f"{name}:create_app", factory=True)
+
+
+def test_factory_that_raises_shows_where(make_module: Callable[..., str]) -> None:
+    name = make_module("def create_app():\n    raise KeyError('SECRET_KEY')\n")
+    with pytest.raises(AppLoadError) as info:
+        load_app(f"{name}:create_app", factory=True)
+    first, *traceback = str(info.value).splitlines()
+    assert first == "Error calling the app factory: KeyError: 'SECRET_KEY'"
+    assert f'  File "{module_file(name)}", line 2, in create_app' in traceback
+    assert not any("importer.py" in line for line in traceback)
 
 
 def test_factory_returning_a_non_app(make_module: Callable[..., str]) -> None:
@@ -281,9 +325,11 @@ def test_factory_returning_a_non_app(make_module: Callable[..., str]) -> None:
         load_app(f"{name}:create_app", factory=True)
 
 
-def test_every_message_is_one_line(make_module: Callable[..., str]) -> None:
-    name = make_module("raise ValueError('first line')\n")
-    for target in [f"{name}:app", "pounce_no_such_module_xyz:app", "bad"]:
+def test_every_message_but_the_apps_own_errors_is_one_line(
+    make_module: Callable[..., str],
+) -> None:
+    name = make_module(ASGI3)
+    for target in [f"{name}:missing", "pounce_no_such_module_xyz:app", "bad"]:
         with pytest.raises(AppLoadError) as info:
             load_app(target)
         assert "\n" not in str(info.value)

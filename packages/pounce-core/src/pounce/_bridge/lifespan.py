@@ -5,6 +5,14 @@ The app's lifespan coroutine runs as one task for the whole life of the server.
 raises :class:`LifespanFailure` when it reports failure (or, in ``on`` mode,
 when it does not speak the protocol at all). The namespace the app fills in
 ``scope["state"]`` is copied into every request scope.
+
+The log says what Uvicorn's says, at the same points (scripts and test
+harnesses wait for these lines): "Waiting for application startup." and
+"Application startup complete." (also when ``auto`` finds the app does not
+speak lifespan), "Application shutdown complete.". A failure is reported
+once: when the app reports it (``lifespan.startup.failed``, whose message
+frameworks fill with the traceback) and then raises, the exception is the
+same failure and is not logged again unless the app's report was empty.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ class Lifespan:
         self._shutdown_result: asyncio.Future[str | None] | None = None
         self._supported = mode != "off"
         self._aborted = False
+        # The app reported a failure with a message of its own (see _on_app_exit).
+        self._failure_reported = False
 
     @property
     def supported(self) -> bool:
@@ -49,6 +59,7 @@ class Lifespan:
     async def startup(self) -> None:
         if self._mode == "off":
             return
+        _logger.info("Waiting for application startup.")
         loop = asyncio.get_running_loop()
         self._inbox = asyncio.Queue()
         self._startup_result = loop.create_future()
@@ -62,6 +73,7 @@ class Lifespan:
             raise
         if failure is not None:
             raise LifespanFailure(failure)
+        _logger.info("Application startup complete.")
 
     async def shutdown(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         if self._task is None or not self._supported or self._inbox is None:
@@ -130,7 +142,11 @@ class Lifespan:
             else:
                 startup.set_result("the application returned before completing startup")
         elif not shutdown.done():
-            if exc is not None:
+            if exc is not None and self._failure_reported:
+                # The app said why it failed (Starlette sends the traceback)
+                # and then raised that failure: reported once is enough.
+                shutdown.set_result(f"{type(exc).__name__}: {exc}")
+            elif exc is not None:
                 _logger.error("Exception in 'lifespan' protocol", exc_info=exc)
                 shutdown.set_result(f"{type(exc).__name__}: {exc}")
             elif self._inbox is not None and self._inbox.empty():
@@ -153,10 +169,14 @@ class Lifespan:
         if kind == "lifespan.startup.complete" and not startup.done():
             startup.set_result(None)
         elif kind == "lifespan.startup.failed" and not startup.done():
-            startup.set_result(str(message.get("message", "")) or "startup failed")
+            reason = str(message.get("message", ""))
+            self._failure_reported = bool(reason.strip())
+            startup.set_result(reason or "startup failed")
         elif kind == "lifespan.shutdown.complete" and startup.done() and not shutdown.done():
             shutdown.set_result(None)
         elif kind == "lifespan.shutdown.failed" and startup.done() and not shutdown.done():
-            shutdown.set_result(str(message.get("message", "")) or "shutdown failed")
+            reason = str(message.get("message", ""))
+            self._failure_reported = bool(reason.strip())
+            shutdown.set_result(reason or "shutdown failed")
         else:
             raise RuntimeError(f"Unexpected ASGI lifespan message {kind!r}")

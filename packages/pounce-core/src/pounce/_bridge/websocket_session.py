@@ -25,8 +25,10 @@ What the session decides:
   failure (1002, 1007, 1009) the session stops sending and waits, ignoring
   input, for the peer to close, for at most that long too.
 * **Back-pressure.** Reading pauses while more than ``_READ_HIGH`` bytes of
-  messages wait for the app and resumes below ``_READ_LOW``; ``send()`` waits
-  while the carrier's write buffer is full.
+  messages, or ``ws_max_queue`` messages, wait for the app, and resumes once
+  fewer than ``_READ_LOW`` bytes and at most a quarter of ``ws_max_queue``
+  messages wait (Uvicorn's ``--ws-max-queue``, which counts messages);
+  ``send()`` waits while the carrier's write buffer is full.
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ class WebSocketSession:
         "_ping_payload",
         "_pong_handle",
         "_queued",
+        "_queued_messages",
         "_read_paused",
         "_request",
         "_task",
@@ -181,6 +184,7 @@ class WebSocketSession:
         self._task: asyncio.Task[None] | None = None
         self._early = bytearray()
         self._queued = 0
+        self._queued_messages = 0
         self._read_paused = False
         self._gone = False
         self._ended = False
@@ -273,7 +277,8 @@ class WebSocketSession:
     def _deliver(self, data: str | bytes) -> None:
         if self.stream.feed_message(data):
             self._queued += message_size(data)
-            if self._queued > _READ_HIGH:
+            self._queued_messages += 1
+            if self._queued > _READ_HIGH or self._queued_messages >= self._ctx.config.ws_max_queue:
                 self._pause_reading()
 
     def _pause_reading(self) -> None:
@@ -490,7 +495,13 @@ class WebSocketSession:
 
     def message_consumed(self, stream_id: int, nbytes: int) -> None:
         self._queued -= nbytes
-        if self._read_paused and self._queued < _READ_LOW and self._machine is not None:
+        self._queued_messages -= 1
+        if (
+            self._read_paused
+            and self._queued < _READ_LOW
+            and self._queued_messages <= self._ctx.config.ws_max_queue // 4
+            and self._machine is not None
+        ):
             self._resume_reading()
 
     def stream_finished(self, stream: WebSocketStream) -> None:

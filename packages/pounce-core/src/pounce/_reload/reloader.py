@@ -14,7 +14,9 @@ reloader says so and waits for the next change instead of exiting.
 
 Signals: SIGINT and SIGTERM are passed on to the child as SIGTERM (the child
 ignores SIGINT, which a terminal's Ctrl-C sends to both), so a second one
-forces the child's shutdown as usual; SIGHUP is passed on as is. The child
+forces the child's shutdown as usual (signals arriving together, as one
+Ctrl-C reaches a whole process group, count as one: see
+:mod:`pounce._runtime.stop_signals`); SIGHUP is passed on as is. The child
 watches its control channel and stops if the reloader dies, so it is never
 left behind.
 """
@@ -37,6 +39,7 @@ from pounce._reload.watcher import FileWatcher
 from pounce._runtime.asgi_types import ASGIApp
 from pounce._runtime.exit_codes import EXIT_BAD_CONFIG
 from pounce._runtime.logs import ERROR_LOGGER
+from pounce._runtime.stop_signals import StopSignals
 from pounce._settings.config import ServerConfig
 from pounce._workers.child_process import ChildSpec, start_child
 
@@ -86,7 +89,7 @@ class Reloader:
         self._wake = threading.Event()
         # Set by signal handlers, read by the loop in run(); both run in the
         # main thread (Python runs handlers there, between bytecodes).
-        self._stop_signals = 0
+        self._stop_signals = StopSignals()
         self._forwarded = 0
         self._hangups = 0
         self._child: subprocess.Popen[bytes] | None = None
@@ -103,7 +106,7 @@ class Reloader:
                 self._wake.wait(self._config.reload_delay)
                 self._wake.clear()
                 child = self._child
-                if self._stop_signals:
+                if self._stop_signals.requests:
                     return self._stop_child()
                 if self._hangups and child is not None:
                     self._hangups = 0
@@ -149,7 +152,7 @@ class Reloader:
         if child is None:
             return 0
         while True:
-            while self._forwarded < self._stop_signals:
+            while self._forwarded < self._stop_signals.requests:
                 self._forwarded += 1
                 with contextlib.suppress(ProcessLookupError):
                     if self._forwarded < 3:
@@ -196,7 +199,7 @@ class Reloader:
         if signum == signal.SIGHUP:
             self._hangups += 1
         else:
-            self._stop_signals += 1
+            self._stop_signals.received()  # a burst of them is one request
         self._wake.set()
 
     def _install_signal_handlers(self) -> None:

@@ -2,6 +2,9 @@
 
 Each failure mode gets its own one-line message naming the part that failed,
 because "could not import app" is the first thing a new user sees go wrong.
+When the app's own code raised (while its module was imported, or in its
+factory), the lines after that one are the traceback of the user's code:
+the file and line that raised, without the import machinery's frames or ours.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -18,7 +22,33 @@ __all__ = ["AppLoadError", "load_app"]
 
 
 class AppLoadError(Exception):
-    """The application could not be loaded; the message says why in one line."""
+    """The application could not be loaded.
+
+    The message's first line says why; when the app's own code raised, the
+    lines after it are that traceback (see the module docstring).
+    """
+
+
+# Frames of the import machinery and of this module: never the user's.
+_MACHINERY = (importlib.__file__, __file__)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` (and what it chains) without importlib's frames or ours."""
+    report = traceback.TracebackException.from_exception(exc)
+    report.stack = traceback.StackSummary.from_list(
+        [
+            frame
+            for frame in report.stack
+            if not frame.filename.startswith("<frozen importlib")
+            and frame.filename not in _MACHINERY
+        ]
+    )
+    return "".join(report.format()).rstrip("\n")
+
+
+def _raised_by_the_app(summary: str, exc: BaseException) -> AppLoadError:
+    return AppLoadError(f"{summary}: {type(exc).__name__}: {exc}\n{_user_traceback(exc)}")
 
 
 def check_import_string(target: str) -> tuple[str, str]:
@@ -52,14 +82,10 @@ def _import_attribute(target: str) -> Any:
             missing = "" if exc.name == module_name else f': no package "{exc.name}"'
             raise AppLoadError(f'Could not import module "{module_name}"{missing}.') from exc
         # The module exists but something it imports does not: that is the
-        # user's real problem, so show it rather than hiding it.
-        raise AppLoadError(
-            f'Error importing module "{module_name}": {type(exc).__name__}: {exc}'
-        ) from exc
+        # user's real problem, so show it (and the import line) rather than hiding it.
+        raise _raised_by_the_app(f'Error importing module "{module_name}"', exc) from exc
     except Exception as exc:
-        raise AppLoadError(
-            f'Error importing module "{module_name}": {type(exc).__name__}: {exc}'
-        ) from exc
+        raise _raised_by_the_app(f'Error importing module "{module_name}"', exc) from exc
     value: Any = module
     for part in attrs.split("."):
         try:
@@ -127,8 +153,8 @@ def load_app(
             raise AppLoadError(f"The factory {target!r} is not callable.")
         try:
             app = app()
-        except TypeError as exc:
-            raise AppLoadError(f"Error calling the app factory: {exc}") from exc
+        except Exception as exc:
+            raise _raised_by_the_app("Error calling the app factory", exc) from exc
     elif isinstance(target, str) and inspect.isfunction(app) and _signature_arity(app) == 0:
         raise AppLoadError(
             f'"{target}" is a function with no arguments; if it builds the app, pass --factory.'

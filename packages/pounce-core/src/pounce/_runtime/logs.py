@@ -8,22 +8,41 @@ when :func:`configure_logging` is called by ``pounce.run`` or the CLI.
 ``--log-format`` names a formatter for our handler: ``text`` is built in,
 others (``json``) are provided by plugins through the ``pounce.log_formats``
 entry-point group, each a callable returning a :class:`logging.Formatter`.
+``text`` colours its level names when ``--use-colors`` says so, or by
+default when the log goes to a terminal.
+
+Messages from the protocol libraries quote what the client sent as Python
+byte reprs (h11: ``illegal request line: bytearray(b'GARBAGE')``);
+:func:`readable_bytes` shows those as the text they hold (``"GARBAGE"``).
 """
 
 from __future__ import annotations
 
+import ast
+import configparser
 import json
 import logging
 import logging.config
+import re
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from pounce._settings.config import ServerConfig
 from pounce._settings.options import FeatureUnavailable
 
-__all__ = ["ACCESS_LOGGER", "ERROR_LOGGER", "TRACE", "configure_logging", "level_number"]
+__all__ = [
+    "ACCESS_LOGGER",
+    "ERROR_LOGGER",
+    "TRACE",
+    "check_logging",
+    "configure_logging",
+    "configure_logging_for",
+    "level_number",
+    "readable_bytes",
+]
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -41,37 +60,118 @@ _LEVELS = {
 }
 
 
+# ANSI SGR colours of the level names, as terminals show them.
+_LEVEL_COLOURS = {
+    TRACE: "34",  # blue
+    logging.DEBUG: "36",  # cyan
+    logging.INFO: "32",  # green
+    logging.WARNING: "33",  # yellow
+    logging.ERROR: "31",  # red
+    logging.CRITICAL: "1;31",  # bold red
+}
+
+
 class _DefaultFormatter(logging.Formatter):
     """``INFO     message`` with a timestamp, tracebacks included."""
 
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-8s %(message)s", "%Y-%m-%d %H:%M:%S")
+    def __init__(self, *, colours: bool = False) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+        self._colours = colours
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The padding is applied to the bare name, so colours do not shift the columns.
+        name = f"{record.levelname:<8}"
+        colour = _LEVEL_COLOURS.get(record.levelno) if self._colours else None
+        if colour is not None:
+            name = f"\x1b[{colour}m{record.levelname}\x1b[0m{name[len(record.levelname) :]}"
+        return f"{record.asctime} {name} {record.message}"
 
 
-def _load_log_config(path: str) -> None:
+def _read_log_config(path: str) -> Callable[[], None]:
+    """Read and parse a log config file; the function returned applies it.
+
+    A broken file fails in many ways (JSON/YAML syntax, configparser, a
+    handler class that does not import...); the user needs one line saying
+    which file and why, so every one of them becomes a ValueError, whether
+    found here or when the config is applied.
+    """
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"log config file {path!r} does not exist")
+
+    def invalid(exc: Exception) -> ValueError:
+        return ValueError(f"invalid log config file {path!r}: {type(exc).__name__}: {exc}")
+
     suffix = file.suffix.lower()
-    parse: Callable[[str], Any] | None = None  # None: an .ini-style fileConfig
-    if suffix == ".json":
-        parse = json.loads
-    elif suffix in (".yaml", ".yml"):
-        try:
-            import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - optional
-        except ImportError:
-            raise ValueError("a YAML log config needs PyYAML installed") from None
-        parse = yaml.safe_load
-    # A broken file fails in many ways (JSON/YAML syntax, configparser, a
-    # handler class that does not import...); the user needs one line saying
-    # which file and why, so every one of them becomes a ValueError.
     try:
-        if parse is not None:
-            logging.config.dictConfig(parse(file.read_text()))
-        else:
-            logging.config.fileConfig(str(file), disable_existing_loggers=False)
+        if suffix == ".json":
+            parsed = json.loads(file.read_text())
+        elif suffix in (".yaml", ".yml"):
+            try:
+                import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - optional
+            except ImportError:
+                raise ValueError("a YAML log config needs PyYAML installed") from None
+            parsed = yaml.safe_load(file.read_text())
+        else:  # an .ini-style fileConfig
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read_string(file.read_text())
+            for section in ("loggers", "handlers", "formatters"):
+                if not parser.has_section(section):
+                    raise KeyError(section)
+            parsed = None
+    except ValueError as exc:
+        if "PyYAML" in str(exc):
+            raise
+        raise invalid(exc) from exc
     except Exception as exc:
-        raise ValueError(f"invalid log config file {path!r}: {type(exc).__name__}: {exc}") from exc
+        raise invalid(exc) from exc
+
+    def apply() -> None:
+        try:
+            if parsed is not None:
+                logging.config.dictConfig(parsed)
+            else:
+                logging.config.fileConfig(str(file), disable_existing_loggers=False)
+        except Exception as exc:
+            raise invalid(exc) from exc
+
+    return apply
+
+
+# A bytes literal as repr() writes one, bare or in bytearray(...).
+_BYTES_LITERAL = r"b'(?:[^'\\]|\\.)*'" + r'|b"(?:[^"\\]|\\.)*"'
+_BYTES_REPR = re.compile(rf"bytearray\(({_BYTES_LITERAL})\)|(?<!\w)({_BYTES_LITERAL})")
+
+
+def _quoted(data: bytes) -> str:
+    shown = []
+    for byte in data:
+        char = chr(byte)
+        if char in '"\\':
+            shown.append("\\" + char)
+        elif 0x20 <= byte < 0x7F:
+            shown.append(char)
+        else:
+            shown.append(f"\\x{byte:02x}")
+    return '"' + "".join(shown) + '"'
+
+
+def readable_bytes(message: str) -> str:
+    """``message`` with each Python bytes repr in it shown as quoted text.
+
+    ``illegal request line: bytearray(b'GARBAGE')`` becomes ``illegal request
+    line: "GARBAGE"``; bytes outside printable ASCII stay escaped (``\\x16``).
+    """
+
+    def show(match: re.Match[str]) -> str:
+        literal = match.group(1) or match.group(2)
+        try:
+            data = ast.literal_eval(literal)
+        except (SyntaxError, ValueError):
+            return match.group(0)
+        return _quoted(data) if isinstance(data, bytes) else match.group(0)
+
+    return _BYTES_REPR.sub(show, message)
 
 
 def level_number(level: str) -> int:
@@ -82,9 +182,9 @@ def level_number(level: str) -> int:
 LOG_FORMAT_GROUP = "pounce.log_formats"
 
 
-def _formatter(log_format: str) -> logging.Formatter:
+def _formatter(log_format: str, *, colours: bool) -> logging.Formatter:
     if log_format == "text":
-        return _DefaultFormatter()
+        return _DefaultFormatter(colours=colours)
     for entry in entry_points(group=LOG_FORMAT_GROUP, name=log_format):
         factory: Any = entry.load()
         formatter = factory()
@@ -94,16 +194,52 @@ def _formatter(log_format: str) -> logging.Formatter:
     raise FeatureUnavailable(f"--log-format {log_format}")
 
 
+def configure_logging_for(config: ServerConfig) -> None:
+    """:func:`configure_logging` with the settings of ``config`` (a server, a worker
+    process, a reloaded server and ``pounce check`` all start this way)."""
+    configure_logging(
+        log_level=config.log_level,
+        access_log=config.access_log,
+        log_config=config.log_config,
+        log_format=config.log_format,
+        use_colors=config.use_colors,
+    )
+
+
+def check_logging(config: ServerConfig) -> None:
+    """What :func:`configure_logging_for` reads, checked without applying it
+    (``pounce check``): the log format's formatter, the log config file."""
+    if config.log_config is not None:
+        _read_log_config(config.log_config)
+    else:
+        _formatter(config.log_format, colours=False)
+
+
+def _stderr_is_a_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced, or closed
+        return False
+
+
 def configure_logging(
-    *, log_level: str, access_log: bool, log_config: str | None, log_format: str = "text"
+    *,
+    log_level: str,
+    access_log: bool,
+    log_config: str | None,
+    log_format: str = "text",
+    use_colors: bool | None = None,
 ) -> None:
-    """Set up Pounce's loggers for a server run (``log_format`` is ignored when
-    ``log_config`` configures the handlers)."""
+    """Set up Pounce's loggers for a server run (``log_format`` and ``use_colors``
+    are ignored when ``log_config`` configures the handlers; ``use_colors=None``
+    colours a terminal's log only)."""
     if log_config is not None:
-        _load_log_config(log_config)
+        _read_log_config(log_config)()
     base = logging.getLogger("pounce")
     if log_config is None:
-        formatter = _formatter(log_format)  # before touching handlers: it may fail
+        colours = _stderr_is_a_terminal() if use_colors is None else use_colors
+        # Before touching the handlers: it may fail.
+        formatter = _formatter(log_format, colours=colours)
         for handler in list(base.handlers):
             if getattr(handler, "_pounce_default", False):
                 base.removeHandler(handler)

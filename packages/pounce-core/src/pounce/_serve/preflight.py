@@ -1,11 +1,14 @@
 """``pounce check`` and ``pounce info``: look before serving.
 
 :func:`preflight` does, once and in this process, what a server does at
-start-up, without serving: load the env file, check WebSocket and TLS
-support, plan the workers, load every hook and server plugin, import the
-app (with its layers), bind the address and release it. Each step becomes a
-:class:`Finding`; a failed step does not stop the others, so one run reports
-every problem it can see.
+start-up, without serving: it checks the logging setup ``pounce.run``
+applies (reading a log config file, not applying it), runs every step of
+:class:`~pounce._serve.startup.Startup` (the very list serving runs: event
+loop, WebSocket and HTTP/3 support, env file, the packages settings need,
+plugins, hooks, TLS, the worker plan), then does what each worker does: load
+the worker hooks, import the app (with its layers), bind the address and
+release it. Each step becomes a :class:`Finding`; a failed step does not
+stop the others, so one run reports every problem it can see.
 
 :func:`runtime_info` describes the interpreter and what is installed: the
 Python build and GIL state, the worker model ``--worker-mode auto`` would
@@ -31,17 +34,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from pounce._bridge.app_stack import build_app
-from pounce._bridge.plugins import ServerPlugin, load_plugins
-from pounce._bridge.websocket_session import check_websocket_support
 from pounce._edges.listeners import bind_listeners
 from pounce._edges.sockets import describe_socket
-from pounce._edges.tls import build_server_tls
 from pounce._runtime.asgi_types import ASGIApp
 from pounce._runtime.importer import load_app
 from pounce._runtime.interpreter import gil_enabled
-from pounce._runtime.lifecycle import load_hooks
+from pounce._runtime.logs import check_logging
+from pounce._serve.startup import Startup
 from pounce._settings.config import ServerConfig
-from pounce._settings.env_file import load_env_file
 from pounce._workers.event_loop import resolve_loop
 from pounce._workers.hooks import WorkerHooks
 from pounce._workers.plan import plan_workers
@@ -75,61 +75,36 @@ def preflight(app: str | ASGIApp, config: ServerConfig, *, bind: bool = True) ->
     """Check that ``app`` can be served with ``config``, without serving it."""
     findings: list[Finding] = []
 
-    def env_file() -> str:
-        assert config.env_file is not None
-        loaded = load_env_file(config.env_file)
-        return f"{config.env_file}: {len(loaded)} variable(s)"
+    def logging_setup() -> str:
+        check_logging(config)  # what pounce.run applies before serving
+        return f"level {config.log_level}, format {config.log_format}" + (
+            f", config {config.log_config}" if config.log_config else ""
+        )
 
-    if config.env_file is not None:
-        _step(findings, "env file", env_file)
+    _step(findings, "logging", logging_setup)
+    startup = Startup(config, app)
+    for name, step in startup.steps():
+        _step(findings, name, step)
 
-    def websocket() -> str:
-        check_websocket_support(config.ws)
-        return f"ws={config.ws}"
-
-    _step(findings, "websocket", websocket)
-
-    def tls() -> str:
-        return "off" if build_server_tls(config) is None else f"on ({config.ssl_certfile})"
-
-    _step(findings, "tls", tls)
-    count = 1
-
-    def workers() -> str:
-        nonlocal count
-        plan = plan_workers(config, app_is_import_string=isinstance(app, str))
-        count = plan.count
-        return f"{plan.count} {plan.mode} worker(s)" + (f"; note: {plan.note}" if plan.note else "")
-
-    _step(findings, "workers", workers)
-
-    def hooks() -> str:
-        loaded = load_hooks(config.lifecycle_hooks)
+    def worker_hooks() -> str:
         WorkerHooks(config)
-        worker_hooks = sum(
+        loaded = sum(
             len(paths)
             for paths in (config.on_worker_start, config.on_worker_draining, config.on_worker_stop)
         )
-        return f"{len(loaded)} lifecycle hook(s), {worker_hooks} worker hook(s)"
+        return f"{loaded} worker hook(s)"
 
-    _step(findings, "hooks", hooks)
-
-    plugins: list[ServerPlugin] = []
-
-    def server_plugins() -> str:
-        plugins.extend(load_plugins(config))
-        return f"{len(plugins)} enabled"
-
-    _step(findings, "plugins", server_plugins)
+    _step(findings, "worker hooks", worker_hooks)
 
     def application() -> str:
         loaded = load_app(app, factory=config.factory, app_dir=config.app_dir)
-        build_app(loaded, config, plugins)
+        build_app(loaded, config, startup.plugins)
         return f"imported {app}" if isinstance(app, str) else "app object"
 
     _step(findings, "app", application)
 
     def address() -> str:
+        count = 1 if startup.plan is None else startup.plan.count
         listeners = bind_listeners(config, count)
         try:
             shown = ", ".join(describe_socket(s) for s in listeners.primary)
@@ -153,7 +128,7 @@ def _version(distribution: str) -> str | None:
 
 
 _EXTRA_MARKER = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
-_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
 
 
 def _applies(requirement: str, extra: str) -> bool:
@@ -170,29 +145,69 @@ def _applies(requirement: str, extra: str) -> bool:
     return marker is None or bool(marker.evaluate({"extra": extra}))
 
 
-def _extras(distribution: str) -> dict[str, dict[str, Any]]:
-    """Each extra of ``distribution``: its requirements and whether all are installed."""
+@dataclass(frozen=True, slots=True)
+class PackageIndex:
+    """How installed distributions are looked up (tests give their own)."""
+
+    version: Callable[[str], str | None]
+    requires: Callable[[str], list[str] | None]
+    extras: Callable[[str], list[str]]
+
+
+def _installed_requires(distribution: str) -> list[str] | None:
     try:
-        meta = importlib.metadata.metadata(distribution)
-        requires = importlib.metadata.requires(distribution) or []
+        return importlib.metadata.requires(distribution)
     except importlib.metadata.PackageNotFoundError:
-        return {}
-    extras: dict[str, dict[str, Any]] = {
-        name: {"requires": [], "installed": True} for name in meta.get_all("Provides-Extra") or []
-    }
-    for requirement in requires:
-        marker = _EXTRA_MARKER.search(requirement)
-        name_match = _REQUIREMENT_NAME.match(requirement)
-        if marker is None or name_match is None or marker.group(1) not in extras:
-            continue
-        extra = marker.group(1)
-        if not _applies(requirement, extra):
-            continue  # not needed on this Python or platform
-        entry = extras[extra]
-        name = name_match.group(1)
-        entry["requires"].append(name)
-        if _version(name) is None:
-            entry["installed"] = False
+        return None
+
+
+def _provided_extras(distribution: str) -> list[str]:
+    try:
+        return importlib.metadata.metadata(distribution).get_all("Provides-Extra") or []
+    except importlib.metadata.PackageNotFoundError:
+        return []
+
+
+INSTALLED = PackageIndex(version=_version, requires=_installed_requires, extras=_provided_extras)
+
+
+def extra_requirements(distribution: str, extra: str, index: PackageIndex = INSTALLED) -> list[str]:
+    """The distributions ``distribution[extra]`` needs on this Python, followed through
+    the extras of the distributions it names (``pounce-core[http3]`` needs
+    ``pounce-protocols[http3]``, which needs ``aioquic``): the names a user would
+    install, in order, without repeats."""
+    names: list[str] = []
+    seen: set[tuple[str, str]] = set()
+
+    def visit(dist: str, wanted: str) -> None:
+        if (dist, wanted) in seen:
+            return
+        seen.add((dist, wanted))
+        for requirement in index.requires(dist) or []:
+            marker = _EXTRA_MARKER.search(requirement)
+            match = _REQUIREMENT.match(requirement)
+            if marker is None or match is None or marker.group(1) != wanted:
+                continue
+            if not _applies(requirement, wanted):
+                continue  # not needed on this Python or platform
+            name, extras = match.group(1), match.group(2)
+            if index.version(name) is None or not extras:
+                names.append(name)
+            for nested in (extras or "").split(","):
+                if nested.strip() and index.version(name) is not None:
+                    visit(name, nested.strip())
+
+    visit(distribution, extra)
+    return list(dict.fromkeys(names))
+
+
+def _extras(distribution: str, index: PackageIndex = INSTALLED) -> dict[str, dict[str, Any]]:
+    """Each extra of ``distribution``: what it needs and whether all of it is installed."""
+    extras: dict[str, dict[str, Any]] = {}
+    for extra in index.extras(distribution):
+        requires = extra_requirements(distribution, extra, index)
+        installed = all(index.version(name) is not None for name in requires)
+        extras[extra] = {"requires": requires, "installed": installed}
     return extras
 
 

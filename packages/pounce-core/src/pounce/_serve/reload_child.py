@@ -12,7 +12,7 @@ import socket
 import sys
 import threading
 
-from pounce._runtime.logs import configure_logging
+from pounce._runtime.logs import configure_logging_for
 from pounce._serve.server import Server
 from pounce._workers.child_process import receive_spec
 
@@ -40,9 +40,7 @@ def child_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.path[:] = spec.sys_path
     config = spec.config
-    configure_logging(
-        log_level=config.log_level, access_log=config.access_log, log_config=config.log_config
-    )
+    configure_logging_for(config)
     sockets = [socket.socket(fileno=fd) for fd in spec.listen_fds]
     server = _ReloadedServer(config, spec.app, sockets=sockets)
     threading.Thread(

@@ -4,7 +4,8 @@
 string), binds the listening sockets and hands both to a
 :class:`~pounce._workers.supervisor.Supervisor`, which runs the workers. Signals map
 onto the supervisor: SIGTERM and SIGINT stop it gracefully (a second one
-forces), SIGHUP starts a rolling reload.
+forces; a burst delivered together, as one Ctrl-C reaches a whole process
+group, is one), SIGHUP starts a rolling reload.
 
 :func:`run` is the programmatic entry point behind ``pounce.run()`` and the
 CLI; with ``reload`` it runs the development reloader instead. Failures a
@@ -31,18 +32,14 @@ from typing import Any
 
 from pounce._bridge.plugins import (
     ServerPlugin,
-    check_features,
     error_renderer,
     event_hooks,
-    load_plugins,
     start_plugins,
     stop_plugins,
 )
-from pounce._bridge.websocket_session import check_websocket_support
-from pounce._edges.http3.support import check_http3_support
 from pounce._edges.listeners import Listeners, bind_listeners
 from pounce._edges.sockets import BindError, describe_socket
-from pounce._edges.tls import ServerTLS, build_server_tls
+from pounce._edges.tls import ServerTLS
 from pounce._reload.reloader import run_reloader
 from pounce._runtime.asgi_types import ASGIApp
 from pounce._runtime.error_responses import plain_text_error
@@ -55,15 +52,16 @@ from pounce._runtime.lifecycle import (
     ServerDraining,
     ServerStarted,
     ServerStopped,
-    load_hooks,
 )
-from pounce._runtime.logs import ERROR_LOGGER, configure_logging
+from pounce._runtime.logs import ERROR_LOGGER, configure_logging, configure_logging_for
+from pounce._runtime.stop_signals import StopSignals
+from pounce._serve.startup import Startup
 from pounce._settings.config import ServerConfig
-from pounce._settings.env_file import load_env_file
+from pounce._version import VERSION
 from pounce._workers.event_loop import loop_factory, loop_for_worker, resolve_loop
 from pounce._workers.interpreters import InterpreterWorkers
 from pounce._workers.link import WorkerEdge
-from pounce._workers.plan import WorkerPlan, plan_workers
+from pounce._workers.plan import WorkerPlan
 from pounce._workers.processes import ProcessWorkers
 from pounce._workers.supervisor import Supervisor
 from pounce._workers.threads import ThreadWorkers
@@ -78,8 +76,6 @@ __all__ = [
 ]
 
 _logger = logging.getLogger(ERROR_LOGGER)
-
-VERSION = "0.1.0"
 
 
 def runtime_description() -> str:
@@ -138,7 +134,7 @@ class Server:
         # Set by shutdown() from any thread, read by serve(): a shutdown asked
         # for before the supervisor exists is applied as soon as it does.
         self._shutdown_requested = threading.Event()
-        self._signals = 0
+        self._stop_signals = StopSignals()
         self._tls: ServerTLS | None = None
         self.sockets: list[socket.socket] = []
         self.started = threading.Event()
@@ -160,20 +156,16 @@ class Server:
         loop = asyncio.get_running_loop()
         self._loop = loop
         target = self._app_target
+        startup = Startup(config, target)
         try:
-            check_websocket_support(config.ws)
-            check_http3_support(config.http3)
-            if config.env_file is not None:
-                load_env_file(config.env_file)
-            check_features(config)
-            plugins = load_plugins(config)
+            startup.run()  # exactly what ``pounce check`` runs
+            plugins = startup.plugins
             self._emitter = LifecycleEmitter(
-                [*load_hooks(config.lifecycle_hooks), *self._extra_hooks, *event_hooks(plugins)]
+                [*startup.hooks, *self._extra_hooks, *event_hooks(plugins)]
             )
-            # Checked here so a bad certificate is one line at start-up; each
-            # worker builds its own context from the config.
-            self._tls = build_server_tls(config)
-            plan = plan_workers(config, app_is_import_string=isinstance(target, str))
+            self._tls = startup.tls
+            plan = startup.plan
+            assert plan is not None
             edge: WorkerEdge
             if plan.mode == "process":
                 assert isinstance(target, str)
@@ -220,6 +212,9 @@ class Server:
                 listeners.close()
                 self.exit_code = EXIT_BAD_CONFIG
                 return self.exit_code
+        # As Uvicorn says it; after everything a user can get wrong, which
+        # each end in one line of their own.
+        _logger.info("Started server process [%d].", os.getpid())
         supervisor = Supervisor(
             config=config,
             edge=edge,
@@ -253,8 +248,10 @@ class Server:
         assert plan is not None
         scheme = "https" if self._tls is not None else "http"
         addresses = [describe_socket(s, scheme=scheme) for s in self.sockets]
+        # Uvicorn's hint ends the line: scripts and harnesses wait for it.
+        hint = " (Press CTRL+C to quit)" if self._installed else "."
         _logger.info(
-            "Pounce %s serving on %s; %d worker%s (%s, %s); %s; pid %d.",
+            "Pounce %s serving on %s; %d worker%s (%s, %s); %s; pid %d%s",
             VERSION,
             ", ".join(addresses),
             plan.count,
@@ -263,6 +260,7 @@ class Server:
             resolve_loop(loop_for_worker(self.config.loop, plan.mode)),
             runtime_description(),
             os.getpid(),
+            hint,
         )
         self._emitter.emit(
             ServerStarted(addresses=tuple(addresses), workers=plan.count, worker_mode=plan.mode)
@@ -306,8 +304,10 @@ class Server:
             _logger.info("Received %s: reloading.", name)
             supervisor.reload()
             return
-        self._signals += 1
-        if self._signals == 1:
+        if not self._stop_signals.received():
+            _logger.debug("Received %s with the one before: the same request.", name)
+            return
+        if self._stop_signals.requests == 1:
             _logger.info("Received %s: shutting down gracefully.", name)
             self._emitter.emit(ServerDraining(reason=name))
             supervisor.stop()
@@ -343,12 +343,7 @@ def run(app: str | ASGIApp, **options: Any) -> None:
         _logger.error("%s", exc)
         sys.exit(EXIT_BAD_CONFIG)
     try:
-        configure_logging(
-            log_level=config.log_level,
-            access_log=config.access_log,
-            log_config=config.log_config,
-            log_format=config.log_format,
-        )
+        configure_logging_for(config)
     except ValueError as exc:
         # The user's logging setup is what failed: report it through ours.
         configure_logging(log_level="info", access_log=False, log_config=None)

@@ -48,7 +48,7 @@ from pounce._runtime.error_responses import plain_text_error
 from pounce._runtime.exit_codes import EXIT_BAD_CONFIG, EXIT_STARTUP_FAILED
 from pounce._runtime.importer import AppLoadError, check_import_string, load_app
 from pounce._runtime.lifecycle import LifecycleEmitter, load_hooks
-from pounce._runtime.logs import ERROR_LOGGER, configure_logging
+from pounce._runtime.logs import ERROR_LOGGER, configure_logging_for
 from pounce._settings.config import ServerConfig
 from pounce._workers.child_process import Channel, ChildSpec, receive_spec, start_child
 from pounce._workers.event_loop import loop_factory, loop_for_worker
@@ -283,12 +283,7 @@ def run_worker(spec: ChildSpec, channel: Channel, *, mode: WorkerKind) -> int:
     sockets = [socket.socket(fileno=fd) for fd in spec.listen_fds]
     started: list[ServerPlugin] = []
     try:
-        configure_logging(
-            log_level=config.log_level,
-            access_log=config.access_log,
-            log_config=config.log_config,
-            log_format=config.log_format,
-        )
+        configure_logging_for(config)
         try:
             # This worker's own plugins: their state (metrics, limits) is per
             # process (or interpreter), and they start here, with the sockets

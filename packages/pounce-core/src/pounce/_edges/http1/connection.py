@@ -45,7 +45,7 @@ from pounce._edges.http1.h2c import upgrade_h2c
 from pounce._edges.http1.websocket import start_websocket
 from pounce._runtime.asgi_types import ASGIApp
 from pounce._runtime.lifecycle import ConnectionClosed, ConnectionOpened
-from pounce._runtime.logs import ERROR_LOGGER
+from pounce._runtime.logs import ERROR_LOGGER, readable_bytes
 from pounce_protocols import (
     BodyEnded,
     BodyReceived,
@@ -620,7 +620,12 @@ class HTTP1Connection(asyncio.Protocol):
         return transport, leftover
 
     def _on_protocol_error(self, exc: RemoteProtocolError) -> None:
-        _logger.warning("Invalid HTTP request from %s: %s (%d)", self._peer(), exc, exc.status_hint)
+        _logger.warning(
+            "Invalid HTTP request from %s: %s (%d)",
+            self._peer(),
+            readable_bytes(str(exc)),
+            exc.status_hint,
+        )
         stream = self._stream
         if stream is not None and not stream.response_complete:
             stream.feed_disconnect()

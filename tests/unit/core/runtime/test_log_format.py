@@ -1,0 +1,68 @@
+"""How log lines look: readable bytes from protocol errors, coloured level names."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pounce._runtime.logs import _DefaultFormatter, readable_bytes
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("illegal request line: bytearray(b'GARBAGE')", 'illegal request line: "GARBAGE"'),
+        ("illegal header line: bytearray(b'Bad Header')", 'illegal header line: "Bad Header"'),
+        ("bad b'\\x16\\x03\\x01' start", 'bad "\\x16\\x03\\x01" start'),
+        ("quote b'say \"hi\"' here", 'quote "say \\"hi\\"" here'),
+        ("no bytes here", "no bytes here"),
+        ("a word ending in b'x': hb'x'", "a word ending in \"x\": hb'x'"),
+    ],
+)
+def test_bytes_reprs_are_shown_as_text(message: str, shown: str) -> None:
+    assert readable_bytes(message) == shown
+
+
+@given(st.binary(max_size=64), st.sampled_from([bytes, bytearray]))
+def test_any_bytes_repr_becomes_quoted_printable_text(data: bytes, kind: type) -> None:
+    shown = readable_bytes(f"illegal request line: {kind(data)!r}")
+    text = shown.removeprefix("illegal request line: ")
+    assert text.startswith('"')
+    assert text.endswith('"')
+    assert text.isprintable()
+    assert "bytearray" not in shown
+    # Nothing is lost: the escapes read back as the same bytes.
+    assert text[1:-1].encode("latin-1").decode("unicode_escape").encode("latin-1") == data
+
+
+def _record(level: int) -> logging.LogRecord:
+    return logging.LogRecord("pounce.error", level, __file__, 1, "hello %s", ("you",), None)
+
+
+def test_plain_lines_keep_their_columns() -> None:
+    line = _DefaultFormatter().format(_record(logging.INFO))
+    assert line.endswith(" INFO     hello you")
+    assert "\x1b[" not in line
+
+
+def test_coloured_level_names_keep_the_same_columns() -> None:
+    plain = _DefaultFormatter().format(_record(logging.WARNING))
+    coloured = _DefaultFormatter(colours=True).format(_record(logging.WARNING))
+    assert coloured.endswith(" \x1b[33mWARNING\x1b[0m  hello you")
+    assert coloured.replace("\x1b[33m", "").replace("\x1b[0m", "") == plain
+
+
+def test_tracebacks_follow_the_line() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "pounce.error", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    text = _DefaultFormatter(colours=True).format(record)
+    assert text.splitlines()[1] == "Traceback (most recent call last):"
+    assert text.endswith("ValueError: boom")
