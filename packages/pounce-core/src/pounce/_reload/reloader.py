@@ -155,8 +155,13 @@ class Reloader:
             while self._forwarded < self._stop_signals.requests:
                 self._forwarded += 1
                 with contextlib.suppress(ProcessLookupError):
-                    if self._forwarded < 3:
-                        child.send_signal(signal.SIGTERM)  # graceful, then forced
+                    if self._forwarded == 1:
+                        _logger.info("Stopping the server process.")
+                        child.send_signal(signal.SIGTERM)
+                    elif self._forwarded == 2:
+                        # The child counts this one as its second: it forces.
+                        _logger.warning("Asked to stop again: stopping the server process now.")
+                        child.send_signal(signal.SIGTERM)
                     else:
                         _logger.warning("Killing the server process.")
                         child.kill()
