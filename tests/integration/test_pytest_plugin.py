@@ -4,28 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-APP = """
-import json
+from support.servers import TESTS_DIR
 
-async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            kind = message["type"].removeprefix("lifespan.")
-            await send({"type": f"lifespan.{kind}.complete"})
-            if kind == "shutdown":
-                return
-    if scope["type"] == "websocket":
-        await receive()
-        await send({"type": "websocket.accept"})
-        message = await receive()
-        await send({"type": "websocket.send", "text": "echo " + message["text"]})
-        await send({"type": "websocket.close"})
-        return
-    body = json.dumps({"http_version": scope["http_version"], "scheme": scope["scheme"]})
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": body.encode()})
-"""
+# Served by the throw-away suites: it imports nothing of the test suite.
+APP = (TESTS_DIR / "support" / "standalone_app.py").read_text()
 
 SUITE = """
 import httpx
