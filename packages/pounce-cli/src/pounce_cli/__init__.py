@@ -101,7 +101,9 @@ def main() -> None:
         sys.stdout.write(version_line() + "\n")
         return
     from pounce_cli._help import HELP_ALL  # noqa: PLC0415
+    from pounce_cli._serve import switch_values  # noqa: PLC0415
 
+    args = switch_values(args)
     show_all = HELP_ALL in args
     if show_all:
         args = ["--help" if arg == HELP_ALL else arg for arg in args]

@@ -10,7 +10,8 @@ files and environment variables use. An option left off the command line is
 
 Another flag for a setting (``--h11-max-incomplete-event-size``, Uvicorn's
 name) is an option of its own, hidden from help, so that an error can name
-the flag the user actually typed.
+the flag the user actually typed. A switch may also be given a value, as
+Uvicorn spells ``--ws-per-message-deflate false`` (:func:`switch_values`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "require_app",
     "resolve_from_cli",
     "serve_command",
+    "switch_values",
 ]
 
 _ALIAS_SEPARATOR = "__as__"
@@ -123,6 +125,44 @@ def _parameters(spec: OptionSpec, *, show_all: bool) -> list[inspect.Parameter]:
             for i, alias in enumerate(spec.aliases)
         ),
     ]
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def switch_values(args: list[str]) -> list[str]:
+    """``--switch VALUE`` and ``--switch=VALUE`` as ``--switch`` / ``--no-switch``.
+
+    Only a boolean word after a switch is taken as its value; an APP is
+    always ``module:attribute``, so it is never mistaken for one.
+    """
+    switches = {
+        flag
+        for spec in config_options()
+        if spec.kind == "bool"
+        for flag in (spec.flag, *spec.aliases)
+    }
+    out: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            return [*out, arg, *args[index:]]
+        flag, equals, value = arg.partition("=")
+        if flag in switches:
+            if not equals and index < len(args) and args[index].lower() in (*_TRUE, *_FALSE):
+                value, equals = args[index], "="
+                index += 1
+            if equals and value.lower() in _TRUE:
+                out.append(flag)
+                continue
+            if equals and value.lower() in _FALSE:
+                out.append("--no-" + flag.removeprefix("--"))
+                continue
+        out.append(arg)
+    return out
 
 
 def _convert(spec: OptionSpec, raw: Any) -> Any:
