@@ -105,6 +105,7 @@ def test_uvicorns_values_parse(flag: str, value: str) -> None:
         (["--ws-per-message-deflate", "false"], ["--no-ws-per-message-deflate"]),
         (["--ws-per-message-deflate", "True"], ["--ws-per-message-deflate"]),
         (["--access-log=0", "a:b"], ["--no-access-log", "a:b"]),
+        (["--access-log=yes", "a:b"], ["--access-log", "a:b"]),
         (["--reload", "a:b"], ["--reload", "a:b"]),  # an app is never a value
         (["--reload", "--port", "1"], ["--reload", "--port", "1"]),
         (["--port", "0", "--factory", "no"], ["--port", "0", "--no-factory"]),

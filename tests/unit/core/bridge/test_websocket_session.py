@@ -172,6 +172,41 @@ def test_reading_pauses_for_a_slow_app_and_resumes() -> None:
     assert carrier.calls[-1] == ("resume",)
 
 
+def test_reading_pauses_at_ws_max_queue_messages_and_resumes_at_a_quarter() -> None:
+    # Small messages: the byte mark is far away; the count (Uvicorn's
+    # --ws-max-queue) is what stops reading.
+    peer = Connection(ConnectionType.CLIENT)
+    release = asyncio.Event()
+    pauses: list[int] = []
+    resumed_after: list[int] = []
+
+    async def after(receive: Any, send: Any) -> None:
+        await release.wait()
+        for taken in range(1, 9):
+            await receive()
+            if ("resume",) in carrier_calls and not resumed_after:
+                resumed_after.append(taken)
+
+    carrier_calls: list[tuple[Any, ...]] = []
+
+    async def drive(session: WebSocketSession, carrier: FakeCarrier) -> None:
+        carrier.calls = carrier_calls
+        session.start()
+        await settle()
+        for sent in range(1, 9):
+            session.data_received(peer.send(TextMessage(data="hi")))
+            if ("pause",) in carrier.calls and not pauses:
+                pauses.append(sent)
+        release.set()
+        await settle()
+
+    carrier = run(accepting(after), drive, ws_max_queue=8)
+    assert pauses == [8]  # the eighth waiting message
+    assert carrier.calls.count(("pause",)) == 1
+    # Resumed once no more than 8 // 4 = 2 wait: after the app took the sixth.
+    assert resumed_after == [6]
+
+
 def test_peer_close_is_answered_and_the_carrier_closed() -> None:
     peer = Connection(ConnectionType.CLIENT)
     got: list[Any] = []
