@@ -248,6 +248,8 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"reload_delay": -1}, "reload_delay must be positive seconds"),
     ({"limit_max_requests": 0}, "limit_max_requests must be positive, got 0"),
     ({"limit_max_requests_jitter": -1}, "limit_max_requests_jitter must be >= 0, got -1"),
+    ({"limit_max_memory": 0}, "limit_max_memory must be positive, got 0"),
+    ({"forwarded_allow_ips": 5}, "forwarded_allow_ips must be a list of strings, got 5"),
     ({"health_path": "healthz"}, "health_path must be an ASCII path starting with '/'"),
     ({"health_path": "/h\u00e9"}, "health_path must be an ASCII path starting with '/'"),
     ({"health_path": "/a b"}, "health_path must be an ASCII path starting with '/'"),

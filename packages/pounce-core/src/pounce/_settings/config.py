@@ -946,8 +946,8 @@ class ServerConfig:
                 try:
                     value = tuple(value)
                 except TypeError:
-                    raise ValueError(
-                        f"{spec.name} must be a list of strings, got {value!r}"
+                    raise InvalidSetting(
+                        "{" + spec.name + "} must be a list of strings, got {v!r}", v=value
                     ) from None
             object.__setattr__(self, spec.name, value)
         _validate(self)
@@ -1093,11 +1093,12 @@ def _validate(config: ServerConfig) -> None:
     )
     _check(
         config.limit_max_memory is None or config.limit_max_memory > 0,
-        f"limit_max_memory must be positive, got {config.limit_max_memory}",
+        "{limit_max_memory} must be positive, got {v}",
+        v=config.limit_max_memory,
     )
     _check(
         config.limit_max_memory is None or os.path.exists("/proc/self/statm"),
-        "limit_max_memory needs /proc to read the workers' memory (Linux)",
+        "{limit_max_memory} needs /proc to read the workers' memory (Linux)",
     )
     _check(
         config.limit_max_requests_jitter >= 0,
