@@ -86,6 +86,8 @@ def test_a_reload_that_fails_to_import_keeps_the_old_generation(
         server.send_signal(signal.SIGHUP)
         match = server.wait_for_output(r"Reload failed: (.*); generation 0 keeps serving\.")
         assert 'Error importing module "reloadable": SyntaxError' in match.group(1)
+        # ...and where, after that line.
+        server.wait_for_output(r'reloadable\.py", line 1$')
         load.wait_for(50)
         write_reloadable(tmp_path, "v2", helper="h2")
         _reload(server, 2)

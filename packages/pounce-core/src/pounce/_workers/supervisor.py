@@ -638,7 +638,15 @@ class Supervisor:
         self._emitter.emit(ReloadCompleted(generation=number))
 
     def _reload_failed(self, number: int, reason: str) -> None:
-        _logger.error("Reload failed: %s; generation %d keeps serving.", reason, self._generation)
+        # A reason may go on with the traceback of the app's own code (an
+        # AppLoadError): the sentence first, then that.
+        summary, _, details = reason.partition("\n")
+        _logger.error(
+            "Reload failed: %s; generation %d keeps serving.%s",
+            summary,
+            self._generation,
+            "\n" + details if details else "",
+        )
         self._emitter.emit(ReloadFailed(generation=number, reason=reason))
 
     async def _watchdog(self) -> None:
