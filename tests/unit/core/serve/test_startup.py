@@ -42,6 +42,8 @@ def without_wsproto(monkeypatch: pytest.MonkeyPatch) -> None:
 def without_aioquic(monkeypatch: pytest.MonkeyPatch) -> None:
     from pounce._edges.http3 import support
 
+    # A GIL build without aioquic (a free-threaded one is refused first, for its own reason).
+    monkeypatch.setattr(support, "gil_enabled", lambda: True)
     monkeypatch.setattr(support, "_aioquic_installed", lambda: False)
 
 
