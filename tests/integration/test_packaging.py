@@ -20,7 +20,6 @@ import email.message
 import email.parser
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from support.isolated import clean_environment, run_isolated, uv
 from support.servers import TESTS_DIR
 
 pytestmark = pytest.mark.slow
@@ -52,46 +52,10 @@ NOT_INSTALLED = ("pounce_extras", "aioquic")
 INSTALLED = ("pounce", "pounce_cli", "pounce_protocols", "h11", "h2", "wsproto")
 
 
-def _uv() -> str:
-    found = os.environ.get("UV") or shutil.which("uv")
-    if not found:
-        pytest.skip("uv is not available to build and install the packages")
-    return found
-
-
-def _clean_environment() -> dict[str, str]:
-    """This environment without what ties a process to the workspace and its venv."""
-    env = dict(os.environ)
-    for name in (
-        "VIRTUAL_ENV",
-        "PYTHONPATH",
-        "PYTHONHOME",
-        "UV_PROJECT_ENVIRONMENT",
-        "CONDA_PREFIX",
-    ):
-        env.pop(name, None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env=_clean_environment(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    _run(_uv(), "build", "--all-packages", "--out-dir", out, cwd=REPO)
+    run_isolated([uv(), "build", "--all-packages", "--out-dir", out], cwd=REPO)
     return out
 
 
@@ -115,13 +79,13 @@ class Venv:
         return self.root / "bin"
 
     def python(self, code: str, cwd: Path) -> str:
-        return _run(self.bin / "python", "-c", code, cwd=cwd)
+        return run_isolated([self.bin / "python", "-c", code], cwd=cwd)
 
     def pounce(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(self.bin / "pounce"), *args],
             cwd=cwd,
-            env=_clean_environment(),
+            env=clean_environment(),
             capture_output=True,
             text=True,
             timeout=120,
@@ -133,14 +97,16 @@ class Venv:
 def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """A fresh venv of this interpreter with `pip install pounce-cli`, from the wheels."""
     place = tmp_path_factory.mktemp("venv")
-    uv = _uv()
+    uv_path = uv()
     root = place / "venv"
-    _run(uv, "venv", "--python", sys.executable, root, cwd=place)
+    run_isolated([uv_path, "venv", "--python", sys.executable, root], cwd=place)
     # The wheels of what pounce-cli needs, named as files so that the index
     # is asked only for third-party packages.
     wheels = [_wheel(dist, p) for p in ("pounce-cli", "pounce-core", "pounce-protocols")]
-    _run(uv, "pip", "install", "--python", root / "bin" / "python", *wheels, cwd=place)
-    return Venv(root=root, uv=uv)
+    run_isolated(
+        [uv_path, "pip", "install", "--python", root / "bin" / "python", *wheels], cwd=place
+    )
+    return Venv(root=root, uv=uv_path)
 
 
 # ------------------------------------------------------------ what is built
@@ -278,7 +244,7 @@ def serve_installed(venv: Venv, tmp_path: Path) -> Iterator[object]:
             proc = subprocess.Popen(
                 [str(venv.bin / "pounce"), "served_app:app", "--port", "0", *args],
                 cwd=tmp_path,
-                env=_clean_environment(),
+                env=clean_environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -346,7 +312,9 @@ def test_info_says_what_is_not_installed(venv: Venv, tmp_path: Path) -> None:
 def test_a_fastapi_websocket_route_works_after_pip_install_pounce_cli_fastapi(
     venv: Venv, serve_installed
 ) -> None:  # type: ignore[no-untyped-def]
-    _run(venv.uv, "pip", "install", "--python", venv.bin / "python", "fastapi", cwd=venv.root)
+    run_isolated(
+        [venv.uv, "pip", "install", "--python", venv.bin / "python", "fastapi"], cwd=venv.root
+    )
     served = serve_installed(FASTAPI_APP)
     with connect(f"ws://127.0.0.1:{served.port}/ws", open_timeout=30) as websocket:
         websocket.send("fastapi")
@@ -359,7 +327,9 @@ def test_an_installed_pytest_plugin_costs_unrelated_projects_nothing(
     venv: Venv, tmp_path: Path
 ) -> None:
     """pytest, installed beside pounce-core, loads the plugin and no server."""
-    _run(venv.uv, "pip", "install", "--python", venv.bin / "python", "pytest", cwd=venv.root)
+    run_isolated(
+        [venv.uv, "pip", "install", "--python", venv.bin / "python", "pytest"], cwd=venv.root
+    )
     (tmp_path / "test_unrelated.py").write_text("def test_nothing():\n    pass\n")
     report = tmp_path / "loaded.txt"
     (tmp_path / "conftest.py").write_text(
@@ -368,6 +338,8 @@ def test_an_installed_pytest_plugin_costs_unrelated_projects_nothing(
         "    loaded = sorted(m for m in sys.modules if m.startswith(('pounce', 'h11', 'h2')))\n"
         f"    open({str(report)!r}, 'w').write(' '.join(loaded))\n"
     )
-    _run(venv.bin / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=tmp_path)
+    run_isolated(
+        [venv.bin / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path
+    )
     # The plugin was loaded, and brought nothing of the server with it.
     assert report.read_text().split() == ["pounce", "pounce._pytest_plugin", "pounce._version"]

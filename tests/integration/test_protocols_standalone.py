@@ -16,16 +16,13 @@ test run has (``$UV``, as ``uv run`` and nox set it, or on PATH).
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
 import sysconfig
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from support.isolated import run_isolated, uv
 from support.servers import TESTS_DIR
 from support.tls import make_certificates
 
@@ -37,53 +34,26 @@ SCRIPT = TESTS_DIR / "support" / "protocols_alone.py"
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
-def _uv() -> str:
-    found = os.environ.get("UV") or shutil.which("uv")
-    if not found:
-        pytest.skip("uv is not available to build and install the wheel")
-    return found
-
-
-def _environment() -> dict[str, str]:
-    """This environment, without what ties a process to the workspace and its venv."""
-    env = dict(os.environ)
-    for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_PROJECT_ENVIRONMENT"):
-        env.pop(name, None)
-    return env
-
-
-def _run(args: Sequence[str | Path], cwd: Path) -> str:
-    result = subprocess.run(
-        [str(arg) for arg in args],
-        cwd=cwd,
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv of this interpreter holding the pounce-protocols wheel and its extras."""
-    uv = _uv()
+    uv_path = uv()
     dist = tmp_path_factory.mktemp("dist")
-    _run([uv, "build", "--package", "pounce-protocols", "--wheel", "--out-dir", dist], cwd=REPO)
+    run_isolated(
+        [uv_path, "build", "--package", "pounce-protocols", "--wheel", "--out-dir", dist], cwd=REPO
+    )
     (wheel,) = dist.glob("pounce_protocols-*.whl")
     root = tmp_path_factory.mktemp("venv") / "venv"
-    _run([uv, "venv", "--python", sys.executable, root], cwd=root.parent)
+    run_isolated([uv_path, "venv", "--python", sys.executable, root], cwd=root.parent)
     interpreter = root / "bin" / "python"
     extras = "http2,websocket" if FREE_THREADED else "http2,websocket,http3"
     requirement = f"pounce-protocols[{extras}] @ {wheel.as_uri()}"
-    _run([uv, "pip", "install", "--python", interpreter, requirement], cwd=root.parent)
+    run_isolated([uv_path, "pip", "install", "--python", interpreter, requirement], cwd=root.parent)
     return interpreter
 
 
 def test_the_wheel_installs_nothing_of_pounce(python: Path) -> None:
-    listed = _run([_uv(), "pip", "list", "--python", python], cwd=python.parent)
+    listed = run_isolated([uv(), "pip", "list", "--python", python], cwd=python.parent)
     names = {line.split()[0].lower() for line in listed.splitlines()[2:] if line.strip()}
     assert "pounce-protocols" in names
     assert {"h11", "h2", "wsproto"} <= names
@@ -95,7 +65,7 @@ def test_every_machine_runs_without_the_server(python: Path, tmp_path: Path) -> 
     if not FREE_THREADED:
         certs = make_certificates(tmp_path)
         args += ["--http3", certs.server_cert, certs.server_key, certs.ca_file]
-    output = _run(args, cwd=tmp_path)
+    output = run_isolated(args, cwd=tmp_path)
     lines = [line.partition(":")[2].strip() for line in output.splitlines()]
     assert lines[0].startswith("pounce-protocols alone")
     assert lines[1:4] == [
@@ -118,4 +88,6 @@ def test_http3_is_left_out_on_free_threaded_builds(python: Path) -> None:
         "try:\n    pounce_protocols.HTTP3Endpoint\n"
         "except ImportError as exc:\n    print(exc)\n"
     )
-    assert "install pounce-protocols[http3]" in _run([python, "-I", "-c", code], cwd=python.parent)
+    assert "install pounce-protocols[http3]" in run_isolated(
+        [python, "-I", "-c", code], cwd=python.parent
+    )
