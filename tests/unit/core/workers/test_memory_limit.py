@@ -19,8 +19,13 @@ def test_rss_of_this_process_and_of_another() -> None:
     own = rss_bytes()
     assert own is not None
     assert 5 * MIB < own < 10_000 * MIB
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
     try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"up\n"  # an interpreter, not a process being born
         theirs = rss_bytes(child.pid)
         assert theirs is not None
         assert theirs > MIB
