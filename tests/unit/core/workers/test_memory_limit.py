@@ -31,7 +31,7 @@ def test_rss_of_this_process_and_of_another() -> None:
         assert theirs > MIB
     finally:
         child.kill()
-        child.wait()
+        child.communicate()
     assert rss_bytes(child.pid) is None  # gone
 
 
