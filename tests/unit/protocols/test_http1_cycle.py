@@ -176,13 +176,15 @@ def test_content_length_body_in_pieces() -> None:
     assert conn.request_complete
 
 
-def test_chunked_body_with_trailers() -> None:
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "reference"])
+def test_chunked_body_with_trailers(fast_path: bool) -> None:
     body = chunked(b"hel", b"lo", trailers=[b"Digest: sha-256=abc", b"X-Done: 1"])
     data = request(method=b"POST", headers=[b"Host: h", b"Transfer-Encoding: chunked"], body=body)
-    events = HTTP1ServerConnection().receive_data(data)
+    events = HTTP1ServerConnection(fast_path=fast_path).receive_data(data)
+    # The chunks that arrive in one read are one event: a body sent in many
+    # small chunks costs the layers above per read, not per chunk.
     assert events[1:] == [
-        BodyReceived(stream_id=1, data=b"hel"),
-        BodyReceived(stream_id=1, data=b"lo"),
+        BodyReceived(stream_id=1, data=b"hello"),
         BodyEnded(stream_id=1, trailers=((b"digest", b"sha-256=abc"), (b"x-done", b"1"))),
     ]
 

@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from pounce_protocols._errors import RemoteProtocolError
 
 __all__ = [
+    "HeadGate",
     "HeadLimits",
     "RequestTarget",
     "check_content_length",
-    "check_head",
     "check_host",
     "check_transfer_encoding",
-    "head_length",
     "split_target",
     "valid_host",
 ]
@@ -69,55 +68,94 @@ def _reject(message: str, status: int = 400) -> RemoteProtocolError:
     return RemoteProtocolError(message, status_hint=status)
 
 
-def check_head(buf: bytearray, limits: HeadLimits) -> int:
-    """Check the request head at the start of ``buf``.
+class HeadGate:
+    """Checks the request head at the start of a buffer, as its bytes arrive.
 
-    Empty lines before the request line are removed from ``buf`` (RFC 9112 §2.2
-    asks servers to ignore them). Returns the length of the complete head,
-    blank line included, or 0 while it is incomplete. Raises
-    :class:`RemoteProtocolError` as soon as the bytes so far cannot become an
-    acceptable head.
+    :meth:`scan` is called each time bytes were added. Each byte is checked
+    once, however the head was split: the gate remembers how much of the head
+    it has already passed and what it counted there, and reads only the bytes
+    after it (less the three that may begin the blank line). A head dribbled
+    one byte per read therefore costs what it costs in one read, not the
+    square of its length. The verdict is the same as if the whole head so far
+    were checked at once: every check is a property of single bytes or pairs
+    of bytes, or a count that adds up across the pieces.
     """
-    while buf.startswith(b"\r\n"):
-        del buf[:2]
-    return head_length(buf, limits)
 
+    __slots__ = ("_checked", "_crlf", "_limits", "_line_done")
 
-def head_length(buf: bytes | bytearray, limits: HeadLimits) -> int:
-    """:func:`check_head` for bytes that start with the request line.
+    def __init__(self, limits: HeadLimits) -> None:
+        self._limits = limits
+        self._checked = 0  # bytes of the head passed so far; never ends between CR and LF
+        self._crlf = 0  # CRLFs in them
+        self._line_done = False  # whether they hold the whole request line
 
-    It reads ``buf`` without changing it, so it also takes the ``bytes`` just
-    received when nothing is buffered: no copy into a buffer first.
-    """
-    if not buf:
-        return 0
-    end = buf.find(b"\r\n\r\n")
-    length = len(buf) if end < 0 else end + 4
+    @property
+    def fresh(self) -> bool:
+        """True while no byte of the next head has been passed."""
+        return not self._checked
 
-    # A CR as the very last byte of an incomplete head may be half of a CRLF.
-    pending_cr = end < 0 and buf[length - 1] == _CR
+    def reset(self) -> None:
+        """Forget the head in progress (the next scan starts a new one)."""
+        self._checked = 0
+        self._crlf = 0
+        self._line_done = False
 
-    line_end = buf.find(b"\r\n", 0, length)
-    line_length = line_end if line_end >= 0 else length - pending_cr
-    if line_length > limits.max_request_line:
-        raise _reject("request line too long", 414)
-    if length > limits.max_header_bytes:
-        raise _reject("request header section too large", 431)
+    def scan(self, buf: bytes | bytearray, start: int) -> int:
+        """Check the head that begins at ``start`` of ``buf``.
 
-    crlf = buf.count(b"\r\n", 0, length)
-    if buf.count(b"\n", 0, length) != crlf:
-        raise _reject("bare LF in request head")
-    if buf.count(b"\r", 0, length) != crlf + pending_cr:
-        raise _reject("bare CR in request head")
-    if buf.find(b"\r\n ", 0, length) >= 0 or buf.find(b"\r\n\t", 0, length) >= 0:
-        raise _reject("obsolete line folding in request head")
-    if _CONTROL.search(buf, 0, length) is not None:
-        raise _reject("control character in request head")
-    # CRLFs: one ends the request line, one each field line, one the blank line.
-    fields = crlf - (2 if end >= 0 else 1)
-    if fields > limits.max_header_count:
-        raise _reject("too many header fields", 431)
-    return 0 if end < 0 else length
+        Returns the length of the complete head, blank line included (the
+        gate is then ready for the next head), or 0 while it is incomplete.
+        Raises :class:`RemoteProtocolError` as soon as the bytes so far cannot
+        become an acceptable head. Between two calls, bytes may only be added
+        after the ones already given.
+        """
+        limits = self._limits
+        checked = self._checked
+        size = len(buf) - start
+        if size <= 0:
+            return 0
+        low = start + checked
+        # The blank line may have begun in the last bytes passed before.
+        end = buf.find(b"\r\n\r\n", low - 3 if checked > 3 else start)
+        length = size if end < 0 else end + 4 - start
+        high = start + length
+        # A CR as the very last byte of an incomplete head may be half of a CRLF.
+        pending_cr = end < 0 and buf[high - 1] == _CR
+
+        line_done = self._line_done
+        if not line_done:
+            line_end = buf.find(b"\r\n", low, high)
+            line_done = line_end >= 0
+            line_length = line_end - start if line_done else length - pending_cr
+            if line_length > limits.max_request_line:
+                raise _reject("request line too long", 414)
+        if length > limits.max_header_bytes:
+            raise _reject("request header section too large", 431)
+
+        crlf = buf.count(b"\r\n", low, high)
+        if buf.count(b"\n", low, high) != crlf:
+            raise _reject("bare LF in request head")
+        if buf.count(b"\r", low, high) != crlf + pending_cr:
+            raise _reject("bare CR in request head")
+        # A fold is a CRLF then SP or HTAB: its CRLF may be in the bytes passed before.
+        fold_from = low - 2 if checked > 1 else start
+        if buf.find(b"\r\n ", fold_from, high) >= 0 or buf.find(b"\r\n\t", fold_from, high) >= 0:
+            raise _reject("obsolete line folding in request head")
+        if _CONTROL.search(buf, low, high) is not None:
+            raise _reject("control character in request head")
+        if checked:
+            crlf += self._crlf
+        # CRLFs: one ends the request line, one each field line, one the blank line.
+        if crlf - (2 if end >= 0 else 1) > limits.max_header_count:
+            raise _reject("too many header fields", 431)
+        if end < 0:
+            self._checked = length - pending_cr
+            self._crlf = crlf
+            self._line_done = line_done
+            return 0
+        if checked:
+            self.reset()
+        return length
 
 
 _MAX_CONTENT_LENGTH = 2**63 - 1
