@@ -419,7 +419,11 @@ class HTTP1Connection(asyncio.Protocol):
             return []
         self._stream = None
         self._task = None
-        if self._read_paused:
+        if self._read_paused and machine.buffered_bytes <= self._ctx.http1_limits.max_header_bytes:
+            # Read on only once the pipelined backlog is down to (part of)
+            # one head: what is already here is served first, so it never
+            # grows past one read, and while its responses are not taken
+            # (the app waits to write) nothing more is read.
             self._resume_reading()
         if not events:
             if machine.has_partial_request:
