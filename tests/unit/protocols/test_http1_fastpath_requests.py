@@ -134,6 +134,34 @@ def test_generated_heads_read_the_same(
         same_transcripts(chunks)
 
 
+# Chunk-size lines as a client may spell them: the fast path takes runs of
+# one-digit ones at once, anything else one chunk at a time.
+_SPELLINGS = st.sampled_from([b"%x", b"%X", b"0%x", b"%x;e=1"])
+
+
+@st.composite
+def _tiny_chunked_bodies(draw: st.DrawFn) -> bytes:
+    """Chunked bodies of many small chunks, in runs of one size and mixed."""
+    out = []
+    for size, count in draw(st.lists(st.tuples(st.integers(1, 20), st.integers(1, 6)))):
+        spelling = draw(_SPELLINGS)
+        data = draw(st.binary(min_size=size, max_size=size))
+        out.append((spelling % size + b"\r\n" + data + b"\r\n") * count)
+    return b"".join(out) + draw(st.sampled_from([b"0\r\n\r\n", b"0\r\nX-T: 1\r\n\r\n"]))
+
+
+@PROPERTY_SETTINGS
+@given(st.data(), _tiny_chunked_bodies(), st.booleans())
+def test_bodies_in_tiny_chunks_read_the_same(
+    data: st.DataObject, body: bytes, mutate: bool
+) -> None:
+    head = request(method=b"POST", headers=[b"Host: h", b"Transfer-Encoding: chunked"])
+    wire = head + body + request(b"/next")
+    if mutate:
+        wire = head + data.draw(mutated(body + request(b"/next")))
+    same_transcripts(data.draw(splits(wire)))
+
+
 @pytest.mark.parametrize("piece", INTERESTING, ids=repr)
 def test_interesting_pieces_in_every_position_read_the_same(piece: bytes) -> None:
     base = request(

@@ -189,20 +189,25 @@ class Calls:
     h11_events: int = 0  # h11 next_event() calls
 
 
+class CountingPattern:
+    """A compiled pattern whose matches add to ``calls``."""
+
+    def __init__(self, pattern: Any, calls: Calls) -> None:
+        self._pattern = pattern
+        self._calls = calls
+
+    def match(self, *args: Any) -> Any:
+        self._calls.size_lines += 1
+        return self._pattern.match(*args)
+
+    def fullmatch(self, *args: Any) -> Any:
+        self._calls.size_lines += 1
+        return self._pattern.fullmatch(*args)
+
+
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
     counted = Calls()
-    pattern = _http1_chunked._SIZE_LINE
-
-    class CountingPattern:
-        def match(self, *args: Any) -> Any:
-            counted.size_lines += 1
-            return pattern.match(*args)
-
-        def fullmatch(self, *args: Any) -> Any:
-            counted.size_lines += 1
-            return pattern.fullmatch(*args)
-
     feed_line = ChunkedFraming._feed_line
     next_event = h11.Connection.next_event
 
@@ -214,7 +219,9 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
         counted.h11_events += 1
         return next_event(self)
 
-    monkeypatch.setattr(_http1_chunked, "_SIZE_LINE", CountingPattern())
+    for name in ("_SIZE_LINE", "_PLAIN_SIZE_LINE"):
+        pattern = getattr(_http1_chunked, name)
+        monkeypatch.setattr(_http1_chunked, name, CountingPattern(pattern, counted))
     monkeypatch.setattr(ChunkedFraming, "_feed_line", counting_feed_line)
     monkeypatch.setattr(h11.Connection, "next_event", counting_next_event)
     return counted
@@ -224,11 +231,16 @@ CHUNKED_HEAD = request(method=b"POST", headers=[b"Host: x", b"Transfer-Encoding:
 READ = 4096
 
 
-@pytest.mark.parametrize("chunk", [1, 7])
-def test_a_body_in_tiny_chunks_costs_a_few_steps_per_chunk(chunk: int, calls: Calls) -> None:
+def _tiny_chunks(count: int, sizes: list[int]) -> bytes:
+    """A chunked body of ``count`` chunks whose sizes cycle through ``sizes``."""
+    return chunked(*[b"x" * sizes[i % len(sizes)] for i in range(count)])
+
+
+@pytest.mark.parametrize("sizes", [[1], [7], [1, 2], [20, 30]], ids=str)
+def test_a_body_in_tiny_chunks_costs_a_few_steps_per_chunk(sizes: list[int], calls: Calls) -> None:
     for count in (1000, 10000):
         calls.size_lines = calls.general_lines = calls.h11_events = 0
-        body = chunked(*[b"x" * chunk] * count)
+        body = _tiny_chunks(count, sizes)
         wire = CHUNKED_HEAD + body
         reads = -(-len(wire) // READ)
         conn = HTTP1ServerConnection()
@@ -236,12 +248,15 @@ def test_a_body_in_tiny_chunks_costs_a_few_steps_per_chunk(chunk: int, calls: Ca
         for i in range(0, len(wire), READ):
             events += conn.receive_data(wire[i : i + READ])
         data = [e for e in events if isinstance(e, BodyReceived)]
-        assert b"".join(e.data for e in data) == b"x" * chunk * count
+        assert b"".join(e.data for e in data) == b"".join(
+            b"x" * sizes[i % len(sizes)] for i in range(count)
+        )
         assert conn.request_complete
         # One event per read at most, never one per chunk.
         assert len(data) <= reads
-        # One size-line match per chunk (and a few per read, where a line
-        # is cut); lines go the general way only where a read cuts them.
+        # At most one size-line match per chunk (a run of one-digit sizes
+        # takes one for the run), and a few per read, where a line is cut;
+        # lines go the general way only where a read cuts them.
         assert calls.size_lines <= count + 3 * reads
         assert calls.general_lines <= 2 * reads + 4
         # h11 reads the head and the trailer section, not the chunks.

@@ -55,6 +55,32 @@ _SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:%s)*\r\n" % _EXTENSION)
 _VCHAR = rb"[\x21-\x7e\x80-\xff]"
 _FIELD_LINE = re.compile(rb"%s:[ \t]*(?:%s+(?:[ \t]+%s+)*)?[ \t]*\r\n" % (_TOKEN, _VCHAR, _VCHAR))
 _CRLF = b"\r\n"
+# The usual size line, without extensions: tried first, as it is matched faster.
+_PLAIN_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})\r\n")
+# The size of a chunk whose size line is one hex digit and CRLF, by the digit
+# (0 for a byte that is not a non-zero hex digit): read without a regular
+# expression, as the chunks of a body sent a few bytes at a time are.
+_ONE_DIGIT = tuple(
+    int(chr(byte), 16) if chr(byte) in "123456789abcdefABCDEF" else 0 for byte in range(256)
+)
+
+
+def _runs() -> dict[int, tuple[re.Pattern[bytes], re.Pattern[bytes] | None]]:
+    """For each one-digit size line, by its digit: a pattern for a run of such
+    chunks, and one that captures their data (none for one-byte chunks: every
+    sixth byte of the run is theirs)."""
+    table: dict[int, tuple[re.Pattern[bytes], re.Pattern[bytes] | None]] = {}
+    for byte, size in enumerate(_ONE_DIGIT):
+        if size:
+            chunk = rb"%c\r\n([\x00-\xff]{%d})\r\n" % (byte, size)
+            run = re.compile(rb"(?:%s)+" % chunk.replace(b"(", b"(?:"))
+            table[byte] = (run, re.compile(chunk) if size > 1 else None)
+    return table
+
+
+# Runs of chunks of one small size, the shape of a body sent a byte (or a few)
+# at a time, are taken by one match and their data by one slice or findall.
+_RUNS = _runs()
 
 
 class ChunkedFraming:
@@ -133,27 +159,44 @@ class ChunkedFraming:
         by CRLF) and returns where; :meth:`feed` then reads that the general
         way, with its errors.
         """
+        plain = _PLAIN_SIZE_LINE.match
         match = _SIZE_LINE.match
+        startswith = data.startswith
+        append = None if pieces is None else pieces.append
+        one_digit = _ONE_DIGIT
         max_line = self._max_line
+        last = 0  # the size of the chunk before, when it had a one-digit line
         while True:
-            found = match(data, pos)
-            if found is None:
-                return pos
-            start = found.end()
-            if start - pos > max_line:
-                return pos
-            size = int(found[1], 16)
-            if not size:
-                return pos
+            if startswith(_CRLF, pos + 1) and (size := one_digit[data[pos]]):
+                if size == last:
+                    # The second of a run of chunks of this size: the run
+                    # is taken whole, and the loop goes on after it.
+                    last = 0
+                    stop = _take_run(data, pos, pieces)
+                    if stop > pos:
+                        pos = stop
+                        continue
+                start = pos + 3
+            else:
+                found = plain(data, pos) or match(data, pos)
+                if found is None:
+                    return pos
+                start = found.end()
+                if start - pos > max_line:
+                    return pos
+                size = int(found[1], 16)
+                if not size:
+                    return pos
             stop = start + size
-            if data[stop : stop + 2] != _CRLF:
+            if not startswith(_CRLF, stop):
                 # Cut short, or not followed by CRLF: the data state reads it.
                 self._state = _State.DATA
                 self._remaining = size
                 return start
-            if pieces is not None:
-                pieces.append(data[start:stop])
+            if append is not None:
+                append(data[start:stop])
             pos = stop + 2
+            last = size
 
     def _feed_line(self, data: bytes | bytearray, pos: int) -> int:
         newline = data.find(b"\n", pos)
@@ -189,6 +232,22 @@ class ChunkedFraming:
             self._state = _State.DONE
         elif _FIELD_LINE.fullmatch(line) is None:
             raise _reject("invalid trailer field line")
+
+
+def _take_run(data: bytes | bytearray, pos: int, pieces: list[bytes | bytearray] | None) -> int:
+    """The chunks with the one-digit size line at ``pos`` that follow from it,
+    as many as are here whole: their data added to ``pieces``; where they end."""
+    run, piece = _RUNS[data[pos]]
+    found = run.match(data, pos)
+    if found is None:
+        return pos
+    end = found.end()
+    if pieces is not None:
+        if piece is None:
+            pieces.append(data[pos + 3 : end : 6])
+        else:
+            pieces.extend(piece.findall(data, pos, end))
+    return end
 
 
 def _reject(message: str) -> RemoteProtocolError:
