@@ -6,6 +6,9 @@
 * ``GET /10k``     a 10 KB body
 * ``POST /echo``   a JSON body echoed back
 * ``GET /stream``  100 chunks of 64 bytes, each its own ``http.response.body``
+* ``GET /small``   the query string as the body (a pipelining client checks the
+                   order of the answers by it)
+* ``POST /drain``  reads the request body and answers with its length
 * ``/ws``          WebSocket echo (text and binary)
 
 The FastAPI workload runs ``bench_fastapi:app`` (a separate module, so the
@@ -75,6 +78,21 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             more = message.get("more_body", False)
         await send({"type": "http.response.start", "status": 200, "headers": _JSON})
         await send({"type": "http.response.body", "body": body})
+    elif path == "/small":
+        # With its length, so that every server frames it the same way.
+        body = scope["query_string"]
+        headers = [*_TEXT, (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+    elif path == "/drain":
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": _TEXT})
+        await send({"type": "http.response.body", "body": b"%d" % size})
     elif path == "/stream":
         await send({"type": "http.response.start", "status": 200, "headers": _TEXT})
         for _ in range(CHUNKS):
