@@ -62,7 +62,7 @@ from typing import cast
 
 import h11
 
-from pounce_protocols._errors import LocalProtocolError, RemoteProtocolError
+from pounce_protocols._errors import LocalProtocolError, RemoteProtocolError, readable_message
 from pounce_protocols._events import (
     BodyEnded,
     ConnectionLost,
@@ -439,7 +439,9 @@ class HTTP1ServerConnection:
             request = conn.next_event()
         except h11.RemoteProtocolError as exc:
             self._phase = _CLOSED
-            raise RemoteProtocolError(str(exc), status_hint=_h11_status_hint(exc)) from None
+            raise RemoteProtocolError(
+                readable_message(str(exc)), status_hint=_h11_status_hint(exc)
+            ) from None
         except RemoteProtocolError:
             self._phase = _CLOSED
             raise
@@ -629,7 +631,7 @@ class HTTP1ServerConnection:
             return conn.next_event()
         except h11.RemoteProtocolError as exc:
             self._phase = _CLOSED
-            raise RemoteProtocolError(str(exc), status_hint=400) from None
+            raise RemoteProtocolError(readable_message(str(exc)), status_hint=400) from None
 
     def _body_ended(self, event: h11.EndOfMessage) -> BodyEnded:
         """The request is complete: its end, with the trailers h11 read."""

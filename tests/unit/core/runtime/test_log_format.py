@@ -1,4 +1,4 @@
-"""How log lines look: readable bytes from protocol errors, coloured level names."""
+"""How log lines look: coloured level names, tracebacks, formats."""
 
 from __future__ import annotations
 
@@ -7,38 +7,9 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from pounce._runtime import logs
-from pounce._runtime.logs import _DefaultFormatter, readable_bytes
-
-
-@pytest.mark.parametrize(
-    ("message", "shown"),
-    [
-        ("illegal request line: bytearray(b'GARBAGE')", 'illegal request line: "GARBAGE"'),
-        ("illegal header line: bytearray(b'Bad Header')", 'illegal header line: "Bad Header"'),
-        ("bad b'\\x16\\x03\\x01' start", 'bad "\\x16\\x03\\x01" start'),
-        ("quote b'say \"hi\"' here", 'quote "say \\"hi\\"" here'),
-        ("no bytes here", "no bytes here"),
-        ("a word ending in b'x': hb'x'", "a word ending in \"x\": hb'x'"),
-    ],
-)
-def test_bytes_reprs_are_shown_as_text(message: str, shown: str) -> None:
-    assert readable_bytes(message) == shown
-
-
-@given(st.binary(max_size=64), st.sampled_from([bytes, bytearray]))
-def test_any_bytes_repr_becomes_quoted_printable_text(data: bytes, kind: type) -> None:
-    shown = readable_bytes(f"illegal request line: {kind(data)!r}")
-    text = shown.removeprefix("illegal request line: ")
-    assert text.startswith('"')
-    assert text.endswith('"')
-    assert text.isprintable()
-    assert "bytearray" not in shown
-    # Nothing is lost: the escapes read back as the same bytes.
-    assert text[1:-1].encode("latin-1").decode("unicode_escape").encode("latin-1") == data
+from pounce._runtime.logs import _DefaultFormatter
 
 
 def _record(level: int) -> logging.LogRecord:

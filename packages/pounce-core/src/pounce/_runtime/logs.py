@@ -10,20 +10,14 @@ others (``json``) are provided by plugins through the ``pounce.log_formats``
 entry-point group, each a callable returning a :class:`logging.Formatter`.
 ``text`` colours its level names when ``--use-colors`` says so, or by
 default when the log goes to a terminal.
-
-Messages from the protocol libraries quote what the client sent as Python
-byte reprs (h11: ``illegal request line: bytearray(b'GARBAGE')``);
-:func:`readable_bytes` shows those as the text they hold (``"GARBAGE"``).
 """
 
 from __future__ import annotations
 
-import ast
 import configparser
 import json
 import logging
 import logging.config
-import re
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -41,7 +35,6 @@ __all__ = [
     "configure_logging",
     "configure_logging_for",
     "level_number",
-    "readable_bytes",
 ]
 
 TRACE = 5
@@ -136,42 +129,6 @@ def _read_log_config(path: str) -> Callable[[], None]:
             raise invalid(exc) from exc
 
     return apply
-
-
-# A bytes literal as repr() writes one, bare or in bytearray(...).
-_BYTES_LITERAL = r"b'(?:[^'\\]|\\.)*'" + r'|b"(?:[^"\\]|\\.)*"'
-_BYTES_REPR = re.compile(rf"bytearray\(({_BYTES_LITERAL})\)|(?<!\w)({_BYTES_LITERAL})")
-
-
-def _quoted(data: bytes) -> str:
-    shown = []
-    for byte in data:
-        char = chr(byte)
-        if char in '"\\':
-            shown.append("\\" + char)
-        elif 0x20 <= byte < 0x7F:
-            shown.append(char)
-        else:
-            shown.append(f"\\x{byte:02x}")
-    return '"' + "".join(shown) + '"'
-
-
-def readable_bytes(message: str) -> str:
-    """``message`` with each Python bytes repr in it shown as quoted text.
-
-    ``illegal request line: bytearray(b'GARBAGE')`` becomes ``illegal request
-    line: "GARBAGE"``; bytes outside printable ASCII stay escaped (``\\x16``).
-    """
-
-    def show(match: re.Match[str]) -> str:
-        literal = match.group(1) or match.group(2)
-        try:
-            data = ast.literal_eval(literal)
-        except (SyntaxError, ValueError):
-            return match.group(0)
-        return _quoted(data) if isinstance(data, bytes) else match.group(0)
-
-    return _BYTES_REPR.sub(show, message)
 
 
 def level_number(level: str) -> int:

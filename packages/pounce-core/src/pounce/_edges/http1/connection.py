@@ -45,7 +45,7 @@ from pounce._edges.http1.h2c import upgrade_h2c
 from pounce._edges.http1.websocket import start_websocket
 from pounce._runtime.asgi_types import ASGIApp
 from pounce._runtime.lifecycle import ConnectionClosed, ConnectionOpened
-from pounce._runtime.logs import ERROR_LOGGER, readable_bytes
+from pounce._runtime.logs import ERROR_LOGGER
 from pounce_protocols import (
     BodyEnded,
     BodyReceived,
@@ -627,7 +627,7 @@ class HTTP1Connection(asyncio.Protocol):
         _logger.warning(
             "Invalid HTTP request from %s: %s (%d)",
             self._peer(),
-            readable_bytes(str(exc)),
+            exc,
             exc.status_hint,
         )
         stream = self._stream
