@@ -2,9 +2,9 @@
 
 Every flood ends in GOAWAY ENHANCE_YOUR_CALM (0xb) and a closed connection;
 the server then serves the next client as if nothing had happened. A peer
-holding flow-control windows shut gets its stream reset (or, reading nothing
-at all, its connection dropped) after ``timeout_flow_control``, without
-holding up other streams or shutdown.
+holding flow-control windows shut gets its stream reset after
+``timeout_flow_control``; one reading nothing at all has its connection
+dropped after ``timeout_write``; neither holds up other streams or shutdown.
 """
 
 from __future__ import annotations
@@ -265,13 +265,13 @@ def test_a_stalled_stream_does_not_hold_up_shutdown(serve: Any, work: Work) -> N
 
 
 def test_a_client_that_reads_nothing_is_disconnected(serve: Any, work: Work) -> None:
-    server = serve(make_app(work), timeout_flow_control=1.0)
+    server = serve(make_app(work), timeout_write=1.0)
     client = H2Client(server.host, server.port, settings={INITIAL_WINDOW_SIZE: 2**31 - 1})
     with client:
         client.conn.increment_flow_control_window(2**30)
         client.request("/big?size=104857600")  # 100 MiB, far more than any buffer
         # Now read nothing: the server's writes back up, its app waits, and
-        # after timeout_flow_control the connection is dropped.
+        # after timeout_write the connection is dropped.
         assert work.disconnected.wait(WAIT)
         client.sock.settimeout(WAIT)
         received = 0

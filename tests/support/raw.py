@@ -85,6 +85,7 @@ class RawConnection:
         *,
         uds: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        receive_buffer: int | None = None,
     ) -> None:
         self.timeout = timeout
         if uds is not None:
@@ -94,6 +95,9 @@ class RawConnection:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             target = (host, port)
         self.sock.settimeout(timeout)
+        if receive_buffer is not None:
+            # Before connecting, so that the window the server sees is small too.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         try:
             self.sock.connect(target)
         except OSError:

@@ -67,6 +67,7 @@ EXPECTED_DEFAULTS: dict[str, Any] = {
     "timeout_keep_alive": 5.0,
     "timeout_request_header": 10.0,
     "timeout_request": None,
+    "timeout_write": 60.0,
     "timeout_flow_control": 20.0,
     "timeout_graceful_shutdown": 30.0,
     "limit_request_line": 8190,

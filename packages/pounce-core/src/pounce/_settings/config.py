@@ -495,12 +495,20 @@ class ServerConfig:
             group="Timeouts",
         ),
     )
+    timeout_write: float | None = field(
+        default=60.0,
+        metadata=option(
+            "A client that reads nothing of its response for this many seconds is "
+            "disconnected (the app hears http.disconnect); one that reads slowly is not. "
+            "'none' waits forever.",
+            group="Timeouts",
+        ),
+    )
     timeout_flow_control: float = field(
         default=20.0,
         metadata=option(
             "An HTTP/2 stream whose response waits this many seconds for a client that "
-            "keeps its flow-control window shut is reset; a client that reads nothing "
-            "at all for this long is disconnected.",
+            "keeps its flow-control window shut is reset (other streams go on).",
             group="Timeouts",
         ),
     )
@@ -1044,7 +1052,7 @@ def _validate(config: ServerConfig) -> None:
         _check(
             _positive_number(value), "{" + name + "} must be positive seconds, got {v!r}", v=value
         )
-    for name in ("ws_ping_interval", "ws_ping_timeout", "timeout_request"):
+    for name in ("ws_ping_interval", "ws_ping_timeout", "timeout_request", "timeout_write"):
         value = getattr(config, name)
         _check(
             value is None or _positive_number(value),

@@ -15,7 +15,9 @@ or a socket and nothing else:
   response leaves in one segment rather than two;
 * flow control: reading pauses while the app has more than ``_READ_HIGH``
   body bytes unconsumed or a pipelined request is waiting its turn; sending
-  waits while the transport's write buffer is above its high-water mark;
+  waits while the transport's write buffer is above its high-water mark, and
+  a client that reads nothing of it for ``timeout_write`` is cut
+  (:mod:`pounce._edges.write_watch`);
 * the cycle: when a response ends the next request (maybe pipelined, already
   buffered) is started, or the connection is closed;
 * graceful shutdown: idle connections close at once, busy ones after their
@@ -43,6 +45,7 @@ from pounce._bridge.http_stream import ZERO_COPY_SEND, ClientDisconnected, HTTPS
 from pounce._edges.deadline import Deadline
 from pounce._edges.http1.h2c import upgrade_h2c
 from pounce._edges.http1.websocket import start_websocket
+from pounce._edges.write_watch import WriteWatch, abandon
 from pounce._runtime.asgi_types import ASGIApp
 from pounce._runtime.lifecycle import ConnectionClosed, ConnectionOpened
 from pounce._runtime.logs import ERROR_LOGGER
@@ -85,6 +88,9 @@ _JOIN_LIMIT = 16 * 1024
 # segments instead of a hundred of each. Past this many bytes waiting they
 # leave at once, so the wait never holds much (back-pressure then applies).
 _CORK_LIMIT = 64 * 1024
+# A file is handed to the kernel this much at a time, each step within
+# timeout_write: a client that takes less than this per timeout is not reading.
+_SENDFILE_STEP = 128 * 1024
 
 
 class HTTP1Connection(asyncio.Protocol):
@@ -119,6 +125,7 @@ class HTTP1Connection(asyncio.Protocol):
         "_tls",
         "_transport",
         "_write_paused",
+        "_write_watch",
     )
 
     def __init__(self, ctx: WorkerContext) -> None:
@@ -143,6 +150,7 @@ class HTTP1Connection(asyncio.Protocol):
         self._discarded = 0
         self._read_paused = False
         self._write_paused = False
+        self._write_watch = WriteWatch(ctx.loop, ctx.config.timeout_write, self._on_write_stalled)
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._client: tuple[str, int] | None = None
         self._server: tuple[str, int | None] | None = None
@@ -185,6 +193,7 @@ class HTTP1Connection(asyncio.Protocol):
         if ctx.emitter.active:
             ctx.emitter.emit(ConnectionClosed(worker_id=ctx.worker_id, client=self._client))
         self._timer.stop()
+        self._write_watch.resumed()
         self._drop_pending()
         self._closing = True
         stream = self._stream
@@ -223,9 +232,12 @@ class HTTP1Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        if self._transport is not None:
+            self._write_watch.paused(self._transport)
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._write_watch.resumed()
         self._wake_writers()
 
     # ------------------------------------------------------------ the cycle
@@ -533,10 +545,19 @@ class HTTP1Connection(asyncio.Protocol):
             raise RuntimeError(f"Invalid response: {exc}") from None
         # What waits (the head, pieces before the file) goes before it.
         self._write(transport, before)
+        timeout = self._write_watch.timeout
+        end = offset + count
         try:
-            # asyncio waits for the write buffer to empty, then uses
-            # os.sendfile on the socket (or copies, where it cannot).
-            await self._loop.sendfile(transport, file, offset, count)
+            while offset < end:
+                step = min(_SENDFILE_STEP, end - offset)
+                # asyncio waits for the write buffer to empty, then uses
+                # os.sendfile on the socket (or copies, where it cannot); the
+                # kernel does the rest, so progress is judged step by step.
+                await asyncio.wait_for(self._loop.sendfile(transport, file, offset, step), timeout)
+                offset += step
+        except TimeoutError as exc:
+            self._on_write_stalled()
+            raise ClientDisconnected("the client read nothing (--timeout-write)") from exc
         except (ConnectionError, RuntimeError) as exc:
             # The peer went away mid-file (RuntimeError: the transport was
             # already closing); the framing is broken, so is the connection.
@@ -683,6 +704,8 @@ class HTTP1Connection(asyncio.Protocol):
             self._flush()
         elif data:
             transport.write(data)
+            if self._write_paused:
+                self._write_watch.wrote(len(data))
 
     def _queue(self, data: bytes) -> None:
         """Write ``data`` once the app yields to the loop (see _CORK_LIMIT)."""
@@ -717,6 +740,8 @@ class HTTP1Connection(asyncio.Protocol):
             transport.write(b"".join(pending))
         else:
             transport.writelines(pending)
+        if self._write_paused:
+            self._write_watch.wrote(size)
 
     def _drop_pending(self) -> None:
         self._cancel_flush()
@@ -736,6 +761,24 @@ class HTTP1Connection(asyncio.Protocol):
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    def _on_write_stalled(self) -> None:
+        """``--timeout-write``: the client has read nothing for a whole period."""
+        transport = self._transport
+        if transport is None:
+            return
+        _logger.info(
+            "%s read nothing of its response for %.0f s: connection closed (--timeout-write)",
+            self._peer(),
+            self._ctx.config.timeout_write,
+        )
+        self._closing = True
+        stream = self._stream
+        if stream is not None and not stream.response_complete:
+            stream.feed_disconnect()
+        # Nothing more can reach this client: drop what waits, do not flush it.
+        self._drop_pending()
+        abandon(transport)
 
     def _close(self) -> None:
         self._closing = True

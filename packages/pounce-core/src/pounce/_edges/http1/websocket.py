@@ -26,6 +26,7 @@ from typing import Any
 from pounce._bridge.context import WorkerContext
 from pounce._bridge.http_scope import request_headers, websocket_scope
 from pounce._bridge.websocket_session import WebSocketSession
+from pounce._edges.write_watch import WriteWatch, abandon
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce_protocols import (
     Headers,
@@ -77,6 +78,7 @@ class HTTP1WebSocket(asyncio.Protocol):
         "_stream_id",
         "_transport",
         "_write_paused",
+        "_write_watch",
     )
 
     def __init__(
@@ -91,6 +93,9 @@ class HTTP1WebSocket(asyncio.Protocol):
         self._transport: asyncio.Transport | None = transport
         self._machine = machine
         self._write_paused = write_paused
+        self._write_watch = WriteWatch(ctx.loop, ctx.config.timeout_write, self._on_write_stalled)
+        if write_paused:
+            self._write_watch.paused(transport)
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._eof_written = False
         self._session: WebSocketSession | None = None
@@ -161,15 +166,19 @@ class HTTP1WebSocket(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._ctx.connections.discard(self)
         self._transport = None
+        self._write_watch.resumed()
         self._wake_writers()
         if self._session is not None:
             self._session.connection_lost()
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        if self._transport is not None:
+            self._write_watch.paused(self._transport)
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._write_watch.resumed()
         self._wake_writers()
 
     # ----------------------------------------------------- WebSocketCarrier
@@ -267,6 +276,18 @@ class HTTP1WebSocket(asyncio.Protocol):
     def _write(self, data: bytes) -> None:
         if data and self._transport is not None and not self._eof_written:
             self._transport.write(data)
+            if self._write_paused:
+                self._write_watch.wrote(len(data))
+
+    def _on_write_stalled(self) -> None:
+        """``--timeout-write``: the peer has read nothing for a whole period."""
+        if self._transport is not None:
+            _logger.info(
+                "WebSocket peer %s read nothing for %.0f s: connection closed (--timeout-write)",
+                self._peer,
+                self._ctx.config.timeout_write,
+            )
+            abandon(self._transport)
 
     def _wake_writers(self) -> None:
         waiters = self._drain_waiters

@@ -21,9 +21,10 @@ a clock or a socket:
   ``timeout_request_header``; a connection without streams is closed (with
   GOAWAY) after ``timeout_keep_alive``; a stream whose response waits
   ``timeout_flow_control`` seconds on a window the client keeps shut is
-  reset, and a client that reads nothing for that long is disconnected (a
-  stream that waits its turn behind more urgent ones, RFC 9218, while the
-  connection moves data is not stalled);
+  reset (a stream that waits its turn behind more urgent ones, RFC 9218,
+  while the connection moves data is not stalled), and a client that reads
+  nothing at all for ``timeout_write`` is disconnected
+  (:mod:`pounce._edges.write_watch`: a slow reader never is);
 * reset streams: the client's RST_STREAM ends the stream for its app
   (``http.disconnect``); an app still running ``_RESET_GRACE`` seconds later
   is cancelled, and until then it counts against the stream limit, so
@@ -53,6 +54,7 @@ from pounce._bridge.http_scope import (
 )
 from pounce._bridge.http_stream import EventSink, HTTPStream
 from pounce._edges.http2.websocket import HTTP2WebSocket
+from pounce._edges.write_watch import WriteWatch, abandon
 from pounce._runtime.lifecycle import ConnectionClosed, ConnectionOpened
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce_protocols import (
@@ -146,7 +148,7 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         "_transport",
         "_websockets",
         "_write_paused",
-        "_write_stall",
+        "_write_watch",
     )
 
     def __init__(
@@ -171,7 +173,7 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         self._scheme = "http"
         self._tls: dict[str, Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._write_stall: asyncio.TimerHandle | None = None
+        self._write_watch = WriteWatch(ctx.loop, ctx.config.timeout_write, self._on_write_stalled)
         self._flush_handle: asyncio.Handle | None = None
         self._data_seen = 0  # the machine's data_sent at the last look
         self._write_paused = False
@@ -211,9 +213,7 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         if ctx.emitter.active:
             ctx.emitter.emit(ConnectionClosed(worker_id=ctx.worker_id, client=self._client))
         self._cancel_timer()
-        if self._write_stall is not None:
-            self._write_stall.cancel()
-            self._write_stall = None
+        self._write_watch.resumed()
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -253,16 +253,12 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         if self._transport is not None and not self._read_paused:
             self._read_paused = True
             self._transport.pause_reading()
-        if self._write_stall is None:
-            self._write_stall = self._loop.call_later(
-                self._ctx.config.timeout_flow_control, self._on_write_stall
-            )
+        if self._transport is not None:
+            self._write_watch.paused(self._transport)
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        if self._write_stall is not None:
-            self._write_stall.cancel()
-            self._write_stall = None
+        self._write_watch.resumed()
         transport = self._transport
         if transport is not None and self._read_paused:
             self._read_paused = False
@@ -592,6 +588,8 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         transport = self._transport
         if data and transport is not None and not transport.is_closing():
             transport.write(data)
+            if self._write_paused:
+                self._write_watch.wrote(len(data))
         self._wake_writers()
 
     def _wake_writers(self) -> None:
@@ -637,15 +635,15 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         self._on_reset(stream_id)
         self._write_out()
 
-    def _on_write_stall(self) -> None:
-        self._write_stall = None
+    def _on_write_stalled(self) -> None:
+        """``--timeout-write``: the client has read nothing for a whole period."""
         if self._write_paused and self._transport is not None:
             _logger.info(
-                "%s read nothing for %.0f s: disconnected",
+                "%s read nothing for %.0f s: HTTP/2 connection closed (--timeout-write)",
                 self._peer(),
-                self._ctx.config.timeout_flow_control,
+                self._ctx.config.timeout_write,
             )
-            self._transport.abort()
+            abandon(self._transport)
 
     # ------------------------------------------------------------ helpers
 
