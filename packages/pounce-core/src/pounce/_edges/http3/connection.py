@@ -79,13 +79,14 @@ def alt_svc_header(port: int) -> tuple[bytes, bytes]:
 
 
 class _Slot:
-    __slots__ = ("stall_timer", "stream", "task", "waiter")
+    __slots__ = ("stall_mark", "stall_timer", "stream", "task", "waiter")
 
     def __init__(self, stream: HTTPStream) -> None:
         self.stream = stream
         self.task: asyncio.Task[None] | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.stall_timer: asyncio.TimerHandle | None = None
+        self.stall_mark = 0  # unacknowledged bytes when the period began
 
     def wake(self) -> None:
         waiter, self.waiter = self.waiter, None
@@ -265,10 +266,12 @@ class HTTP3Connection(EventSink):
             return
         slot = self._slots[stream_id]
         slot.waiter = self._loop.create_future()
-        if slot.stall_timer is None:
-            slot.stall_timer = self._loop.call_later(
-                self._ctx.config.timeout_flow_control, self._on_stall, stream_id
-            )
+        timeout = self._ctx.config.timeout_write
+        if slot.stall_timer is None and timeout is not None:
+            # --timeout-write, judged on progress: a period in which the peer
+            # acknowledges nothing of this stream resets it; a slow one never.
+            slot.stall_mark = self._machine.pending_bytes(stream_id)
+            slot.stall_timer = self._loop.call_later(timeout, self._on_stall, stream_id)
         self._schedule_flush()
         await slot.waiter
 
@@ -390,11 +393,17 @@ class HTTP3Connection(EventSink):
         if slot is None:
             return
         slot.stall_timer = None
+        timeout = self._ctx.config.timeout_write
+        pending = self._machine.pending_bytes(stream_id)
+        if pending < slot.stall_mark and timeout is not None:
+            slot.stall_mark = pending  # the peer took something: a new period
+            slot.stall_timer = self._loop.call_later(timeout, self._on_stall, stream_id)
+            return
         _logger.info(
-            "HTTP/3 stream %d of %s: nothing acknowledged for %.0f s: reset",
+            "HTTP/3 stream %d of %s: nothing acknowledged for %.0f s: reset (--timeout-write)",
             stream_id,
             self._peer(),
-            self._ctx.config.timeout_flow_control,
+            timeout,
         )
         self._machine.reset_stream(stream_id, _H3_REQUEST_CANCELLED)
         self._on_reset(stream_id)
