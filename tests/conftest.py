@@ -19,12 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from pounce.testing import LiveServer, live_server
 from support.servers import TESTS_DIR, PounceProcess
 
 # pytester runs the pounce pytest plugin's own tests in throw-away suites.
 pytest_plugins = ["pytester"]
+
+# The machines that run the suite are shared and noisy: how long an example
+# takes says nothing about the property, so no property test may fail on time.
+settings.register_profile("pounce", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("pounce")
 
 ServeFactory = Callable[..., LiveServer]
 PounceFactory = Callable[..., PounceProcess]
