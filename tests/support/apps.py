@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from pounce import ASGIApp, Receive, Scope, Send
+from pounce import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "app",
+    "behind_a_wrapper",
     "factory",
     "lifespan_failing",
     "lifespan_hanging_shutdown",
@@ -54,6 +55,19 @@ def track(app: ASGIApp) -> tuple[ASGIApp, threading.Event]:
                 asyncio.get_running_loop().call_soon(finished.set)
 
     return tracked, finished
+
+
+def behind_a_wrapper(app: ASGIApp) -> ASGIApp:
+    """``app`` handed a pass-through wrapper of the server's ``send``, as any
+    ordinary ASGI middleware hands it: layers inside cannot tell the server."""
+
+    async def wrapping(scope: Scope, receive: Receive, send: Send) -> None:
+        async def wrapped(message: Message) -> None:
+            await send(message)
+
+        await app(scope, receive, wrapped)
+
+    return wrapping
 
 
 def make_app() -> Any:

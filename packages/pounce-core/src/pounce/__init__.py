@@ -18,7 +18,7 @@ import typing
 from pounce._version import VERSION as __version__
 
 if typing.TYPE_CHECKING:
-    from pounce._bridge.http_stream import ClientDisconnected
+    from pounce._bridge.http_stream import ClientDisconnected, StartHook, on_response_start
     from pounce._bridge.plugins import ServerPlugin
     from pounce._runtime.asgi_types import ASGIApp, Message, Receive, Scope, Send
     from pounce._runtime.error_responses import ErrorRenderer
@@ -75,6 +75,7 @@ __all__ = [
     "ServerPlugin",
     "ServerStarted",
     "ServerStopped",
+    "StartHook",
     "WorkerCrashed",
     "WorkerInfo",
     "WorkerStarted",
@@ -84,6 +85,7 @@ __all__ = [
     "config_options",
     "config_schema",
     "load_app",
+    "on_response_start",
     "preflight",
     "resolve_settings",
     "run",
@@ -93,6 +95,8 @@ __all__ = [
 # Where each public name lives: (module, name there).
 _EXPORTS: dict[str, tuple[str, str]] = {
     "ClientDisconnected": ("pounce._bridge.http_stream", "ClientDisconnected"),
+    "StartHook": ("pounce._bridge.http_stream", "StartHook"),
+    "on_response_start": ("pounce._bridge.http_stream", "on_response_start"),
     "ServerPlugin": ("pounce._bridge.plugins", "ServerPlugin"),
     "ASGIApp": ("pounce._runtime.asgi_types", "ASGIApp"),
     "Message": ("pounce._runtime.asgi_types", "Message"),

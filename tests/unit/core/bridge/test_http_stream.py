@@ -13,63 +13,11 @@ from pounce import ASGIApp as App
 from pounce import ClientDisconnected, Message
 from pounce._bridge import http_stream
 from pounce._bridge.http_stream import HTTPStream, StreamState
-from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
+from pounce_protocols import ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
+from support.apps import behind_a_wrapper
+from support.sinks import FakeSink
 
 DEFAULT_HEADERS = [(b"server", b"pounce"), (b"date", b"Sun, 06 Nov 1994 08:49:37 GMT")]
-
-
-class FakeSink:
-    """A StreamSink that records what the stream asks of the connection."""
-
-    def __init__(self) -> None:
-        self.events: list[ResponseEvent] = []
-        self.calls: list[tuple[Any, ...]] = []
-        self.finished: list[HTTPStream] = []
-        self.whole: list[int] = []  # streams whose response came in one send_response
-        self.is_writable = True
-        self.waiting = asyncio.Event()  # set once a send waits for the client
-        self.drained = asyncio.Event()  # set by a test to let waiting sends go on
-
-    def send_event(self, event: ResponseEvent) -> None:
-        self.events.append(event)
-
-    def send_body(self, stream_id: int, data: bytes) -> None:
-        self.events.append(ResponseBody(stream_id=stream_id, data=data))
-
-    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
-        # Taken, and recorded as the events it stands for.
-        self.whole.append(stream_id)
-        self.events.append(ResponseHead(stream_id=stream_id, status=status, headers=headers))
-        if body:
-            self.events.append(ResponseBody(stream_id=stream_id, data=body))
-        self.events.append(ResponseEnd(stream_id=stream_id))
-        return True
-
-    def writable(self, stream_id: int) -> bool:
-        return self.is_writable
-
-    async def wait_writable(self, stream_id: int) -> None:
-        self.calls.append(("wait_writable", stream_id))
-        self.waiting.set()
-        await self.drained.wait()
-
-    def body_consumed(self, stream_id: int, nbytes: int) -> None:
-        self.calls.append(("body_consumed", nbytes))
-
-    def stream_finished(self, stream: HTTPStream) -> None:
-        self.finished.append(stream)
-
-    def abort_stream(self, stream_id: int) -> None:
-        self.calls.append(("abort", stream_id))
-
-    def send_continue(self, stream_id: int) -> None:
-        self.calls.append(("continue", stream_id))
-
-    def send_error_response(
-        self, stream_id: int, status: int, request_headers: Iterable[tuple[bytes, bytes]]
-    ) -> int:
-        self.calls.append(("error_response", status))
-        return 21
 
 
 def make_stream(
@@ -762,3 +710,134 @@ def test_rejected_request_mid_response_aborts() -> None:
         return sink
 
     assert asyncio.run(main()).calls == [("abort", 7)]
+
+
+# ------------------------------------------------------------- start hooks
+
+
+def adding(name: bytes, log: list[bytes] | None = None) -> http_stream.StartHook:
+    """A start hook that appends the field ``name: 1`` (and logs its call)."""
+
+    def hook(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        if log is not None:
+            log.append(name)
+        fields.append((name, b"1"))
+
+    return hook
+
+
+def layer(hook: http_stream.StartHook, app: App, handed: list[bool] | None = None) -> App:
+    """A layer that adjusts the start through ``hook`` and notes whether the
+    app was handed the very ``send`` the layer was given."""
+
+    async def call(scope: Any, receive: Any, send: Any) -> None:
+        adjusted = http_stream.on_response_start(send, hook)
+        if handed is not None:
+            handed.append(adjusted is send)
+        await app(scope, receive, adjusted)
+
+    return call
+
+
+HELLO = sending(start(headers=[(b"content-type", b"text/plain")]), body(b"hi"))
+
+
+def test_a_hook_on_the_streams_own_send_costs_the_app_no_wrapper() -> None:
+    handed: list[bool] = []
+    sink, _ = run_app(layer(adding(b"x-layer"), HELLO, handed))
+    # The app sends straight to the stream: no call of the layer's per message.
+    assert handed == [True]
+    assert head_of(sink).headers[2:] == (
+        (b"content-type", b"text/plain"),
+        (b"x-layer", b"1"),
+        (b"content-length", b"2"),
+    )
+    assert sink.whole == [7]  # still one call to the connection
+
+
+def test_hooks_run_innermost_first_as_wrappers_would() -> None:
+    log: list[bytes] = []
+    app = layer(adding(b"x-outer", log), layer(adding(b"x-inner", log), HELLO))
+    sink, _ = run_app(app)
+    assert log == [b"x-inner", b"x-outer"]
+    assert header_names(sink)[3:5] == [b"x-inner", b"x-outer"]
+
+
+def test_behind_a_wrapper_the_layer_wraps_too_and_keeps_its_place() -> None:
+    # outer hook, a wrapping middleware, inner hook: the inner layer cannot
+    # hand its adjustment to the stream (the middleware would see the start
+    # first), so it wraps, and the fields come out in layer order.
+    handed: list[bool] = []
+    log: list[bytes] = []
+    inner = layer(adding(b"x-inner", log), HELLO, handed)
+    app = layer(adding(b"x-outer", log), behind_a_wrapper(inner), handed)
+    sink, _ = run_app(app)
+    assert handed == [True, False]
+    assert log == [b"x-inner", b"x-outer"]
+    assert header_names(sink)[3:5] == [b"x-inner", b"x-outer"]
+
+
+def test_a_hook_sees_the_fields_the_server_will_send() -> None:
+    seen: list[tuple[int, list[tuple[bytes, bytes]]]] = []
+
+    def hook(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        seen.append((status, list(fields)))
+
+    app = sending(start(201, [(b"X-Mixed", b"a"), (b"transfer-encoding", b"chunked")]), body(b"hi"))
+    run_app(layer(hook, app))
+    assert seen == [(201, [(b"x-mixed", b"a")])]
+
+
+def test_the_wrapper_hands_a_hook_lowercase_fields_and_sends_what_it_leaves() -> None:
+    sent: list[Message] = []
+
+    async def collect(message: Message) -> None:
+        sent.append(message)
+
+    def hook(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        fields[:] = [pair for pair in fields if pair[0] != b"x-drop"]
+        fields.append((b"x-status", str(status).encode()))
+
+    original = start(404, [(b"X-Drop", b"1"), (b"Content-Type", b"text/plain")])
+
+    async def main() -> None:
+        adjusted = http_stream.on_response_start(collect, hook)
+        assert adjusted is not collect
+        await adjusted(original)
+        await adjusted(body(b"x"))
+
+    asyncio.run(main())
+    assert sent[0]["headers"] == [(b"content-type", b"text/plain"), (b"x-status", b"404")]
+    assert sent[1] == body(b"x")
+    assert original["headers"] == [(b"X-Drop", b"1"), (b"Content-Type", b"text/plain")]
+
+
+def test_the_wrapper_leaves_a_start_the_server_will_refuse_alone() -> None:
+    log: list[bytes] = []
+    for bad in (start("200"), start(headers=[(b"a",)]), {**start(), "headers": 5}):
+        sink, _ = run_app(behind_a_wrapper(layer(adding(b"x-layer", log), sending(bad, body()))))
+        assert sink.calls == [("error_response", 500)]  # the stream refused it
+    assert log == []
+
+
+def test_once_the_response_started_a_hook_is_not_registered_but_wrapped() -> None:
+    async def main() -> FakeSink:
+        sink = FakeSink()
+        stream = make_stream(sink)
+        send = stream.send
+        await send(start())
+        adjusted = http_stream.on_response_start(send, adding(b"x-late"))
+        assert adjusted is not send
+        await adjusted(body(b"hi"))
+        return sink
+
+    assert b"x-late" not in header_names(asyncio.run(main()))
+
+
+def test_a_hook_that_fails_fails_the_apps_send() -> None:
+    def hook(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        raise ValueError("no")
+
+    sink, stream = run_app(layer(hook, HELLO))
+    assert sink.calls == [("error_response", 500)]  # as a failing wrapper would
+    assert stream.status == 500

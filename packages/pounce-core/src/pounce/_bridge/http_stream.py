@@ -19,6 +19,20 @@ whole body arrives in one message gets an exact ``content-length`` instead of
 chunked framing, and an app that fails before its first body byte can still
 get a clean 500.
 
+Start hooks
+-----------
+A layer of the app stack that wraps ``send`` only to adjust the response's
+``http.response.start`` (add a header, decide whether to compress) would cost
+every message of the response a call through its wrapper, although it is done
+after the first. When the ``send`` such a layer is given is this stream's own,
+it registers a hook instead (:func:`on_response_start`) and hands the app
+``send`` unwrapped: when the app sends the start message, the stream reads
+its fields once and lets the hooks change them, the innermost layer's first,
+as the wrappers would have; the rest of the response goes straight through.
+A wrapper anywhere between the layer and the stream shows as a ``send`` that
+is not the stream's, and the layer wraps as before, so the order of the
+layers never changes.
+
 Request timeout
 ---------------
 With ``request_timeout`` set, the app has that many seconds from the request
@@ -38,7 +52,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from pounce._runtime.asgi_types import ASGIApp, Message, Scope
+from pounce._runtime.asgi_types import ASGIApp, Message, Scope, Send
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
@@ -47,8 +61,10 @@ __all__ = [
     "EventSink",
     "FileSink",
     "HTTPStream",
+    "StartHook",
     "StreamSink",
     "StreamState",
+    "on_response_start",
 ]
 
 # The ASGI "Zero Copy Send" extension: the app hands over an open file and the
@@ -60,6 +76,12 @@ _logger = logging.getLogger(ERROR_LOGGER)
 
 # Response status codes whose responses never carry a body (RFC 9110 §6.4.1).
 _NO_BODY_STATUS = frozenset({204, 304})
+
+
+# A layer's adjustment of a response's start: called with its status and its
+# header fields (lowercase names, a list of the server's own), which it may
+# change in place, except Content-Length and Transfer-Encoding (the framing).
+StartHook = Callable[[int, list[tuple[bytes, bytes]]], None]
 
 
 class ClientDisconnected(OSError):
@@ -234,6 +256,7 @@ class HTTPStream:
         "_request_delivered",
         "_request_timeout",
         "_sink",
+        "_start_hook",
         "_state",
         "_trailers_expected",
         "_waiters",
@@ -275,6 +298,7 @@ class HTTPStream:
         self._disconnected = False
         self._waiters: list[asyncio.Future[None]] = []
         self._state = _START
+        self._start_hook: StartHook | None = None
         self._head_pending: tuple[int, list[tuple[bytes, bytes]]] | None = None
         self._content_length: int | None = None
         self._trailers_expected = False
@@ -494,6 +518,9 @@ class HTTPStream:
                 f"http.response.start 'status' must be an int in 200..999, got {status!r}"
             )
         fields, length = _response_fields(message.get("headers", ()))
+        hook = self._start_hook
+        if hook is not None:
+            hook(status, fields)
         if length is not None:
             try:
                 self._content_length = int(length)
@@ -686,6 +713,59 @@ class HTTPStream:
             self._wake()
 
 
+def on_response_start(send: Send, hook: StartHook) -> Send:
+    """The ``send`` to hand the app so that ``hook`` adjusts the start of the
+    response (see "Start hooks" above).
+
+    ``hook(status, fields)`` is called once, when the app sends
+    ``http.response.start``, with the status and the header fields as a list
+    of ``(name, value)`` pairs with lowercase names, which it may change in
+    place (all but Content-Length and Transfer-Encoding, which frame the
+    response). When ``send`` is the server's own, the hook is registered with
+    the response (called after the hooks of layers closer to the app, on the
+    fields the server has already read) and ``send`` itself is returned: the
+    app's messages reach the server with no call in between. Otherwise
+    (another layer's wrapper, another server, a response already started)
+    the result is a wrapper that calls ``hook`` as the start message passes
+    and sends the fields it leaves.
+    """
+    try:
+        stream = send.__self__  # type: ignore[attr-defined]
+        own = send.__func__ is _STREAM_SEND  # type: ignore[attr-defined]
+    except AttributeError:
+        own = False
+    if own and stream._state is _START:
+        outer = stream._start_hook
+        stream._start_hook = hook if outer is None else _after(hook, outer)
+        return send
+
+    async def adjusted(message: Message) -> None:
+        if message.get("type") == "http.response.start":
+            status = message.get("status")
+            try:
+                fields = [(name.lower(), value) for name, value in message.get("headers", ())]
+            except (AttributeError, TypeError, ValueError):
+                fields = None
+            # A start the server will refuse anyway goes to it as it is.
+            if type(status) is int and fields is not None:
+                hook(status, fields)
+                message = {**message, "headers": fields}
+        await send(message)
+
+    return adjusted
+
+
+def _after(inner: StartHook, outer: StartHook) -> StartHook:
+    """``inner``, then ``outer``: the hooks of two layers, the inner one
+    (registered later, closer to the app) first."""
+
+    def both(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        inner(status, fields)
+        outer(status, fields)
+
+    return both
+
+
 def _from_disconnect(exc: BaseException) -> bool:
     """Whether ``exc`` was raised while handling our :class:`ClientDisconnected`.
 
@@ -723,6 +803,8 @@ _WAIT = 1
 _WAIT_THEN_FINISH = 2
 
 _Handler = Callable[[HTTPStream, Message], int | Awaitable[None]]
+
+_STREAM_SEND = HTTPStream.send
 
 _TRANSITIONS: dict[tuple[StreamState, str], _Handler] = {
     (_START, "http.response.start"): HTTPStream._on_start,
