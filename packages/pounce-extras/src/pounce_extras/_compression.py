@@ -26,6 +26,16 @@ sends with zero-copy (``http.response.zerocopysend``) are read and compressed
 in slices when they are compressed, and passed through untouched otherwise.
 A compressed response's strong ``ETag`` becomes weak, and ``Accept-Ranges``
 is dropped: ranges would address the compressed bytes.
+
+What it costs: when the request accepts no coding on offer (or is HEAD),
+nothing will be compressed, and the layer's only part is the ``Vary`` of a
+compressible response: it adjusts the response's start through the server
+(``pounce.on_response_start``) and the body goes by untouched, with no call
+of ours per message. Otherwise the response is followed message by message
+until it is clear whether it is compressed (at the start, from its fields,
+or at the first body message, from the size of a body sent whole); from then
+on, a response left alone costs one plain call per message, without an
+await.
 """
 
 from __future__ import annotations
@@ -34,9 +44,10 @@ import importlib.util
 import os
 import sys
 import zlib
+from collections.abc import Awaitable, Iterable
 from typing import Protocol
 
-from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
+from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig, on_response_start
 from pounce_extras._http import add_vary, get_headers, parse_qlist, preferred, without_headers
 
 if sys.version_info >= (3, 14):
@@ -77,6 +88,28 @@ _COMPRESSIBLE_TYPES = frozenset(
     }
 )
 _NEVER = frozenset({204, 206, 304})
+_VARY = (b"vary", b"Accept-Encoding")
+# Content-Type values seen on most responses, known to be compressible: one
+# lookup instead of reading the value (held to compressible() by a test).
+_COMPRESSIBLE_VALUES = frozenset(
+    value + params
+    for value in (
+        b"text/plain",
+        b"text/html",
+        b"text/css",
+        b"text/csv",
+        b"text/javascript",
+        b"text/markdown",
+        b"text/xml",
+        b"application/javascript",
+        b"application/json",
+        b"application/xml",
+        b"image/svg+xml",
+    )
+    for params in (b"", b"; charset=utf-8", b";charset=utf-8", b"; charset=UTF-8")
+)
+# Fields after which the start of a response needs a full reading.
+_DECIDING = frozenset({b"content-encoding", b"cache-control", b"vary"})
 
 
 def compressible(content_type: bytes | None) -> bool:
@@ -89,6 +122,67 @@ def compressible(content_type: bytes | None) -> bool:
         or media in _COMPRESSIBLE_TYPES
         or media.endswith(("+json", "+xml"))
     )
+
+
+def _read_fields(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[bytes | None, bytes | None, bytes | None, bytes | None]:
+    """Content-Type, Content-Encoding, Cache-Control and Content-Length of a
+    response's fields (names in any case; the last of each)."""
+    content_type = content_encoding = cache_control = length = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-type":
+            content_type = value
+        elif lowered == b"content-encoding":
+            content_encoding = value
+        elif lowered == b"cache-control":
+            cache_control = value
+        elif lowered == b"content-length":
+            length = value
+    return content_type, content_encoding, cache_control, length
+
+
+def _eligible(
+    status: object,
+    content_type: bytes | None,
+    content_encoding: bytes | None,
+    cache_control: bytes | None,
+) -> bool:
+    """Whether a response with these fields may be compressed."""
+    return (
+        isinstance(status, int)
+        and status >= 200
+        and status not in _NEVER
+        and content_encoding is None
+        and not (cache_control and b"no-transform" in cache_control.lower())
+        and compressible(content_type)
+    )
+
+
+def _vary_hook(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+    """The start of a response this request does not get compressed: add
+    ``Vary: Accept-Encoding`` when another request's could be."""
+    # Every response of such a request comes here. The usual fields (of
+    # those that matter, only a Content-Type) are judged in a few steps.
+    content_type = None
+    for name, value in fields:
+        if name == b"content-type":
+            content_type = value
+        elif name in _DECIDING:
+            break
+    else:
+        if (
+            content_type is not None
+            and status >= 200
+            and status not in _NEVER
+            and (content_type in _COMPRESSIBLE_VALUES or compressible(content_type))
+        ):
+            fields.append(_VARY)
+        return
+    content_type, content_encoding, cache_control, _ = _read_fields(fields)
+    if _eligible(status, content_type, content_encoding, cache_control):
+        add_vary(fields, b"Accept-Encoding")
 
 
 def available_encodings() -> tuple[str, ...]:
@@ -184,11 +278,18 @@ class CompressionLayer:
             await self.app(scope, receive, send)
             return
         # HEAD is never compressed, but gets the Vary that GET would have.
-        encoding = (
-            None
-            if scope["method"] == "HEAD"
-            else choose_encoding(get_headers(scope["headers"], b"accept-encoding"), self.offers)
-        )
+        encoding = None
+        if scope["method"] != "HEAD":
+            headers = scope["headers"]
+            for name, _ in headers:
+                if name == b"accept-encoding":
+                    accepted = get_headers(headers, b"accept-encoding")
+                    encoding = choose_encoding(accepted, self.offers)
+                    break
+        if encoding is None:
+            # Nothing will be compressed: at most the start needs a Vary.
+            await self.app(scope, receive, on_response_start(send, _vary_hook))
+            return
         response = _Response(self, encoding, send)
         await self.app(scope, receive, response.send)
 
@@ -206,16 +307,17 @@ class _Response:
         self._start: Message | None = None
         self._encoder: Encoder | None = None
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        # A plain function: a response left alone hands the app the next
+        # layer's awaitable, without a coroutine of its own.
         mode = self.mode
         if mode == "pass":
-            await self._send(message)
-        elif mode == "start":
-            await self._on_start(message)
-        elif mode == "pending":
-            await self._on_first_body(message)
-        else:
-            await self._on_stream_body(message)
+            return self._send(message)
+        if mode == "start":
+            return self._on_start(message)
+        if mode == "pending":
+            return self._on_first_body(message)
+        return self._on_stream_body(message)
 
     async def _on_start(self, message: Message) -> None:
         if message.get("type") != "http.response.start":
@@ -223,29 +325,14 @@ class _Response:
             await self._send(message)
             return
         status = message.get("status", 200)
-        headers = list(message.get("headers", ()))
-        content_type = content_encoding = cache_control = length = None
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == b"content-type":
-                content_type = value
-            elif lowered == b"content-encoding":
-                content_encoding = value
-            elif lowered == b"cache-control":
-                cache_control = value.lower()
-            elif lowered == b"content-length":
-                length = value
-        eligible = (
-            isinstance(status, int)
-            and status >= 200
-            and status not in _NEVER
-            and content_encoding is None
-            and not (cache_control and b"no-transform" in cache_control)
-            and compressible(content_type)
-        )
-        if not eligible:
+        raw = message.get("headers", ())
+        headers = list(raw)
+        content_type, content_encoding, cache_control, length = _read_fields(headers)
+        if not _eligible(status, content_type, content_encoding, cache_control):
             self.mode = "pass"
-            await self._send(message)
+            # Fields that could be read only once are passed on as read.
+            kept = isinstance(raw, list | tuple)
+            await self._send(message if kept else {**message, "headers": headers})
             return
         headers = add_vary(headers, b"Accept-Encoding")
         too_small = length is not None and length.isdigit() and int(length) < self._layer.min_size

@@ -20,7 +20,7 @@ depends on the origin, ``Vary: Origin`` is added for caches.
 
 from __future__ import annotations
 
-from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
+from pounce import ASGIApp, Receive, Scope, Send, ServerConfig, on_response_start
 from pounce_extras._error_pages import send_error
 from pounce_extras._http import add_vary, get_header
 
@@ -71,22 +71,19 @@ class CORS:
             return
         allowed = self.allowed_origin(origin)
 
-        async def cors_send(message: Message) -> None:
-            if message.get("type") == "http.response.start":
-                response_headers = list(message.get("headers", ()))
-                names = {name.lower() for name, _ in response_headers}
-                if allowed is not None and b"access-control-allow-origin" not in names:
-                    response_headers.append((b"access-control-allow-origin", allowed))
-                    if self.credentials:
-                        response_headers.append((b"access-control-allow-credentials", b"true"))
-                    if self.expose:
-                        response_headers.append((b"access-control-expose-headers", self.expose))
-                if self.varies:
-                    add_vary(response_headers, b"Origin")
-                message = {**message, "headers": response_headers}
-            await send(message)
+        def add_cors(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+            if allowed is not None and all(
+                name != b"access-control-allow-origin" for name, _ in fields
+            ):
+                fields.append((b"access-control-allow-origin", allowed))
+                if self.credentials:
+                    fields.append((b"access-control-allow-credentials", b"true"))
+                if self.expose:
+                    fields.append((b"access-control-expose-headers", self.expose))
+            if self.varies:
+                add_vary(fields, b"Origin")
 
-        await self.app(scope, receive, cors_send)
+        await self.app(scope, receive, on_response_start(send, add_cors))
 
     async def _preflight(self, scope: Scope, send: Send, origin: bytes, method: bytes) -> None:
         allowed = self.allowed_origin(origin)

@@ -19,7 +19,7 @@ variables.
 
 from __future__ import annotations
 
-from pounce import ASGIApp, FeatureUnavailable, Message, Receive, Scope, Send
+from pounce import ASGIApp, FeatureUnavailable, Receive, Scope, Send, on_response_start
 from pounce import __version__ as pounce_version
 
 try:
@@ -103,17 +103,14 @@ class OpenTelemetryLayer:
             attributes=request_attributes(scope),
         ) as span:
 
-            async def traced_send(message: Message) -> None:
-                if message.get("type") == "http.response.start":
-                    status = int(message.get("status", 0))
-                    span.set_attribute("http.response.status_code", status)
-                    if status >= 500:
-                        span.set_attribute("error.type", str(status))
-                        span.set_status(Status(StatusCode.ERROR))
-                await send(message)
+            def record_status(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_attribute("error.type", str(status))
+                    span.set_status(Status(StatusCode.ERROR))
 
             try:
-                await self.app(scope, receive, traced_send)
+                await self.app(scope, receive, on_response_start(send, record_status))
             except Exception as exc:
                 span.set_attribute("error.type", type(exc).__qualname__)
                 raise  # the span records it and sets its status to error

@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
-from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig, ServerPlugin
+from pounce import ASGIApp, Receive, Scope, Send, ServerConfig, ServerPlugin, on_response_start
 from pounce_extras._error_pages import send_error
 from pounce_extras._http import get_header
 from pounce_extras._layers import ORDER
@@ -168,12 +168,10 @@ class RateLimitLayer:
             )
             return
 
-        async def limited_send(message: Message) -> None:
-            if message.get("type") == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *fields]}
-            await send(message)
+        def add_state(status: int, response_fields: list[tuple[bytes, bytes]]) -> None:
+            response_fields.extend(fields)
 
-        await self.app(scope, receive, limited_send)
+        await self.app(scope, receive, on_response_start(send, add_state))
 
 
 class RateLimitPlugin(ServerPlugin):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
+from pounce import ASGIApp, Receive, Scope, Send, ServerConfig, on_response_start
 
 __all__ = ["RequestID"]
 
@@ -49,12 +49,8 @@ class RequestID:
         extensions["pounce.request_id"] = request_id.decode("ascii")
         scope["extensions"] = extensions
 
-        async def id_send(message: Message) -> None:
-            if message.get("type") == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if all(key.lower() != name for key, _ in headers):
-                    headers.append((name, request_id))
-                message = {**message, "headers": headers}
-            await send(message)
+        def add_id(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+            if all(key != name for key, _ in fields):
+                fields.append((name, request_id))
 
-        await self.app(scope, receive, id_send)
+        await self.app(scope, receive, on_response_start(send, add_id))

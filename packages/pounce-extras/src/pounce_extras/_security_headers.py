@@ -14,7 +14,7 @@ Added to every HTTP response unless the app already set the same header:
 
 from __future__ import annotations
 
-from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig
+from pounce import ASGIApp, Receive, Scope, Send, ServerConfig, on_response_start
 
 __all__ = ["SecurityHeaders"]
 
@@ -45,14 +45,17 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self.secure if scope.get("scheme") == "https" else self.plain
+        hook = self._add_secure if scope.get("scheme") == "https" else self._add_plain
+        await self.app(scope, receive, on_response_start(send, hook))
 
-        async def secure_send(message: Message) -> None:
-            if message.get("type") == "http.response.start":
-                headers = list(message.get("headers", ()))
-                names = {name.lower() for name, _ in headers}
-                headers.extend(pair for pair in extra if pair[0] not in names)
-                message = {**message, "headers": headers}
-            await send(message)
+    def _add_plain(self, status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        _add_missing(fields, self.plain)
 
-        await self.app(scope, receive, secure_send)
+    def _add_secure(self, status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        _add_missing(fields, self.secure)
+
+
+def _add_missing(fields: list[tuple[bytes, bytes]], extra: tuple[tuple[bytes, bytes], ...]) -> None:
+    """Append the fields of ``extra`` whose names ``fields`` lacks."""
+    names = {name for name, _ in fields}
+    fields.extend(pair for pair in extra if pair[0] not in names)

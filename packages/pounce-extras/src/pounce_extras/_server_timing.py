@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from pounce import ASGIApp, Message, Receive, Scope, Send
+from pounce import ASGIApp, Message, Receive, Scope, Send, on_response_start
 from pounce_extras._http import get_headers
 
 __all__ = ["ServerTiming"]
@@ -36,6 +36,13 @@ def _accepts_trailers(scope: Scope) -> bool:
     return False
 
 
+def _head_metrics(parse: float | None, called: float, now: float) -> bytes:
+    """The Server-Timing value of the head: ``parse`` (when known) and ``app``."""
+    metrics = [] if parse is None else [f"parse;dur={parse * 1000:.3f}"]
+    metrics.append(f"app;dur={(now - called) * 1000:.3f}")
+    return ", ".join(metrics).encode("ascii")
+
+
 class ServerTiming:
     """The ASGI layer."""
 
@@ -49,7 +56,14 @@ class ServerTiming:
         called = time.perf_counter()
         facts = (scope.get("extensions") or {}).get("pounce.timing")
         parse = facts["head_parsed"] - facts["request_start"] if facts else None
-        wants_trailer = scope["method"] != "HEAD" and _accepts_trailers(scope)
+        if scope["method"] == "HEAD" or not _accepts_trailers(scope):
+            # Only the header: added to the start, the body goes by.
+            def add_header(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+                now = time.perf_counter()
+                fields.append((b"server-timing", _head_metrics(parse, called, now)))
+
+            await self.app(scope, receive, on_response_start(send, add_header))
+            return
         trailer = app_trailers = False
         started = 0.0
 
@@ -62,13 +76,11 @@ class ServerTiming:
             kind = message.get("type")
             if kind == "http.response.start":
                 now = time.perf_counter()
-                metrics = [] if parse is None else [f"parse;dur={parse * 1000:.3f}"]
-                metrics.append(f"app;dur={(now - called) * 1000:.3f}")
                 headers = [
                     *message.get("headers", ()),
-                    (b"server-timing", ", ".join(metrics).encode("ascii")),
+                    (b"server-timing", _head_metrics(parse, called, now)),
                 ]
-                if wants_trailer and message.get("status") not in _NO_BODY:
+                if message.get("status") not in _NO_BODY:
                     trailer = True
                     app_trailers = bool(message.get("trailers", False))
                     headers.append((b"trailer", b"server-timing"))

@@ -1,0 +1,240 @@
+"""Batteries that step aside: what a layer does through the server's start
+hook is what it does as a wrapper, and a layer that does not act leaves the
+app the server's own ``send``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pounce import ASGIApp, Message, ServerConfig
+from pounce._bridge.app_stack import build_app
+from pounce._bridge.http_stream import HTTPStream
+from pounce._bridge.plugins import load_plugins
+from pounce_extras._compression import (
+    _COMPRESSIBLE_VALUES,
+    _eligible,
+    _read_fields,
+    _vary_hook,
+    compressible,
+)
+from pounce_extras._http import add_vary
+from pounce_protocols import ResponseHead
+from support.apps import behind_a_wrapper
+from support.sinks import FakeSink
+
+PROPERTY_SETTINGS = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=300,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+# Every battery that adjusts the start of a response, switched on.
+CONFIG = ServerConfig(
+    cors_allow_origins=("https://a.example",),
+    cors_expose_headers=("x-total",),
+    security_headers=True,
+    request_id=True,
+    rate_limit=1000.0,
+    compression_min_size=100,
+)
+TEXT = b"Compressible text, repeated. " * 80
+
+
+def test_the_known_compressible_values_are_compressible() -> None:
+    for value in _COMPRESSIBLE_VALUES:
+        assert compressible(value), value
+
+
+# ------------------------------------------------- the Vary hook, judged fast
+
+FIELD_POOL = [
+    (b"content-type", b"text/plain"),
+    (b"content-type", b"TEXT/HTML; charset=utf-8"),
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-type", b"application/json"),
+    (b"content-type", b"application/vnd.api+json"),
+    (b"content-type", b"image/png"),
+    (b"content-type", b""),
+    (b"content-encoding", b"br"),
+    (b"cache-control", b"No-Transform"),
+    (b"cache-control", b"max-age=60"),
+    (b"vary", b"Cookie"),
+    (b"vary", b"accept-encoding"),
+    (b"vary", b"*"),
+    (b"content-length", b"12"),
+    (b"etag", b'"v1"'),
+    (b"x-other", b"1"),
+]
+
+
+def reference_vary(status: int, fields: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The Vary decision read in full: every field, every rule."""
+    content_type, content_encoding, cache_control, _ = _read_fields(fields)
+    if _eligible(status, content_type, content_encoding, cache_control):
+        return add_vary(list(fields), b"Accept-Encoding")
+    return list(fields)
+
+
+@PROPERTY_SETTINGS
+@given(
+    status=st.sampled_from([100, 200, 201, 204, 206, 299, 304, 404, 500]),
+    fields=st.lists(st.sampled_from(FIELD_POOL), max_size=6),
+)
+def test_the_vary_hook_agrees_with_the_full_reading(
+    status: int, fields: list[tuple[bytes, bytes]]
+) -> None:
+    adjusted = list(fields)
+    _vary_hook(status, adjusted)
+    assert adjusted == reference_vary(status, fields)
+
+
+# --------------------------------------- through the server, or as wrappers
+
+RESPONSE_FIELDS = [
+    (b"content-type", b"text/plain"),
+    (b"Content-Type", b"TEXT/HTML; charset=utf-8"),
+    (b"content-type", b"image/png"),
+    (b"Content-Encoding", b"br"),
+    (b"cache-control", b"no-transform"),
+    (b"Vary", b"Cookie"),
+    (b"vary", b"Origin"),
+    (b"access-control-allow-origin", b"https://b.example"),
+    (b"X-Frame-Options", b"DENY"),
+    (b"x-request-id", b"from-the-app"),
+    (b"etag", b'"v1"'),
+    (b"accept-ranges", b"bytes"),
+]
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> dict[str, Any]:
+    headers = [(b"host", b"h"), (b"x-request-id", draw(st.sampled_from([b"r-1", b"r.2:3"])))]
+    accept = draw(st.sampled_from([None, b"gzip", b"identity", b"zstd;q=0, gzip;q=0", b"*"]))
+    if accept is not None:
+        headers.append((b"accept-encoding", accept))
+    origin = draw(st.sampled_from([None, b"https://a.example", b"https://b.example"]))
+    if origin is not None:
+        headers.append((b"origin", origin))
+    return {
+        "type": "http",
+        "method": draw(st.sampled_from(["GET", "HEAD"])),
+        "scheme": draw(st.sampled_from(["http", "https"])),
+        "path": "/",
+        "root_path": "",
+        "client": ("127.0.0.1", 5000),
+        "headers": headers,
+    }
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> list[Message]:
+    status = draw(st.sampled_from([200, 201, 204, 304, 404, 500]))
+    fields = draw(st.lists(st.sampled_from(RESPONSE_FIELDS), max_size=5))
+    data = draw(st.sampled_from([b"", b"short", TEXT]))
+    if draw(st.booleans()):
+        fields.append((b"content-length", str(len(data)).encode()))
+    start = {"type": "http.response.start", "status": status, "headers": fields}
+    if draw(st.booleans()) and data:
+        half = len(data) // 2
+        return [
+            start,
+            {"type": "http.response.body", "body": data[:half], "more_body": True},
+            {"type": "http.response.body", "body": data[half:]},
+        ]
+    return [start, {"type": "http.response.body", "body": data}]
+
+
+def replaying(messages: list[Message], sends: list[Any]) -> ASGIApp:
+    """An app that sends ``messages`` and records the ``send`` it was given."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        sends.append(send)
+        for message in messages:
+            await send(dict(message))
+
+    return app
+
+
+def serve(app: ASGIApp, scope: dict[str, Any]) -> tuple[FakeSink, HTTPStream]:
+    async def main() -> tuple[FakeSink, HTTPStream]:
+        sink = FakeSink()
+        stream = HTTPStream(
+            sink=sink,
+            stream_id=1,
+            scope=scope,
+            default_headers=lambda: [(b"server", b"pounce")],
+            expect_continue=False,
+            body_limit=1024,
+        )
+        stream.feed_end()
+        await stream.run(app)
+        return sink, stream
+
+    return asyncio.run(main())
+
+
+def stack(app: ASGIApp) -> ASGIApp:
+    """``app`` in every layer CONFIG turns on, as the server builds it."""
+    return build_app(app, CONFIG, load_plugins(CONFIG))
+
+
+@PROPERTY_SETTINGS
+@given(scope=requests(), messages=responses())
+def test_every_battery_does_through_the_server_what_it_does_as_a_wrapper(
+    scope: dict[str, Any], messages: list[Message]
+) -> None:
+    hooked, _ = serve(stack(replaying(messages, [])), dict(scope))
+    wrapped, _ = serve(behind_a_wrapper(stack(replaying(messages, []))), dict(scope))
+    assert hooked.events == wrapped.events
+    assert hooked.calls == wrapped.calls
+
+
+def served_send(scope: dict[str, Any]) -> tuple[Any, HTTPStream, dict[bytes, bytes]]:
+    """The ``send`` a text response's app was handed, its stream, and the
+    fields of the head that reached the connection."""
+    sends: list[Any] = []
+    messages = [
+        {"type": "http.response.start", "status": 200, "headers": [RESPONSE_FIELDS[0]]},
+        {"type": "http.response.body", "body": b"hi"},
+    ]
+    sink, stream = serve(stack(replaying(messages, sends)), scope)
+    head = sink.events[0]
+    assert isinstance(head, ResponseHead)
+    return sends[0], stream, dict(head.headers)
+
+
+def scope_with(*headers: tuple[bytes, bytes]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "GET",
+        "scheme": "https",
+        "path": "/",
+        "client": ("127.0.0.1", 5000),
+        "headers": [(b"host", b"h"), *headers],
+    }
+
+
+def test_batteries_that_only_adjust_the_start_leave_the_app_the_servers_send() -> None:
+    # Compression for a client that accepts no coding, CORS for an allowed
+    # origin, security headers, the request ID, the rate limit: all act on
+    # the head, none stands between the app and the server.
+    send, stream, fields = served_send(scope_with((b"origin", b"https://a.example")))
+    assert getattr(send, "__self__", None) is stream
+    assert fields[b"vary"] == b"Accept-Encoding, Origin"
+    assert fields[b"access-control-allow-origin"] == b"https://a.example"
+    assert fields[b"x-content-type-options"] == b"nosniff"
+    assert b"strict-transport-security" in fields
+    assert b"x-request-id" in fields
+    assert b"ratelimit" in fields
+
+
+def test_compression_that_may_act_follows_the_response() -> None:
+    send, stream, fields = served_send(scope_with((b"accept-encoding", b"gzip")))
+    assert getattr(send, "__self__", None) is not stream
+    assert fields[b"vary"] == b"Accept-Encoding"  # too short to compress
