@@ -1,7 +1,7 @@
 """Micro-benchmark: a server's whole request path in one process, without sockets.
 
     python benchmarks/micro_core.py [-n 20000] [--loop asyncio|uvloop]
-                                    [--server pounce|uvicorn|uvicorn-h11]
+                                    [--server pounce|pounce-batteries|uvicorn|uvicorn-h11]
                                     [--app hello|stream]
 
 Feeds a wrk-shaped request to the protocol's ``data_received`` on each of 50
@@ -16,8 +16,11 @@ What it leaves out is the kernel and the event loop's own I/O, which are the
 same for every server. The transport's methods are C callables, as uvloop's
 and asyncio's are: a transport written in Python would charge each call a
 Python frame that a real server never pays, and favour the server that makes
-fewer transport calls. ``--server uvicorn`` runs Uvicorn's httptools protocol
-in the same harness (``uvicorn-h11`` its h11 one), when Uvicorn is installed.
+fewer transport calls. ``--server pounce-batteries`` serves the app inside
+the stack the server builds from the installed batteries (pounce-extras) and
+the default config, as a user who installs ``pounce-extras`` runs it.
+``--server uvicorn`` runs Uvicorn's httptools protocol in the same harness
+(``uvicorn-h11`` its h11 one), when Uvicorn is installed.
 The py-spy profiles in docs/performance.md come from running this under
 ``py-spy record``.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -79,14 +83,27 @@ class CountingTransport(asyncio.Transport):
         return count
 
 
-def pounce_connections(app: Any) -> list[asyncio.Protocol]:
+def pounce_connections(app: Any, *, batteries: bool = False) -> list[asyncio.Protocol]:
     from pounce._bridge.context import WorkerContext
     from pounce._edges.http1.connection import HTTP1Connection
+    from pounce._runtime.error_responses import plain_text_error
     from pounce._settings.config import ServerConfig
 
     config = ServerConfig(access_log=False)
+    renderer = plain_text_error
+    if batteries:
+        # The app stack as the server assembles it: every installed layer and
+        # plugin the (default) config turns on, in their order.
+        from pounce._bridge.app_stack import build_app
+        from pounce._bridge.plugins import error_renderer, load_plugins
+
+        plugins = load_plugins(config)
+        app = build_app(app, config, plugins)
+        renderer = error_renderer(plugins) or plain_text_error
     loop = asyncio.get_running_loop()
-    ctx = WorkerContext(config=config, app=app, loop=loop, lifespan_state={})
+    ctx = WorkerContext(
+        config=config, app=app, loop=loop, lifespan_state={}, error_renderer=renderer
+    )
     ctx.access_logger.disabled = True  # as --no-access-log leaves it
     return [HTTP1Connection(ctx) for _ in range(CONNECTIONS)]
 
@@ -112,6 +129,7 @@ def uvicorn_connections(http: str) -> Callable[[Any], list[asyncio.Protocol]]:
 
 SERVERS: dict[str, Callable[[Any], list[asyncio.Protocol]]] = {
     "pounce": pounce_connections,
+    "pounce-batteries": functools.partial(pounce_connections, batteries=True),
     "uvicorn": uvicorn_connections("httptools"),
     "uvicorn-h11": uvicorn_connections("h11"),
 }
