@@ -83,26 +83,39 @@ class CountingTransport(asyncio.Transport):
         return count
 
 
-def pounce_connections(app: Any, *, batteries: bool = False) -> list[asyncio.Protocol]:
+def pounce_connections(
+    app: Any, *, batteries: bool = False, **settings: Any
+) -> list[asyncio.Protocol]:
+    """Pounce's connections serving ``app``; with ``batteries``, inside the
+    stack that the installed layers and plugins build for ``settings``."""
     from pounce._bridge.context import WorkerContext
     from pounce._edges.http1.connection import HTTP1Connection
     from pounce._runtime.error_responses import plain_text_error
+    from pounce._runtime.lifecycle import LifecycleEmitter
     from pounce._settings.config import ServerConfig
 
-    config = ServerConfig(access_log=False)
+    config = ServerConfig(access_log=False, **settings)
     renderer = plain_text_error
+    emitter = LifecycleEmitter()
     if batteries:
         # The app stack as the server assembles it: every installed layer and
-        # plugin the (default) config turns on, in their order.
+        # plugin the config turns on, in their order; the plugins that count
+        # requests hear the lifecycle events.
         from pounce._bridge.app_stack import build_app
-        from pounce._bridge.plugins import error_renderer, load_plugins
+        from pounce._bridge.plugins import error_renderer, event_hooks, load_plugins
 
         plugins = load_plugins(config)
         app = build_app(app, config, plugins)
         renderer = error_renderer(plugins) or plain_text_error
+        emitter = LifecycleEmitter(event_hooks(plugins))
     loop = asyncio.get_running_loop()
     ctx = WorkerContext(
-        config=config, app=app, loop=loop, lifespan_state={}, error_renderer=renderer
+        config=config,
+        app=app,
+        loop=loop,
+        lifespan_state={},
+        error_renderer=renderer,
+        emitter=emitter,
     )
     ctx.access_logger.disabled = True  # as --no-access-log leaves it
     return [HTTP1Connection(ctx) for _ in range(CONNECTIONS)]
@@ -147,7 +160,10 @@ def open_connections(
 
 
 async def serve_batches(
-    connections: list[asyncio.Protocol], transports: list[CountingTransport], n: int
+    connections: list[asyncio.Protocol],
+    transports: list[CountingTransport],
+    n: int,
+    request: bytes = REQUEST,
 ) -> int:
     """Serve ``n`` requests over ``connections``; the writes they made."""
     writes = 0
@@ -155,7 +171,7 @@ async def serve_batches(
         # Like a loop iteration under load: every connection's request is
         # read, then the request tasks run and respond.
         for connection in connections:
-            connection.data_received(REQUEST)  # type: ignore[attr-defined]
+            connection.data_received(request)  # type: ignore[attr-defined]
         await asyncio.sleep(0)
         for transport in transports:
             writes += transport.take_writes()
