@@ -10,10 +10,18 @@ memory and CPU time, and stops it. Servers take turns within every round
 noise on a shared machine lands on all of them rather than on one; the table
 shows each figure as the median over the rounds.
 
+Pounce is measured twice, as users install it: alone (``Pounce (core only)``:
+the pounce-extras batteries hidden from the process, as if not installed) and
+with ``pounce-extras[all]`` and its defaults on (``Pounce + pounce-extras[all]``).
+``--quick`` gives the hello-world ratios of those two and Uvicorn in under two
+minutes.
+
 Load generators: wrk for HTTP/1.1 keep-alive, h2load for HTTP/2 over cleartext
 (prior knowledge), and ``ws_client.py`` for WebSocket echo. A server that lacks
-a feature (Uvicorn and HTTP/2, or a Pounce build without multi-worker, HTTP/2
-or WebSocket support) gets a row that says "n/a" and why, never a failure.
+a feature or cannot run here (Uvicorn's h11 and httptools parsers and HTTP/2,
+a peer with no build for this interpreter, a Pounce build without
+multi-worker, HTTP/2 or WebSocket support) gets a row that says "n/a" and
+why, never a failure.
 
 Results go to ``benchmarks/results/<stamp>-<python>.json``, ``.md`` and
 ``.png`` unless ``--no-save``.
@@ -88,6 +96,8 @@ class Launch:
 
     argv: list[str] | None
     unsupported: str | None = None
+    # Directories put in front of the server's PYTHONPATH.
+    path: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,17 @@ class Server:
 
     def available(self) -> bool:
         return importlib.util.find_spec(self.module) is not None
+
+
+# On the PYTHONPATH of "core only" rows: a sitecustomize that hides the
+# entry points of pounce-extras, so the server starts as if it were not
+# installed (in every process, worker processes included).
+CORE_ONLY = HERE / "core_only"
+
+
+def _pounce_core(app: str, port: int, workers: int, protocol: str, mode: str) -> Launch:
+    launch = _pounce(app, port, workers, protocol, mode)
+    return dataclasses.replace(launch, path=(str(CORE_ONLY),))
 
 
 def _pounce(app: str, port: int, workers: int, protocol: str, mode: str) -> Launch:
@@ -120,19 +141,52 @@ def _pounce(app: str, port: int, workers: int, protocol: str, mode: str) -> Laun
     return Launch(argv)
 
 
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
 def _uvicorn(http: str, loop: str) -> Callable[[str, int, int, str, str], Launch]:
     def build(app: str, port: int, workers: int, protocol: str, mode: str) -> Launch:
-        if protocol == "h2":
-            return Launch(None, "n/a: no HTTP/2 in Uvicorn")
-        if http == "httptools" and importlib.util.find_spec("httptools") is None:
-            return Launch(None, "n/a: httptools not installed")
+        if http == "zttp" and not _has_module("uvicorn.protocols.http.zttp_impl"):
+            return Launch(None, f"n/a: Uvicorn {_version('uvicorn')} has no --http zttp")
+        for parser in ("httptools", "zttp"):
+            if http == parser and not _has_module(parser):
+                return Launch(None, f"n/a: {parser} not installed (no build for this Python?)")
+        if loop == "uvloop" and not _has_module("uvloop"):
+            return Launch(None, "n/a: uvloop not installed (no build for this Python?)")
+        if protocol == "h2" and http != "zttp":
+            return Launch(None, "n/a: Uvicorn's HTTP/2 needs --http zttp")
         argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
         argv += ["--no-access-log", "--log-level", "warning", "--http", http, "--loop", loop]
+        if protocol == "h2":
+            argv.append("--http2")  # cleartext connections opening with the preface
         if workers > 1:
             argv += ["--workers", str(workers)]
         return Launch(argv)
 
     return build
+
+
+def _gunicorn(app: str, port: int, workers: int, protocol: str, mode: str) -> Launch:
+    if not _has_module("gunicorn.workers.gasgi"):
+        return Launch(None, f"n/a: Gunicorn {_version('gunicorn')} has no asgi worker")
+    argv = [sys.executable, "-m", "gunicorn", app, "--worker-class", "asgi"]
+    argv += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"]
+    argv += ["--asgi-loop", "auto"]  # uvloop when installed, as with the others
+    if protocol == "h2":
+        # Cleartext HTTP/2 with prior knowledge (and HTTP/1.1 on the same port).
+        argv += ["--http-protocols", "h2,h1", "--http2-cleartext", "both"]
+    return Launch(argv)
 
 
 def _hypercorn(app: str, port: int, workers: int, protocol: str, mode: str) -> Launch:
@@ -149,9 +203,12 @@ def _granian(app: str, port: int, workers: int, protocol: str, mode: str) -> Lau
 
 
 SERVERS = [
-    Server("pounce", "Pounce", "pounce", _pounce),
+    Server("pounce", "Pounce (core only)", "pounce", _pounce_core),
+    Server("pounce-batteries", "Pounce + pounce-extras[all]", "pounce_extras", _pounce),
     Server("uvicorn", "Uvicorn (httptools+uvloop)", "uvicorn", _uvicorn("httptools", "uvloop")),
+    Server("uvicorn-zttp", "Uvicorn (zttp+uvloop)", "uvicorn", _uvicorn("zttp", "uvloop")),
     Server("uvicorn-h11", "Uvicorn (h11+asyncio)", "uvicorn", _uvicorn("h11", "asyncio")),
+    Server("gunicorn", "Gunicorn (-k asgi)", "gunicorn", _gunicorn),
     Server("hypercorn", "Hypercorn", "hypercorn", _hypercorn),
     Server("granian", "Granian (ceiling)", "granian", _granian),
 ]
@@ -262,10 +319,11 @@ def _cpu_seconds(pids: list[int]) -> float:
 class Running:
     """A server process for the length of one measurement."""
 
-    def __init__(self, argv: list[str], port: int, log: Path) -> None:
+    def __init__(self, argv: list[str], port: int, log: Path, path: tuple[str, ...] = ()) -> None:
         self.port = port
         self.log = log
-        env = {**os.environ, "PYTHONPATH": str(HERE), "PYTHONUNBUFFERED": "1"}
+        pythonpath = os.pathsep.join([*path, str(HERE)])
+        env = {**os.environ, "PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1"}
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
             argv,
@@ -451,7 +509,7 @@ def measure(
     if launch.argv is None:
         return Sample(note=launch.unsupported or "n/a")
     log = logs / f"{server.key}-{workload.key}-{workers}{mode}.log"
-    running = Running(launch.argv, port, log)
+    running = Running(launch.argv, port, log, launch.path)
     try:
         problem = running.wait_ready(protocol)
         if problem is not None:
@@ -541,7 +599,7 @@ def _ratio(row: Row, rows: list[Row]) -> str:
 def table(rows: list[Row]) -> str:
     lines = [
         "| workload | workers | server | req/s | p50 ms | p99 ms | errors | peak RSS MB "
-        "| CPU µs/req | vs Pounce |",
+        "| CPU µs/req | vs Pounce (core only) |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -559,43 +617,97 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _find(rows: list[Row], key: str, workload: str = "hello", workers: int = 1) -> Row | None:
+    """The measured row of server ``key`` for ``workload`` and ``workers``."""
+    return next(
+        (
+            r
+            for r in rows
+            if r.workload.key == workload and r.workers == workers and r.server.key == key
+            and not r.mode and not r.note and r.figure("rate")
+        ),
+        None,
+    )  # fmt: skip
+
+
+def _judged(ours: Row, other: Row, wanted: float) -> str:
+    ratio = ours.figure("rate") / other.figure("rate")
+    verdict = "met" if ratio >= wanted else "NOT met"
+    return f"- {ours.name} req/s ≥ {wanted:g}x {other.name}: {ratio:.2f}x ({verdict})"
+
+
 def targets(rows: list[Row]) -> list[str]:
-    """The issue's speed targets, judged on this run (hello world, one worker)."""
-
-    def find(key: str) -> Row | None:
-        return next(
-            (
-                r
-                for r in rows
-                if r.workload.key == "hello" and r.workers == 1 and r.server.key == key
-                and not r.mode and not r.note
-            ),
-            None,
-        )  # fmt: skip
-
-    pounce = find("pounce")
-    if pounce is None:
+    """The issue's speed targets, judged on this run (hello world, one worker;
+    and every workload with one worker against Uvicorn)."""
+    pounce = _find(rows, "pounce")
+    batteries = _find(rows, "pounce-batteries")
+    if pounce is None and batteries is None:
         return ["targets: no Pounce hello-world figure in this run"]
+    uvicorn = _find(rows, "uvicorn")
     out = []
-    rate = pounce.figure("rate")
-    for key, wanted in (("uvicorn", 1.0), ("uvicorn-h11", 3.0), ("hypercorn", 3.0)):
-        other = find(key)
-        if other is None:
-            out.append(f"- Pounce vs {key}: not measured in this run")
+    if batteries is not None and pounce is not None:
+        out.append(_judged(batteries, pounce, 0.95))
+    for ours, wanted in ((pounce, (("uvicorn", 1.0), ("uvicorn-h11", 3.0), ("hypercorn", 3.0))),
+                         (batteries, (("uvicorn", 1.1),))):  # fmt: skip
+        if ours is None:
             continue
-        ratio = rate / other.figure("rate")
-        verdict = "met" if ratio >= wanted else "NOT met"
-        out.append(f"- Pounce req/s ≥ {wanted:g}x {other.server.label}: {ratio:.2f}x ({verdict})")
-    uvicorn = find("uvicorn")
-    if uvicorn is not None:
-        ours, theirs = pounce.figure("p99_us") / 1000, uvicorn.figure("p99_us") / 1000
-        verdict = "met" if ours <= theirs else "NOT met"
-        label = uvicorn.server.label
-        out.append(f"- Pounce p99 ≤ {label} p99: {ours:.2f} ms vs {theirs:.2f} ms ({verdict})")
-    granian = find("granian")
-    if granian is not None:
-        out.append(f"- Granian (ceiling): {granian.figure('rate') / rate:.2f}x Pounce")
+        for key, ratio in wanted:
+            other = _find(rows, key)
+            if other is None:
+                out.append(f"- {ours.name} vs {key}: not measured in this run")
+            else:
+                out.append(_judged(ours, other, ratio))
+        if uvicorn is not None:
+            mine, theirs = ours.figure("p99_us") / 1000, uvicorn.figure("p99_us") / 1000
+            verdict = "met" if mine <= theirs else "NOT met"
+            out.append(
+                f"- {ours.name} p99 ≤ {uvicorn.name} p99: {mine:.2f} ms vs {theirs:.2f} ms "
+                f"({verdict})"
+            )
+    out.extend(_every_workload(rows))
+    granian = _find(rows, "granian")
+    base = pounce or batteries
+    if granian is not None and base is not None:
+        out.append(
+            f"- Granian (ceiling): {granian.figure('rate') / base.figure('rate'):.2f}x {base.name}"
+        )
     return out
+
+
+def _every_workload(rows: list[Row]) -> list[str]:
+    """Each Pounce row against Uvicorn (httptools+uvloop) on every workload
+    measured with one worker: met when none is below 1.0x."""
+    out = []
+    for key in ("pounce", "pounce-batteries"):
+        ratios = []
+        for workload in WORKLOADS:
+            ours, theirs = _find(rows, key, workload.key), _find(rows, "uvicorn", workload.key)
+            if ours is not None and theirs is not None:
+                ratios.append((ours.figure("rate") / theirs.figure("rate"), workload.label, ours))
+        if len(ratios) < 2:
+            continue  # one workload says nothing more than the lines above
+        lowest, label, ours = min(ratios)
+        verdict = "met" if lowest >= 1.0 else "NOT met"
+        out.append(
+            f"- {ours.name} ≥ 1x Uvicorn (httptools+uvloop) on every workload "
+            f"({len(ratios)} measured): lowest {lowest:.2f}x, {label} ({verdict})"
+        )
+    return out
+
+
+def hello_ratios(rows: list[Row]) -> str:
+    """The hello-world ratio row: Pounce with its batteries against Pounce alone,
+    and both against Uvicorn (httptools+uvloop), one worker."""
+    pounce = _find(rows, "pounce")
+    batteries = _find(rows, "pounce-batteries")
+    uvicorn = _find(rows, "uvicorn")
+    pairs = [(batteries, pounce), (pounce, uvicorn), (batteries, uvicorn)]
+    parts = [
+        f"{ours.name} {ours.figure('rate') / other.figure('rate'):.2f}x {other.name}"
+        for ours, other in pairs
+        if ours is not None and other is not None
+    ]
+    return "Hello world, 1 worker: " + ("; ".join(parts) if parts else "no ratio measured")
 
 
 def free_threaded_targets(group: list[Row]) -> list[str]:
@@ -669,9 +781,13 @@ def _versions() -> dict[str, str]:
     found = {}
     for name in (
         "pounce-core",
+        "pounce-extras",
         "uvicorn",
         "httptools",
+        "zttp",
         "uvloop",
+        "gunicorn",
+        "gunicorn-h1c",
         "hypercorn",
         "granian",
         "fastapi",
@@ -710,22 +826,49 @@ def machine() -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--servers", default=",".join(s.key for s in SERVERS))
-    parser.add_argument("--workloads", default=",".join(w.key for w in WORKLOADS))
-    parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per run")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each run")
+    parser.add_argument("--servers", help="server keys (default: all)")
+    parser.add_argument("--workloads", help="workload keys (default: all)")
+    parser.add_argument("--workers", help="worker counts, e.g. 1,2 (default: 1,2)")
+    parser.add_argument("--rounds", type=int, help="default: 3")
+    parser.add_argument("--duration", type=float, help="seconds of load per run (default: 5)")
+    parser.add_argument("--warmup", type=float, help="seconds of load before each run (default: 1)")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--ws-connections", type=int, default=8)
-    parser.add_argument("--quick", action="store_true", help="one round of 2 s (a rough look)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the hello-world ratio row in under two minutes: Pounce alone, Pounce with "
+        "pounce-extras and Uvicorn (httptools+uvloop), 1 worker, 3 rounds of 2 s "
+        "(any option given explicitly wins)",
+    )
     parser.add_argument("--no-save", action="store_true", help="print only; write no results")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    if args.quick:
-        args.rounds, args.duration = 1, 2.0
+    chosen = QUICK if args.quick else FULL
+    for name, value in chosen.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     return args
+
+
+FULL: dict[str, Any] = {
+    "servers": ",".join(s.key for s in SERVERS),
+    "workloads": ",".join(w.key for w in WORKLOADS),
+    "workers": "1,2",
+    "rounds": 3,
+    "duration": 5.0,
+    "warmup": 1.0,
+}
+# About 4 s per measurement (start, warm-up, load, stop): 3 x 3 of them.
+QUICK: dict[str, Any] = {
+    "servers": "pounce,pounce-batteries,uvicorn",
+    "workloads": "hello",
+    "workers": "1",
+    "rounds": 3,
+    "duration": 2.0,
+    "warmup": 0.5,
+}
 
 
 def run_rounds(args: argparse.Namespace, group: list[Row], logs: Path) -> None:
@@ -780,6 +923,8 @@ def save(args: argparse.Namespace, info: dict[str, Any], rows: list[Row], notes:
         "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
         "",
         table(rows),
+        "",
+        hello_ratios(rows),
         "",
         "Targets (hello world, 1 worker):",
         "",
@@ -848,6 +993,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     print("\n" + table(rows) + "\n")
+    print(hello_ratios(rows) + "\n")
     print("Targets (hello world, 1 worker, this run):")
     print("\n".join(targets(rows)))
     print("\n".join(notes))

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Benchmark Pounce against Uvicorn, Hypercorn and Granian.
+# Benchmark Pounce against Uvicorn, Gunicorn, Hypercorn and Granian.
 #
 #   ./benchmarks/run.sh [--python PATH] [run.py options...]
+#   ./benchmarks/run.sh --quick          # the hello-world ratio row, under two minutes
 #
 # Makes (or reuses) a virtual environment for the chosen interpreter under
-# benchmarks/.venv-<version>, with Pounce (editable, uvloop extra) and the
-# peers from benchmarks/requirements.txt, installs wrk and h2load when they
-# are missing, then runs benchmarks/run.py in it. The interpreter defaults to
-# the private CPython 3.14 build when it exists, else python3.
+# benchmarks/.venv-<version>, with Pounce as users install it (editable, its
+# uvloop extra, pounce-extras[all]) and the peers from
+# benchmarks/requirements.txt, installs wrk and h2load when they are missing,
+# then runs benchmarks/run.py in it. The interpreter defaults to the private
+# CPython 3.14 build when it exists, else python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_common.sh
@@ -34,17 +36,25 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     echo "Creating $VENV with $PYTHON" >&2
     "${UV[@]}" venv --quiet --python "$PYTHON" "$VENV"
 fi
-# uvloop and httptools have no free-threaded builds: leave them out there
-# (Uvicorn then runs with h11 and asyncio in both of its rows).
-EXTRA="[uvloop]"
-REQUIREMENTS=benchmarks/requirements.txt
-if [[ "$VERSION" == *t ]]; then
-    EXTRA=""
+POUNCE=(-e packages/pounce-protocols -e "packages/pounce-core[uvloop]" -e packages/pounce-cli
+    -e "packages/pounce-extras[all]")
+# Every peer as a user would install it. Where some package has no build for
+# this interpreter (uvloop or httptools on a free-threaded Python, once), go
+# without the extras that need it: the rows of what is missing say so.
+if ! VIRTUAL_ENV="$VENV" "${UV[@]}" pip install --quiet "${POUNCE[@]}" \
+    -r benchmarks/requirements.txt >&2; then
+    echo "Falling back to the peers without uvloop and httptools for $VERSION" >&2
     REQUIREMENTS=$(mktemp)
     trap 'rm -f "$REQUIREMENTS"' EXIT
     sed 's/uvicorn\[standard\]/uvicorn/' benchmarks/requirements.txt >"$REQUIREMENTS"
+    POUNCE[3]=packages/pounce-core
+    VIRTUAL_ENV="$VENV" "${UV[@]}" pip install --quiet "${POUNCE[@]}" -r "$REQUIREMENTS" >&2
 fi
-VIRTUAL_ENV="$VENV" "${UV[@]}" pip install --quiet \
-    -e packages/pounce-protocols -e "packages/pounce-core$EXTRA" -e packages/pounce-cli \
-    -r "$REQUIREMENTS" >&2
+# Optional pieces, one at a time: zttp (Uvicorn's --http zttp and its HTTP/2)
+# ships builds for few interpreters; without it those rows say "n/a".
+for optional in zttp; do
+    if ! VIRTUAL_ENV="$VENV" "${UV[@]}" pip install --quiet "$optional" >&2; then
+        echo "$optional: no build for $VERSION; its rows will say so" >&2
+    fi
+done
 "$VENV/bin/python" benchmarks/run.py "$@"

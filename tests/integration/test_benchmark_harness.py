@@ -2,8 +2,9 @@
 
 The harness is not part of the test suite (its figures are speed, and speed is
 never asserted here), but it must not rot: this runs it end to end with the
-test interpreter, against a real Pounce process loaded by wrk, and checks that
-it measured something and that a missing feature becomes an "n/a" row.
+test interpreter, against real Pounce processes (alone, and with the
+pounce-extras batteries this environment has) loaded by wrk, and checks that it
+measured something and that a missing feature becomes an "n/a" row.
 """
 
 from __future__ import annotations
@@ -18,79 +19,74 @@ from support.servers import TESTS_DIR
 HARNESS = TESTS_DIR.parent / "benchmarks" / "run.py"
 
 
-def _row(output: str, workload: str, workers: int) -> list[str]:
+CORE = "Pounce (core only)"
+BATTERIES = "Pounce + pounce-extras[all]"
+
+
+def _row(output: str, workload: str, workers: int, server: str = CORE) -> list[str]:
     for line in output.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if cells[:3] == [workload, str(workers), "Pounce"]:
+        if cells[:3] == [workload, str(workers), server]:
             return cells
-    raise AssertionError(f"no Pounce row for {workload!r} with {workers} worker(s):\n{output}")
+    raise AssertionError(f"no {server} row for {workload!r} with {workers} worker(s):\n{output}")
 
 
-def test_one_short_round_against_pounce(require_tool):
-    require_tool("wrk")
+def _rows(output: str) -> list[list[str]]:
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in output.splitlines()
+        if line.startswith("| ") and not line.startswith("| workload")
+    ]
+
+
+def _harness(*options: str, timeout: float) -> str:
+    """What ``run.py`` printed with ``options``, one short round, nothing saved."""
+    short = ("--workers", "1", "--rounds", "1", "--duration", "1", "--warmup", "0", "--no-save")
     result = subprocess.run(
-        [
-            sys.executable,
-            str(HARNESS),
-            "--servers",
-            "pounce",
-            "--workloads",
-            "hello,json",
-            "--workers",
-            "1",
-            "--rounds",
-            "1",
-            "--duration",
-            "1",
-            "--warmup",
-            "0",
-            "--no-save",
-        ],
+        [sys.executable, str(HARNESS), *options, *short],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=timeout,
         check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
+    return output
+
+
+def test_one_short_round_against_pounce(require_tool):
+    require_tool("wrk")
+    output = _harness(
+        "--servers", "pounce,pounce-batteries", "--workloads", "hello,json", timeout=110
+    )
     for workload in ("plain-text hello", "1 KB JSON POST echoed"):
-        cells = _row(output, workload, 1)
-        rate = float(cells[3].replace(",", ""))
-        assert rate > 0, cells
-        assert cells[6] == "0", cells  # no errors: every response was a 200
-        assert re.fullmatch(r"\d+", cells[7]), cells  # a peak RSS was sampled
+        for server in (CORE, BATTERIES):
+            cells = _row(output, workload, 1, server)
+            rate = float(cells[3].replace(",", ""))
+            assert rate > 0, cells
+            assert cells[6] == "0", cells  # no errors: every response was a 200
+            assert re.fullmatch(r"\d+", cells[7]), cells  # a peak RSS was sampled
+    assert re.search(
+        rf"Hello world, 1 worker: {re.escape(BATTERIES)} \d+\.\d\dx {re.escape(CORE)}", output
+    )
     assert "Targets" in output
+
+
+def test_quick_mode_measures_the_hello_world_row(require_tool):
+    require_tool("wrk")
+    output = _harness("--quick", "--servers", "pounce,pounce-batteries", timeout=60)
+    assert [cells[:3] for cells in _rows(output)] == [
+        ["plain-text hello", "1", CORE],
+        ["plain-text hello", "1", BATTERIES],
+    ]
+    assert f"{BATTERIES} " in output.split("Hello world, 1 worker:")[1].splitlines()[0]
 
 
 def test_a_server_that_is_not_installed_is_an_na_row(require_tool):
     # Nothing is started: the peers are not part of the test environment, and
     # a server missing from it becomes an "n/a" row rather than a failure.
     require_tool("wrk")
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(HARNESS),
-            "--servers",
-            "granian",
-            "--workloads",
-            "hello",
-            "--workers",
-            "1",
-            "--rounds",
-            "1",
-            "--duration",
-            "1",
-            "--warmup",
-            "0",
-            "--no-save",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    output = _harness("--servers", "granian", "--workloads", "hello", timeout=60)
     assert "| plain-text hello | 1 | Granian (ceiling) | n/a: granian not installed |" in output
 
 
