@@ -40,6 +40,7 @@ await.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import sys
@@ -63,6 +64,10 @@ __all__ = [
     "compressible",
     "new_encoder",
 ]
+
+# The server's scope extension that says a response was asked to end as its
+# worker drains (see pounce's docs/workers.md).
+_DRAIN = "pounce.drain"
 
 # Slices in which a zero-copy file is read when it must be compressed.
 _FILE_SLICE = 256 * 1024
@@ -291,7 +296,26 @@ class CompressionLayer:
             await self.app(scope, receive, on_response_start(send, _vary_hook))
             return
         response = _Response(self, encoding, send)
-        await self.app(scope, receive, response.send)
+        try:
+            await self.app(scope, receive, response.send)
+        except asyncio.CancelledError:
+            # An app that did not end when asked is cancelled by the server;
+            # the response still ends cleanly, so the encoding ends too.
+            if _asked_to_end(scope, response):
+                await response.end_stream()
+            raise
+        if _asked_to_end(scope, response):
+            # The server asked this response to end as its worker drains (an
+            # event stream), and the app did: end the encoding too, so that
+            # what the client has decodes and the response ends cleanly.
+            await response.end_stream()
+
+
+def _asked_to_end(scope: Scope, response: _Response) -> bool:
+    if response.mode != "stream":
+        return False
+    drain = scope.get("extensions", {}).get(_DRAIN)
+    return bool(drain and drain.get("ending"))
 
 
 class _Response:
@@ -393,9 +417,15 @@ class _Response:
         self._encoder = new_encoder(self.encoding, self._layer.config)
         self.mode = "stream"
 
+    async def end_stream(self) -> None:
+        """End a compressed stream the app left unfinished."""
+        await self._stream(b"", more=False)
+
     async def _stream(self, body: bytes, *, more: bool) -> None:
         encoder = self._encoder
         assert encoder is not None
+        if not more:
+            self.mode = "pass"  # complete: the server judges anything after
         data = encoder.chunk(body) if more else encoder.finish(body)
         if more and not data:
             return  # nothing to say yet; an empty message would only cost a call

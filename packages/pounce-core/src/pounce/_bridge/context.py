@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from pounce._bridge.health import HealthEndpoint
@@ -47,6 +48,13 @@ class ConnectionLike(Protocol):
     def is_idle(self) -> bool:
         """True when no request is in flight."""
 
+    def drain_streams(self) -> bool:
+        """The worker drains: ask long-lived responses to end (see HTTPStream).
+
+        True when some were asked: the connection then winds itself down once
+        they have ended (or after a short grace), instead of at once.
+        """
+
     def force_close(self) -> None:
         """Cancel in-flight requests and drop the connection."""
 
@@ -77,6 +85,9 @@ class WorkerContext:
         "config",
         "connections",
         "date",
+        "drain_content_types",
+        "drain_event",
+        "drain_extension",
         "draining",
         "emitter",
         "error_renderer",
@@ -141,6 +152,16 @@ class WorkerContext:
         self.proxies = TrustedProxies(config.forwarded_allow_ips) if config.proxy_headers else None
         self.connections: set[ConnectionLike] = set()
         self.draining = False
+        # Set when the worker starts to drain; apps see it as the scope
+        # extension "pounce.drain" (see docs/workers.md).
+        self.drain_event = asyncio.Event()
+        # One read-only mapping shared by every scope of this worker.
+        self.drain_extension = MappingProxyType({"event": self.drain_event})
+        self.drain_content_types = frozenset(
+            kind.strip().lower().encode("latin-1")
+            for kind in config.drain_content_types
+            if kind != "none"
+        )
         # True when this worker drains because another takes its place (a
         # reload or a retirement) rather than because the server shuts down.
         self.handoff = False

@@ -18,7 +18,11 @@ from pounce._bridge.proxy_headers import carries_forwarding
 from pounce._runtime.asgi_types import Scope
 from pounce_protocols import RequestReceived
 
-__all__ = ["address", "connection_tls", "content_length", "http_scope", "request_headers"]
+__all__ = ["DRAIN", "address", "connection_tls", "content_length", "http_scope", "request_headers"]
+
+# The scope extension through which an app learns that its worker drains:
+# {"event": asyncio.Event}, set when the drain begins (docs/workers.md).
+DRAIN = "pounce.drain"
 
 _METHODS = {
     m.encode("ascii"): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
@@ -84,7 +88,7 @@ def websocket_scope(
         client, scheme = ctx.proxies.resolve(client, scheme, headers)
     root = ctx.root_path
     path = decode_path(event.path)
-    extensions: dict[str, Any] = {"websocket.http.response": {}}
+    extensions: dict[str, Any] = {"websocket.http.response": {}, DRAIN: ctx.drain_extension}
     if tls is not None:
         extensions["tls"] = dict(tls)
     return {
@@ -144,7 +148,7 @@ def http_scope(
     raw_path = event.path
     path = decode_path(raw_path)
     root = ctx.root_path
-    extensions: dict[str, Any] = {"http.response.trailers": {}}
+    extensions: dict[str, Any] = {"http.response.trailers": {}, DRAIN: ctx.drain_extension}
     if tls is not None:
         extensions["tls"] = dict(tls)
     return {

@@ -33,6 +33,22 @@ A wrapper anywhere between the layer and the stream shows as a ``send`` that
 is not the stream's, and the layer wraps as before, so the order of the
 layers never changes.
 
+Draining long-lived responses
+-----------------------------
+A response that does not end by itself (server-sent events, a long poll
+streamed as it goes) would hold a draining worker for the whole grace
+period. When the worker drains, :meth:`HTTPStream.ask_to_end` asks such a
+response to end: ``receive()`` returns ``http.disconnect`` (what frameworks
+already listen for), while ``send()`` keeps working, so the app may still
+send a last event. When the app returns, the response is ended cleanly (the
+last chunk, END_STREAM), not aborted; an app that does not return is ended
+by the connection after a short grace: it cancels the app, and the
+response ends cleanly as the cancellation passes (a layer that encodes the
+body ends its encoding on the way). Which
+responses count as long-lived is decided by their content type
+(``--drain-content-type``, ``text/event-stream`` by default); every other
+response keeps the whole grace period.
+
 Request timeout
 ---------------
 With ``request_timeout`` set, the app has that many seconds from the request
@@ -52,11 +68,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from pounce._bridge.http_scope import DRAIN
 from pounce._runtime.asgi_types import ASGIApp, Message, Scope, Send
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
 __all__ = [
+    "DRAIN_GRACE",
     "ClientDisconnected",
     "EventSink",
     "FileSink",
@@ -73,6 +91,10 @@ __all__ = [
 ZERO_COPY_SEND = "http.response.zerocopysend"
 
 _logger = logging.getLogger(ERROR_LOGGER)
+
+# A long-lived response asked to end when its worker drains has this long to
+# do so before its connection ends it and cancels its app.
+DRAIN_GRACE = 2.0
 
 # Response status codes whose responses never carry a body (RFC 9110 §6.4.1).
 _NO_BODY_STATUS = frozenset({204, 304})
@@ -248,8 +270,10 @@ class HTTPStream:
         "_content_length",
         "_default_headers",
         "_disconnected",
+        "_ending",
         "_expect_continue",
         "_file_sink",
+        "_head",
         "_head_pending",
         "_is_head",
         "_request_complete",
@@ -296,10 +320,12 @@ class HTTPStream:
         self._request_complete = False
         self._request_delivered = False
         self._disconnected = False
+        self._ending = False  # asked to end: the worker drains (see the module docstring)
         self._waiters: list[asyncio.Future[None]] = []
         self._state = _START
         self._start_hook: StartHook | None = None
         self._head_pending: tuple[int, list[tuple[bytes, bytes]]] | None = None
+        self._head: Headers = ()  # the fields of a head sent ahead of its body
         self._content_length: int | None = None
         self._trailers_expected = False
         self.status = 0
@@ -360,6 +386,40 @@ class HTTPStream:
         self._disconnected = True
         self._wake()
 
+    def ask_to_end(self, content_types: frozenset[bytes]) -> bool:
+        """The worker drains: ask a long-lived response to end; whether it is one.
+
+        A response is long-lived when its head has gone, its body has not,
+        its content type is one of ``content_types`` (lowercase, without
+        parameters) and nothing fixes its length (Content-Length, trailers).
+        Its app hears ``http.disconnect``; its ``send()`` still works.
+        """
+        if self._state is not _BODY or self._disconnected or self._ending:
+            return False
+        if self._content_length is not None or self._trailers_expected:
+            return False
+        for name, value in self._head:
+            if name == b"content-type":
+                if value.partition(b";")[0].strip().lower() not in content_types:
+                    return False
+                self._ending = True
+                # Layers that transform the body see it, to end what they
+                # encode when the app returns (docs/workers.md).
+                extensions = self.scope.get("extensions")
+                if extensions is not None:
+                    extensions[DRAIN] = {**extensions.get(DRAIN, {}), "ending": True}
+                self._wake()
+                return True
+        return False
+
+    def end_response(self) -> None:
+        """End a response asked to end whose app has not: cleanly, and tell the app."""
+        if self._state is _BODY and not self._disconnected:
+            self._state = _DONE
+            self._sink.send_event(ResponseEnd(stream_id=self.stream_id, _trusted=True))
+        self._disconnected = True
+        self._wake()
+
     def _wake(self) -> None:
         waiters = self._waiters
         if waiters:
@@ -380,7 +440,13 @@ class HTTPStream:
         except ClientDisconnected:
             pass  # we raised it because the client left; not an app error
         except asyncio.CancelledError:
-            self._abort()
+            if self._ending:
+                # Cancelled after it was asked to end as its worker drains
+                # (it did not listen): the response still ends cleanly.
+                if self._state is _BODY and not self._disconnected:
+                    self._finish_body()
+            else:
+                self._abort()
             raise
         except BaseException as exc:
             self._on_app_error(exc)
@@ -391,6 +457,10 @@ class HTTPStream:
                 # Returning without a (complete) response is the right answer
                 # to a client that left (http.disconnect); nothing to report.
                 pass
+            elif self._ending and self._state is _BODY:
+                # Asked to end because the worker drains, and it did: the
+                # response is over, not broken.
+                self._finish_body()
             elif self._state is _START:
                 _logger.error("ASGI callable returned without starting a response.")
                 self._send_error_response(500)
@@ -472,7 +542,7 @@ class HTTPStream:
             if self._request_complete and not self._request_delivered:
                 self._request_delivered = True
                 return {"type": "http.request", "body": b"", "more_body": False}
-            if self._disconnected or self._state is _DONE:
+            if self._disconnected or self._state is _DONE or self._ending:
                 return {"type": "http.disconnect"}
             if self._expect_continue and self._state is _START:
                 self._expect_continue = False
@@ -678,6 +748,7 @@ class HTTPStream:
         return (*defaults, *fields)
 
     def _emit_head(self, status: int, fields: Headers) -> None:
+        self._head = fields
         self._sink.send_event(
             ResponseHead(stream_id=self.stream_id, status=status, headers=fields, _trusted=True)
         )

@@ -112,6 +112,10 @@ class ProtocolSelector(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def drain_streams(self) -> bool:
+        """Nothing to ask: no protocol, hence no response, has been chosen yet."""
+        return False
+
     def force_close(self) -> None:
         if self._transport is not None:
             self._transport.abort()

@@ -31,6 +31,7 @@ import importlib.util
 import ipaddress
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
@@ -520,6 +521,18 @@ class ServerConfig:
             common=True,
         ),
     )
+    drain_content_types: tuple[str, ...] = field(
+        default=("text/event-stream",),
+        metadata=option(
+            "A response of this content type that never ends by itself (server-sent events, "
+            "a streamed long poll) is asked to end when a worker drains (shutdown, reload): "
+            "its app hears http.disconnect, its client reconnects. Others get the whole "
+            "grace period (repeatable; none to ask no response).",
+            group="Timeouts",
+            flag="--drain-content-type",
+            metavar="TYPE",
+        ),
+    )
 
     # --- limits ------------------------------------------------------------
     limit_request_line: int = field(
@@ -980,6 +993,10 @@ class ServerConfig:
         return tuple(pairs)
 
 
+# type "/" subtype, each an RFC 9110 token.
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def _check(condition: bool, template: str, **values: object) -> None:
     """Refuse the config unless ``condition``; ``template`` names settings as ``{field}``."""
     if not condition:
@@ -1070,6 +1087,14 @@ def _validate(config: ServerConfig) -> None:
         value = getattr(config, name)
         _check(value > 0, "{" + name + "} must be positive, got {v}", v=value)
     _validate_tls(config)
+    for kind in config.drain_content_types:
+        # A media type without parameters, as the response's Content-Type
+        # is compared (lowercase, parameters dropped); "none" asks none.
+        _check(
+            kind == "none" or _MEDIA_TYPE.fullmatch(kind) is not None,
+            "{drain_content_types} must be media types such as text/event-stream, got {v!r}",
+            v=kind,
+        )
     streams = config.http2_max_concurrent_streams
     _check(
         1 <= streams <= 2**31 - 1,

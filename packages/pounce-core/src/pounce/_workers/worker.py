@@ -309,9 +309,15 @@ class Worker:
     async def _drain(self, ctx: WorkerContext) -> None:
         ctx.draining = True
         ctx.handoff = self._handoff
+        # Apps watching the "pounce.drain" extension hear it first; responses
+        # that would never end by themselves are asked to, on a handoff too.
+        ctx.drain_event.set()
+        # Those with a response asked to end wind down once it has.
+        winding_down = {conn for conn in list(ctx.connections) if conn.drain_streams()}
         if not self._handoff:
             for conn in list(ctx.connections):
-                conn.shutdown()
+                if conn not in winding_down:
+                    conn.shutdown()
         if ctx.connections and not self._force:
             # Idle connections were just told to close and leave the set once
             # their transport has; only the busy ones are worth reporting.

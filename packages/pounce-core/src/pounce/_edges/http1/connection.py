@@ -41,7 +41,7 @@ from pounce._bridge.http_scope import (
     http_scope,
     request_headers,
 )
-from pounce._bridge.http_stream import ZERO_COPY_SEND, ClientDisconnected, HTTPStream
+from pounce._bridge.http_stream import DRAIN_GRACE, ZERO_COPY_SEND, ClientDisconnected, HTTPStream
 from pounce._edges.deadline import Deadline
 from pounce._edges.http1.h2c import upgrade_h2c
 from pounce._edges.http1.websocket import start_websocket
@@ -810,6 +810,27 @@ class HTTP1Connection(asyncio.Protocol):
         self._closing = True
         if self.is_idle() and (self._task is None or self._task.done()):
             self._close()
+
+    def drain_streams(self) -> bool:
+        """The worker drains: a long-lived response (server-sent events) is asked to
+        end, and the connection closes after it, so that its client reconnects to
+        whichever worker serves then."""
+        stream = self._stream
+        if stream is None or not stream.ask_to_end(self._ctx.drain_content_types):
+            return False
+        self._closing = True
+        self._loop.call_later(DRAIN_GRACE, self._end_asked_stream, stream)
+        return True
+
+    def _end_asked_stream(self, stream: HTTPStream) -> None:
+        if stream is not self._stream or stream.response_complete:
+            return  # it ended by itself
+        task = self._task
+        if task is not None and not task.done():
+            # The response ends as the cancellation passes (HTTPStream.run).
+            task.cancel()
+        else:
+            stream.end_response()
 
     def force_close(self) -> None:
         """Shutdown grace period is over: cancel the app and drop the connection."""

@@ -265,6 +265,10 @@ class HTTP1WebSocket(asyncio.Protocol):
         if self._session is not None:
             self._session.shutdown()
 
+    def drain_streams(self) -> bool:
+        """Nothing to ask: a WebSocket is closed with 1001 when the worker shuts down."""
+        return False
+
     def force_close(self) -> None:
         if self._session is not None:
             self._session.force_close()

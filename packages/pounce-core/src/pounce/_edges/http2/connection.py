@@ -52,7 +52,7 @@ from pounce._bridge.http_scope import (
     http_scope,
     request_headers,
 )
-from pounce._bridge.http_stream import EventSink, HTTPStream
+from pounce._bridge.http_stream import DRAIN_GRACE, EventSink, HTTPStream
 from pounce._edges.http2.websocket import HTTP2WebSocket
 from pounce._edges.write_watch import WriteWatch, abandon
 from pounce._runtime.lifecycle import ConnectionClosed, ConnectionOpened
@@ -129,6 +129,7 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
     """
 
     __slots__ = (
+        "_asked_to_end",
         "_awaiting_preface",
         "_client",
         "_closing",
@@ -179,6 +180,8 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
         self._closing = False
+        # Streams asked to end as the worker drains; GOAWAY once they have.
+        self._asked_to_end: set[int] = set()
         self._awaiting_preface = False
 
     # ------------------------------------------------------ asyncio.Protocol
@@ -517,6 +520,11 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
             slot.wake()
         else:
             self._orphans.pop(stream_id, None)
+        asked = self._asked_to_end
+        if asked and stream_id in asked:
+            asked.discard(stream_id)
+            if not asked:
+                self._go_away_after_drain()  # the last asked to end has: GOAWAY
         if self._transport is not None and self.is_idle():
             if self._closing or not self._machine.accepting_streams:
                 self._close()
@@ -716,6 +724,46 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
             self._close()
         else:
             self._write_out()
+
+    def drain_streams(self) -> bool:
+        """The worker drains: long-lived responses (server-sent events) are asked
+        to end, and GOAWAY follows once they have, so that their clients
+        reconnect on a new connection to whichever worker serves then.
+
+        GOAWAY waits for those last DATA frames rather than going first: some
+        clients (those built on the h2 library) drop every stream in flight
+        when GOAWAY arrives, though RFC 9113 §6.8 lets those streams finish.
+        """
+        asked = {
+            slot.stream.stream_id
+            for slot in self._slots.values()
+            if slot.stream.ask_to_end(self._ctx.drain_content_types)
+        }
+        if not asked:
+            return False
+        self._asked_to_end |= asked
+        self._loop.call_later(DRAIN_GRACE, self._end_asked_streams)
+        return True
+
+    def _end_asked_streams(self) -> None:
+        for stream_id in self._asked_to_end:
+            slot = self._slots.get(stream_id)
+            if slot is None or slot.stream.response_complete:
+                continue  # it ended by itself
+            if slot.task is not None and not slot.task.done():
+                # The response ends as the cancellation passes (HTTPStream.run).
+                slot.task.cancel()
+            else:
+                slot.stream.end_response()
+        self._write_out()
+        # An app that ignores its cancellation must not keep the connection
+        # from being told to go away.
+        self._loop.call_later(DRAIN_GRACE, self._go_away_after_drain)
+
+    def _go_away_after_drain(self) -> None:
+        self._asked_to_end.clear()
+        if not self._closing and self._transport is not None:
+            self.shutdown()
 
     def force_close(self) -> None:
         """Shutdown grace period is over: cancel the apps and drop the connection."""

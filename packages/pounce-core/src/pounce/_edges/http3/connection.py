@@ -37,7 +37,7 @@ from typing import Any, cast
 from pounce._bridge.access_log import log_request
 from pounce._bridge.context import WorkerContext, start_task
 from pounce._bridge.http_scope import address, content_length, http_scope, request_headers
-from pounce._bridge.http_stream import EventSink, HTTPStream
+from pounce._bridge.http_stream import DRAIN_GRACE, EventSink, HTTPStream
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce_protocols import (
     BodyEnded,
@@ -436,6 +436,33 @@ class HTTP3Connection(EventSink):
         """GOAWAY now; close once the streams in flight are complete."""
         self._closing = True
         self._machine.start_graceful_shutdown()
+        self._flush()
+
+    def drain_streams(self) -> bool:
+        """The worker drains: long-lived responses are asked to end (as over
+        HTTP/2), and GOAWAY sent so their clients reconnect elsewhere."""
+        asked = [
+            slot.stream
+            for slot in self._slots.values()
+            if slot.stream.ask_to_end(self._ctx.drain_content_types)
+        ]
+        if not asked:
+            return False
+        self._loop.call_later(DRAIN_GRACE, self._end_asked_streams, asked)
+        if not self._closing:
+            self.shutdown()
+        return True
+
+    def _end_asked_streams(self, streams: list[HTTPStream]) -> None:
+        for stream in streams:
+            slot = self._slots.get(stream.stream_id)
+            if slot is None or slot.stream is not stream or stream.response_complete:
+                continue  # it ended by itself
+            if slot.task is not None and not slot.task.done():
+                # The response ends as the cancellation passes (HTTPStream.run).
+                slot.task.cancel()
+            else:
+                stream.end_response()
         self._flush()
 
     def force_close(self) -> None:
