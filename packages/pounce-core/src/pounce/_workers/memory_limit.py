@@ -18,7 +18,13 @@ What the bound applies to depends on what a worker is:
   limit (:class:`ProcessMemoryGuard`).
 
 RSS is read from ``/proc`` (Linux), never by loading a dependency, so the
-option is refused at start-up where ``/proc`` does not exist.
+option is refused at start-up where ``/proc`` does not exist. Pages the
+process has already given back with ``MADV_FREE`` are not counted: the
+kernel takes them back whenever it needs them, but leaves them in RSS until
+then. Free-threaded CPython's allocator (mimalloc) gives back that way a
+large block freed by another thread than the one that allocated it, which
+is how a drained generation's memory goes (its worker threads have exited),
+so a plain RSS would never fall under the limit there.
 """
 
 from __future__ import annotations
@@ -35,14 +41,38 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def rss_bytes(pid: int | None = None) -> int | None:
-    """The resident set size of ``pid`` (this process when None), or None if it is gone."""
-    path = f"/proc/{'self' if pid is None else pid}/statm"
+    """The memory ``pid`` (this process when None) holds, or None if it is gone.
+
+    Its resident set size less what it has freed lazily (``LazyFree`` in
+    ``smaps_rollup``, Linux 4.14+; plain RSS from ``statm`` where that file
+    is missing). About 0.3 ms a read: once per supervisor tick.
+    """
+    proc = f"/proc/{'self' if pid is None else pid}"
     try:
-        with open(path, "rb") as statm:
+        with open(f"{proc}/smaps_rollup", "rb") as rollup:
+            summary = rollup.read()
+    except FileNotFoundError:
+        summary = b""
+    except OSError:
+        return None
+    if summary:
+        return _held_from_rollup(summary)
+    try:
+        with open(f"{proc}/statm", "rb") as statm:
             fields = statm.read().split()
     except OSError:
         return None
     return int(fields[1]) * _PAGE_SIZE
+
+
+def _held_from_rollup(summary: bytes) -> int:
+    """``Rss`` less ``LazyFree``, in bytes, from the text of ``smaps_rollup``."""
+    kib = {b"Rss:": 0, b"LazyFree:": 0}
+    for line in summary.splitlines():
+        name, _, rest = line.partition(b" ")
+        if name in kib:
+            kib[name] = int(rest.split()[0])
+    return max(kib[b"Rss:"] - kib[b"LazyFree:"], 0) * 1024
 
 
 GuardAction = Literal["none", "hand over", "warn"]
