@@ -375,6 +375,9 @@ class _Response:
         if kind == "http.response.zerocopysend":
             await self._compress_file(message, first=True)
             return
+        if kind == "http.response.pathsend":
+            await self._compress_path(message)
+            return
         if kind != "http.response.body":
             self.mode = "pass"
             await self._send(start)
@@ -434,10 +437,7 @@ class _Response:
     async def _compress_file(self, message: Message, *, first: bool) -> None:
         """A zero-copy file, read in slices and compressed as a stream."""
         if first:
-            start = self._start
-            assert start is not None
-            self._begin_stream()
-            await self._send(self._encoded_start(start, None))
+            await self._begin_file_stream()
         fd = message["file"].fileno()
         offset = message.get("offset")
         if offset is None:
@@ -445,12 +445,30 @@ class _Response:
         count = message.get("count")
         if count is None:
             count = max(0, os.fstat(fd).st_size - offset)
-        more = bool(message.get("more_body", False))
+        await self._compress_range(fd, offset, count, more=bool(message.get("more_body", False)))
+
+    async def _compress_path(self, message: Message) -> None:
+        """A file sent by path (the whole body), read and compressed as a stream."""
+        path = message.get("path")
+        if type(path) is not str or not os.path.isabs(path):
+            raise RuntimeError(f"http.response.pathsend 'path' must be absolute, got {path!r}")
+        with open(path, "rb") as file:  # noqa: ASYNC230 (as the server opens it)
+            await self._begin_file_stream()
+            size = os.fstat(file.fileno()).st_size
+            await self._compress_range(file.fileno(), 0, size, more=False)
+
+    async def _begin_file_stream(self) -> None:
+        start = self._start
+        assert start is not None
+        self._begin_stream()
+        await self._send(self._encoded_start(start, None))
+
+    async def _compress_range(self, fd: int, offset: int, count: int, *, more: bool) -> None:
         end = offset + count
         while offset < end:
             data = os.pread(fd, min(_FILE_SLICE, end - offset), offset)
             if not data:
-                raise RuntimeError("file shorter than the count given to zerocopysend")
+                raise RuntimeError("the file is shorter than the body it was sent as")
             offset += len(data)
             await self._stream(data, more=True)
         if not more:

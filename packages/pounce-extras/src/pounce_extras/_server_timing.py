@@ -21,11 +21,11 @@ from __future__ import annotations
 import time
 
 from pounce import ASGIApp, Message, Receive, Scope, Send, on_response_start
-from pounce_extras._http import get_headers
+from pounce_extras._http import get_headers, without_headers
 
 __all__ = ["ServerTiming"]
 
-_BODY_TYPES = ("http.response.body", "http.response.zerocopysend")
+_BODY_TYPES = ("http.response.body", "http.response.zerocopysend", "http.response.pathsend")
 _NO_BODY = frozenset({204, 304})
 
 
@@ -66,6 +66,7 @@ class ServerTiming:
             return
         trailer = app_trailers = False
         started = 0.0
+        chunked_framing = scope.get("http_version") == "1.1" and scope.get("method") != "HEAD"
 
         def send_metric() -> bytes:
             elapsed = time.perf_counter() - started
@@ -83,6 +84,10 @@ class ServerTiming:
                 if message.get("status") not in _NO_BODY:
                     trailer = True
                     app_trailers = bool(message.get("trailers", False))
+                    if chunked_framing:
+                        # HTTP/1.1 carries trailers only in chunked framing,
+                        # which a Content-Length would rule out.
+                        headers = without_headers(headers, b"content-length")
                     headers.append((b"trailer", b"server-timing"))
                     message = {**message, "headers": headers, "trailers": True}
                 else:

@@ -18,11 +18,23 @@ from pounce._bridge.proxy_headers import carries_forwarding
 from pounce._runtime.asgi_types import Scope
 from pounce_protocols import RequestReceived
 
-__all__ = ["DRAIN", "address", "connection_tls", "content_length", "http_scope", "request_headers"]
+__all__ = [
+    "DRAIN",
+    "PATH_SEND",
+    "address",
+    "connection_tls",
+    "content_length",
+    "http_scope",
+    "request_headers",
+]
 
 # The scope extension through which an app learns that its worker drains:
 # {"event": asyncio.Event}, set when the drain begins (docs/workers.md).
 DRAIN = "pounce.drain"
+
+# The ASGI extension for a body sent as a file's path; offered on every HTTP
+# scope, whatever the protocol (HTTPStream sends it).
+PATH_SEND = "http.response.pathsend"
 
 _METHODS = {
     m.encode("ascii"): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
@@ -148,7 +160,11 @@ def http_scope(
     raw_path = event.path
     path = decode_path(raw_path)
     root = ctx.root_path
-    extensions: dict[str, Any] = {"http.response.trailers": {}, DRAIN: ctx.drain_extension}
+    extensions: dict[str, Any] = {
+        "http.response.trailers": {},
+        PATH_SEND: {},
+        DRAIN: ctx.drain_extension,
+    }
     if tls is not None:
         extensions["tls"] = dict(tls)
     return {

@@ -68,13 +68,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from pounce._bridge.http_scope import DRAIN
+from pounce._bridge.http_scope import DRAIN, PATH_SEND
 from pounce._runtime.asgi_types import ASGIApp, Message, Scope, Send
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
 __all__ = [
     "DRAIN_GRACE",
+    "PATH_SEND",
     "ClientDisconnected",
     "EventSink",
     "FileSink",
@@ -89,6 +90,12 @@ __all__ = [
 # server writes it to the socket itself (os.sendfile), without copying it
 # through Python.
 ZERO_COPY_SEND = "http.response.zerocopysend"
+
+# A file sent by path where the connection cannot hand it to the kernel
+# (HTTP/2, HTTP/3, TLS) goes in pieces of this size, each read on the
+# loop's executor once the file is bigger than one piece, so that a cold
+# disk never stalls the worker's other connections.
+_PATH_PIECE = 256 * 1024
 
 _logger = logging.getLogger(ERROR_LOGGER)
 
@@ -673,6 +680,55 @@ class HTTPStream:
         if not message.get("more_body", False):
             self._finish_body()
 
+    async def _on_path(self, message: Message) -> None:
+        """``http.response.pathsend``: the whole body is the file at ``path``.
+
+        Over a connection that writes files itself (HTTP/1.1 without TLS) it
+        goes as a zero-copy send; elsewhere it is read in pieces and sent as
+        body messages, with the same back-pressure as any body. Its length is
+        known, so a response without a Content-Length gets one.
+        """
+        path = message.get("path")
+        if type(path) is not str or not os.path.isabs(path):
+            raise RuntimeError(f"{PATH_SEND} 'path' must be an absolute path, got {path!r}")
+        try:
+            # Opening is a metadata lookup, quick next to the reads that follow.
+            file = open(path, "rb")  # noqa: ASYNC230, SIM115
+        except OSError as exc:
+            raise RuntimeError(f"{PATH_SEND} cannot open {path!r}: {exc.strerror}") from None
+        with file:
+            size = os.fstat(file.fileno()).st_size
+            if self._file_sink is not None:
+                whole = {"type": ZERO_COPY_SEND, "file": file, "offset": 0, "count": size}
+                await self._on_first_file(whole)
+                return
+            pending = self._head_pending
+            assert pending is not None
+            if self._content_length is None and not self._trailers_expected:
+                pending[1].append((b"content-length", b"%d" % size))
+                self._content_length = size
+            await self._send_pieces(file.fileno(), size, path)
+
+    async def _send_pieces(self, fd: int, size: int, path: str) -> None:
+        if self._is_head or size == 0:
+            await _STREAM_SEND(self, {"type": "http.response.body", "body": b""})
+            return
+        loop = asyncio.get_running_loop()
+        offset = 0
+        while offset < size:
+            want = min(_PATH_PIECE, size - offset)
+            if size <= _PATH_PIECE:
+                data = os.pread(fd, want, offset)  # one small read: not worth a thread
+            else:
+                data = await loop.run_in_executor(None, os.pread, fd, want, offset)
+            if not data:
+                raise RuntimeError(f"{PATH_SEND}: {path!r} got shorter while it was sent")
+            offset += len(data)
+            more = offset < size
+            await _STREAM_SEND(
+                self, {"type": "http.response.body", "body": data, "more_body": more}
+            )
+
     def _file_part(self, message: Message) -> tuple[Any, int, int]:
         if self._file_sink is None:
             raise RuntimeError(f"{ZERO_COPY_SEND} was not offered in the scope's extensions")
@@ -883,5 +939,6 @@ _TRANSITIONS: dict[tuple[StreamState, str], _Handler] = {
     (_BODY, "http.response.body"): HTTPStream._on_body,
     (_STARTED, ZERO_COPY_SEND): HTTPStream._on_first_file,
     (_BODY, ZERO_COPY_SEND): HTTPStream._on_file,
+    (_STARTED, PATH_SEND): HTTPStream._on_path,
     (_TRAILERS, "http.response.trailers"): HTTPStream._on_trailers,
 }
