@@ -110,3 +110,20 @@ def test_an_unrelated_pytest_run_pays_for_no_server(tmp_path: Path) -> None:
     modules = json.loads(report.read_text())
     assert "pounce._pytest_plugin" in modules  # the plugin was loaded...
     assert _server_modules(modules) == []  # ...and brought nothing with it
+
+
+def test_a_plain_serve_line_imports_neither_typer_nor_pydantic() -> None:
+    # The value is refused before anything is served, the way typer refused it.
+    output, modules = _imported(
+        """
+        import sys
+        sys.argv = ["pounce", "app:x", "--port", "eighty"]
+        import pounce_cli
+        try:
+            pounce_cli.main()
+        except SystemExit as exit:
+            print("exit", exit.code)
+        """
+    )
+    assert output == "exit 2"
+    assert not [m for m in modules if m.split(".")[0] in ("typer", "click", "rich", "pydantic")]

@@ -12,8 +12,10 @@ name is the start of a ``serve`` command line, so ``pounce myapp:app --port
 cannot be confused; ``pounce serve APP`` is the explicit form.
 
 Starting is kept cheap: ``pounce --version`` is answered before typer or any
-of the server is imported, and the command line (about a hundred options) is
-only built when something else is asked for.
+of the server is imported, a plain ``pounce APP --flag value ...`` is read
+and served without typer (:mod:`pounce_cli._serve_line`), and the typer
+command line (about a hundred options) is only built when something else is
+asked for: help, another command, or a line with an error to explain.
 """
 
 from __future__ import annotations
@@ -100,10 +102,18 @@ def main() -> None:
 
         sys.stdout.write(version_line() + "\n")
         return
-    from pounce_cli._help import HELP_ALL  # noqa: PLC0415
-    from pounce_cli._serve import switch_values  # noqa: PLC0415
+    from pounce_cli._serve_line import read_serve_line, serve_values  # noqa: PLC0415
+    from pounce_cli._switches import switch_values  # noqa: PLC0415
 
     args = switch_values(args)
+    # A plain serve command line is read without typer, which would stay in
+    # the server's memory for good (see pounce_cli._serve_line).
+    values = read_serve_line(args)
+    if values is not None:
+        serve_values(values)
+        return
+    from pounce_cli._help import HELP_ALL  # noqa: PLC0415
+
     show_all = HELP_ALL in args
     if show_all:
         args = ["--help" if arg == HELP_ALL else arg for arg in args]

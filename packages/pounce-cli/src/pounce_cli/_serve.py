@@ -21,15 +21,15 @@ from typing import Annotated, Any
 
 import typer
 
-import pounce
-from pounce import (
-    ConfigFileError,
-    OptionSpec,
-    ResolvedSettings,
-    ServerConfig,
-    config_options,
-    resolve_settings,
+from pounce import OptionSpec, config_options
+from pounce_cli._serve_line import (
+    alias_parameter_name,
+    build_config,
+    require_app,
+    resolve_from_cli,
+    serve_values,
 )
+from pounce_cli._switches import switch_values
 from pounce_cli._version import version_line
 
 __all__ = [
@@ -43,17 +43,11 @@ __all__ = [
     "switch_values",
 ]
 
-_ALIAS_SEPARATOR = "__as__"
-
 
 def _version_callback(value: bool | None) -> None:
     if value:
         typer.echo(version_line())
         raise typer.Exit()
-
-
-def _alias_parameter_name(spec: OptionSpec, index: int) -> str:
-    return f"{spec.name}{_ALIAS_SEPARATOR}{index}"
 
 
 def _value_aliases_note(spec: OptionSpec) -> str:
@@ -121,56 +115,10 @@ def _parameters(spec: OptionSpec, *, show_all: bool) -> list[inspect.Parameter]:
     return [
         parameter(spec.name, spec.flag, hidden=not (show_all or spec.common)),
         *(
-            parameter(_alias_parameter_name(spec, i), alias, hidden=True)
+            parameter(alias_parameter_name(spec, i), alias, hidden=True)
             for i, alias in enumerate(spec.aliases)
         ),
     ]
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def switch_values(args: list[str]) -> list[str]:
-    """``--switch VALUE`` and ``--switch=VALUE`` as ``--switch`` / ``--no-switch``.
-
-    Only a boolean word after a switch is taken as its value; an APP is
-    always ``module:attribute``, so it is never mistaken for one.
-    """
-    switches = {
-        flag
-        for spec in config_options()
-        if spec.kind == "bool"
-        for flag in (spec.flag, *spec.aliases)
-    }
-    out: list[str] = []
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        index += 1
-        if arg == "--":
-            return [*out, arg, *args[index:]]
-        flag, equals, value = arg.partition("=")
-        if flag in switches:
-            if not equals and index < len(args) and args[index].lower() in (*_TRUE, *_FALSE):
-                value, equals = args[index], "="
-                index += 1
-            if equals and value.lower() in _TRUE:
-                out.append(flag)
-                continue
-            if equals and value.lower() in _FALSE:
-                out.append("--no-" + flag.removeprefix("--"))
-                continue
-        out.append(arg)
-    return out
-
-
-def _convert(spec: OptionSpec, raw: Any) -> Any:
-    if spec.kind == "bool":
-        return raw
-    if spec.kind == "list" and spec.separator is None:
-        return tuple(raw)
-    return spec.parse(raw)
 
 
 def option_parameters(*, show_all: bool = True) -> list[inspect.Parameter]:
@@ -225,65 +173,6 @@ def app_parameter(*, required: bool = False) -> inspect.Parameter:
     )
 
 
-def resolve_from_cli(values: dict[str, Any]) -> ResolvedSettings:
-    """Merge the typed flags in ``values`` over the file and the environment.
-
-    Exits with status 2 for a flag value that does not parse, and with 1 for
-    an unusable config file or environment variable.
-    """
-    cli: dict[str, Any] = {}
-    typed: dict[str, str] = {}
-    for spec in config_options():
-        given = [(spec.flag, values.get(spec.name))]
-        given += [
-            (alias, values.get(_alias_parameter_name(spec, i)))
-            for i, alias in enumerate(spec.aliases)
-        ]
-        for flag, raw in given:
-            if raw is None:
-                continue
-            try:
-                cli[spec.name] = _convert(spec, raw)
-            except ValueError as exc:
-                message = str(exc)
-                if flag != spec.flag:
-                    message = message.replace(spec.flag, flag, 1)
-                typer.echo(f"Error: {message}", err=True)
-                raise typer.Exit(2) from None
-            typed[spec.name] = flag
-            break
-    try:
-        return resolve_settings(
-            cli=cli,
-            cli_app=values.get("app"),
-            config_path=values.get("config_file"),
-            cli_sources=typed,
-        )
-    except ConfigFileError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
-def build_config(settings: ResolvedSettings) -> ServerConfig | str:
-    """The config, or why it is refused in the user's words (the flags typed)."""
-    try:
-        return settings.build()
-    except (TypeError, ValueError) as exc:
-        return str(exc)
-
-
-def require_app(settings: ResolvedSettings) -> str:
-    """The app to serve; exits with a usage error when none was named anywhere."""
-    if settings.app is None:
-        typer.echo(
-            "Error: Missing argument 'APP' (module:attribute), and no 'app' in a config "
-            "file or POUNCE_APP.",
-            err=True,
-        )
-        raise typer.Exit(2)
-    return settings.app
-
-
 COMMANDS_EPILOG = (
     "Other commands: pounce check (validate config, import the app, try the "
     "address), pounce info (Python build, worker model, installed extras), pounce "
@@ -299,14 +188,7 @@ def serve_command(*, show_all: bool = True) -> Any:
     """
 
     def serve(**values: Any) -> None:
-        values.pop("version", None)  # handled by its callback
-        settings = resolve_from_cli(values)
-        app = require_app(settings)
-        config = build_config(settings)
-        if isinstance(config, str):
-            typer.echo(f"Error: {config}", err=True)
-            raise typer.Exit(1)
-        pounce.run(app, **settings.options)
+        serve_values(values)
 
     parameters = [
         app_parameter(),
