@@ -214,6 +214,40 @@ def test_h2load_many_streams_no_errors(serve: Any, probe: Probe, require_tool: A
 # -------------------------------------------------------------- multiplexing
 
 
+def test_a_first_flight_over_the_stream_limit_refuses_only_the_extra_stream(
+    serve: Any, probe: Probe
+) -> None:
+    # A client may send requests before it has seen our SETTINGS (RFC 9113
+    # §6.5.2): 101 in one write against a limit of 100.
+    server = serve(make_app(probe), http2_max_concurrent_streams=100)
+    with h2(server) as client:
+        streams = []
+        for _ in range(101):
+            stream_id = client.conn.get_next_available_stream_id()
+            client.conn.send_headers(
+                stream_id,
+                [
+                    (b":method", b"GET"),
+                    (b":path", b"/echo"),
+                    (b":scheme", b"http"),
+                    (b":authority", b"localhost"),
+                ],
+                end_stream=True,
+            )
+            streams.append(stream_id)
+        client.flush()
+        client.read_until(
+            lambda: all(client.responses[s].done for s in streams), what="every stream's fate"
+        )
+        refused = [s for s in streams if client.responses[s].reset is not None]
+        assert refused == [streams[-1]]
+        assert client.responses[streams[-1]].reset == 0x7  # REFUSED_STREAM: retry it
+        assert all(client.responses[s].status == 200 for s in streams[:-1])
+        assert client.goaway is None
+        # The refused request, retried, is served on the same connection.
+        assert client.response(client.request("/echo")).status == 200
+
+
 def test_a_slow_stream_does_not_hold_up_another(serve: Any, probe: Probe) -> None:
     server = serve(make_app(probe))
     with h2(server) as client:

@@ -41,7 +41,7 @@ def starved_pair() -> Pair:
     pair.server.send(ResponseBody(stream_id=1, data=b"x" * 65_535))
     pair.server.send(ResponseEnd(stream_id=1))
     pair.to_client()  # the client never gives this back to the connection
-    assert pair.server._h2.outbound_flow_control_window == 0
+    assert pair.server._core.connection_window == 0
     return pair
 
 

@@ -1,21 +1,24 @@
-"""HTTP/2 server connection over ``h2``: bytes in, protocol-neutral events out.
+"""The HTTP/2 server machine: bytes in, protocol-neutral events out.
 
 Theory of operation
 -------------------
-``h2`` does the framing, HPACK and the stream state machines. Around it this
-module does four things, so that the layer above sees HTTP/2 exactly as it
-sees HTTP/1.1:
+The wire (frames, HPACK, the RFC 9113 stream states, flow-control windows and
+SETTINGS) belongs to a *core* (:mod:`._http2_wire`): ``h2`` behind
+:class:`~._http2_h2.H2Core`, the reference. Around it this module does four
+things, so that the layer above sees HTTP/2 exactly as it sees HTTP/1.1:
 
 Vocabulary
-    ``h2``'s events become ours: a request head is :class:`RequestReceived`
+    The core's events become ours: a request head is :class:`RequestReceived`
     (``http_version`` "2", ``scheme``/``authority`` from the pseudo-headers,
     which are removed from the header list; ``:authority`` becomes the first
     ``host`` field as the ASGI spec asks), then :class:`BodyReceived`,
     :class:`BodyEnded` (with trailers), :class:`StreamReset`. A request over
-    the header limits is :class:`RequestRejected` (431) on its stream alone.
-    ``h2`` exceptions never leave: the peer's faults are
-    :class:`RemoteProtocolError` and ours :class:`LocalProtocolError`, each
-    with the HTTP/2 error code.
+    the header limits is :class:`RequestRejected` (431) on its stream alone; a
+    stream over SETTINGS_MAX_CONCURRENT_STREAMS is refused (RST_STREAM
+    REFUSED_STREAM), even in a first flight sent before the client saw our
+    SETTINGS (RFC 9113 §6.5.2). The cores' exceptions never leave: the peer's
+    faults are :class:`RemoteProtocolError` and ours
+    :class:`LocalProtocolError`, each with the HTTP/2 error code.
 
 Flow control, both ways
     Inbound, a stream's window is reopened only as the application consumes
@@ -60,14 +63,6 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable
-from typing import cast
-
-import h2.config
-import h2.connection
-import h2.events
-import h2.exceptions
-import h2.settings
-import hyperframe.frame
 
 from pounce_protocols._errors import LocalProtocolError, RemoteProtocolError
 from pounce_protocols._events import (
@@ -87,7 +82,20 @@ from pounce_protocols._events import (
     UpgradeRequested,
 )
 from pounce_protocols._http2_gate import FrameGate, HTTP2ErrorCode
+from pounce_protocols._http2_h2 import H2Core
 from pounce_protocols._http2_limits import HTTP2Limits
+from pounce_protocols._http2_wire import (
+    DATA,
+    PRIORITY,
+    REQUEST,
+    RESET,
+    SETTINGS,
+    TRAILERS,
+    WINDOW,
+    CoreEvent,
+    WireCore,
+    WireError,
+)
 from pounce_protocols._priority import (
     DEFAULT_PRIORITY,
     PriorityScheduler,
@@ -98,7 +106,6 @@ from pounce_protocols._request_pseudo import MalformedTarget, check_origin, spli
 
 __all__ = ["HTTP2ServerConnection"]
 
-_DEFAULT_WINDOW = 65_535
 # Connection-specific fields have no meaning in HTTP/2 (RFC 9113 §8.2.2); an
 # app written for HTTP/1.1 may still set them, so they are dropped, not refused.
 _CONNECTION_FIELDS = frozenset(
@@ -110,8 +117,6 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 _RESPONSE_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 9113 §8.2.1: no NUL, CR or LF, no leading or trailing whitespace.
 _BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
-_PRIORITY_UPDATE = 0x10  # RFC 9218 §7.1
-_NO_RFC7540_PRIORITIES = 0x9  # RFC 9218 §2.1
 
 
 class _Stream:
@@ -199,10 +204,10 @@ class HTTP2ServerConnection:
         "_closed",
         "_conn_credit",
         "_conn_threshold",
+        "_core",
         "_data_sent",
         "_gate",
         "_goaway_last",
-        "_h2",
         "_limits",
         "_out",
         "_peer_going_away",
@@ -217,15 +222,7 @@ class HTTP2ServerConnection:
     ) -> None:
         limits = limits if limits is not None else HTTP2Limits()
         self._limits = limits
-        config = h2.config.H2Configuration(
-            client_side=False,
-            header_encoding=None,
-            # What we send is checked and lowercased by _response_fields (and
-            # :status is ours): h2 checking it again costs every response.
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-        )
-        self._h2 = h2.connection.H2Connection(config)
+        self._core: WireCore = H2Core(limits)
         self._gate = FrameGate(limits, clock)
         self._streams: dict[int, _Stream] = {}
         self._scheduler = PriorityScheduler(limits.max_concurrent_streams)
@@ -286,7 +283,7 @@ class HTTP2ServerConnection:
         self._room = None if nbytes is None else max(nbytes, 0)
         if self._room != 0 and (old is not None and (self._room is None or self._room > old)):
             self._flush_all()
-            self._out += self._h2.data_to_send()
+            self._out += self._core.data_to_send()
 
     def awaiting_turn(self, stream_id: int) -> bool:
         """True if the stream's data waits with its own window open.
@@ -296,40 +293,16 @@ class HTTP2ServerConnection:
         others is not holding this one up on purpose.
         """
         stream = self._streams.get(stream_id)
-        state = self._h2.streams.get(stream_id)
-        if stream is None or state is None or stream.offset >= len(stream.data):
+        if stream is None or stream.offset >= len(stream.data):
             return False
-        return state.outbound_flow_control_window > 0
+        window = self._core.stream_window(stream_id)
+        return window is not None and window > 0
 
     # ------------------------------------------------------------ starting
 
-    def _configure(self) -> None:
-        limits = self._limits
-        codes = h2.settings.SettingCodes
-        values = {
-            codes.MAX_CONCURRENT_STREAMS: limits.max_concurrent_streams,
-            codes.MAX_HEADER_LIST_SIZE: limits.max_header_list_size,
-            codes.INITIAL_WINDOW_SIZE: limits.initial_window_size,
-            # h2 has no name for it; its Settings take (and send) any code,
-            # though annotated for its own names only.
-            codes.ENABLE_CONNECT_PROTOCOL: int(limits.enable_connect_protocol),
-            cast("h2.settings.SettingCodes", _NO_RFC7540_PRIORITIES): 1,
-        }
-        self._h2.local_settings = h2.settings.Settings(client=False, initial_values=values)
-        # The advertised list size is answered with 431 per stream; the
-        # decoder itself stops at twice that, before a bomb has gone off.
-        self._h2.decoder.max_header_list_size = limits.decoded_header_limit
-
-    def _open_connection_window(self) -> None:
-        increment = self._limits.connection_window_size - _DEFAULT_WINDOW
-        if increment > 0:
-            self._h2.increment_flow_control_window(increment)
-
     def initiate(self) -> None:
         """Start the connection: queue our SETTINGS (the server preface)."""
-        self._configure()
-        self._h2.initiate_connection()
-        self._open_connection_window()
+        self._core.initiate()
 
     def initiate_upgrade(self, settings: bytes, request: RequestReceived) -> list[Event]:
         """Start the connection after ``101 Switching Protocols`` to h2c.
@@ -346,12 +319,10 @@ class HTTP2ServerConnection:
             raise RemoteProtocolError("HTTP2-Settings is not base64url") from None
         if len(raw) % 6:
             raise RemoteProtocolError("HTTP2-Settings is not a list of settings")
-        self._configure()
         try:
-            self._h2.initiate_upgrade_connection(base64.urlsafe_b64encode(raw))
-        except (h2.exceptions.H2Error, ValueError) as exc:
+            self._core.initiate_upgrade(raw)
+        except WireError as exc:
             raise RemoteProtocolError(f"unusable HTTP2-Settings: {exc}") from None
-        self._open_connection_window()
         stream = _Stream(1)
         stream.remote_ended = True
         stream.priority = priority_from_headers(v for n, v in request.headers if n == b"priority")
@@ -393,17 +364,14 @@ class HTTP2ServerConnection:
             self._fail(exc.error_code or HTTP2ErrorCode.PROTOCOL_ERROR)
             raise
         try:
-            h2_events = self._h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
-            # h2 has queued its GOAWAY already.
+            core_events = self._core.receive(data)
+        except RemoteProtocolError:
+            # The core has queued its GOAWAY already.
             self._closed = True
             self._streams.clear()
-            raise RemoteProtocolError(str(exc), error_code=int(exc.error_code)) from None
-        except Exception as exc:  # noqa: BLE001 - hostile input must not crash the server
-            self._fail(HTTP2ErrorCode.PROTOCOL_ERROR)
-            raise RemoteProtocolError(f"undecodable HTTP/2 input: {exc!r}") from None
+            raise
         events: list[Event] = []
-        for event in h2_events:
+        for event in core_events:
             self._translate(event, events)
         for _last_stream, error_code in self._gate.take_goaways():
             self._peer_going_away = True
@@ -418,48 +386,40 @@ class HTTP2ServerConnection:
     def _fail(self, error_code: int) -> None:
         self._closed = True
         self._streams.clear()
-        with contextlib.suppress(h2.exceptions.H2Error):  # h2 may have closed already
-            self._h2.close_connection(error_code=error_code)
+        self._core.close(error_code)
 
-    def _translate(self, event: h2.events.Event, events: list[Event]) -> None:
-        kind = type(event)
-        if kind is h2.events.DataReceived:
-            assert isinstance(event, h2.events.DataReceived)
-            self._on_data(event, events)
-        elif kind is h2.events.RequestReceived:
-            assert isinstance(event, h2.events.RequestReceived)
-            self._on_request(event, events)
-        elif kind is h2.events.StreamEnded:
-            assert isinstance(event, h2.events.StreamEnded)
-            self._on_stream_ended(event.stream_id, events)
-        elif kind is h2.events.TrailersReceived:
-            assert isinstance(event, h2.events.TrailersReceived)
-            self._on_trailers(event, events)
-        elif kind is h2.events.StreamReset:
-            assert isinstance(event, h2.events.StreamReset)
-            stream_id = event.stream_id or 0
+    def _translate(self, event: CoreEvent, events: list[Event]) -> None:
+        kind = event[0]
+        if kind == DATA:
+            _, stream_id, data, flow, end = event
+            self._on_data(stream_id, data, flow, events)
+            if end:
+                self._on_stream_ended(stream_id, events)
+        elif kind == REQUEST:
+            _, stream_id, fields, end = event
+            self._on_request(stream_id, fields, events)
+            if end:
+                self._on_stream_ended(stream_id, events)
+        elif kind == TRAILERS:
+            _, stream_id, fields, end = event
+            self._on_trailers(stream_id, fields, events)
+            if end:
+                self._on_stream_ended(stream_id, events)
+        elif kind == RESET:
+            _, stream_id, error_code = event
             stream = self._streams.pop(stream_id, None)
             if stream is not None and not stream.rejected:
-                events.append(StreamReset(stream_id=stream_id, error_code=int(event.error_code)))
-        elif kind is h2.events.WindowUpdated:
-            assert isinstance(event, h2.events.WindowUpdated)
-            stream = self._streams.get(event.stream_id or 0)
+                events.append(StreamReset(stream_id=stream_id, error_code=error_code))
+        elif kind == WINDOW:
+            stream = self._streams.get(event[1])
             if stream is not None:
                 self._flush_stream(stream)
-            elif not event.stream_id:
+            elif not event[1]:
                 self._flush_all()
-        elif kind is h2.events.RemoteSettingsChanged:
+        elif kind == SETTINGS:
             self._flush_all()
-        elif kind is h2.events.UnknownFrameReceived:
-            assert isinstance(event, h2.events.UnknownFrameReceived)
-            frame = event.frame
-            if (
-                isinstance(frame, hyperframe.frame.ExtensionFrame)
-                and frame.type == _PRIORITY_UPDATE
-            ):
-                self._on_priority_update(frame.body)
-        # PING, SETTINGS acknowledgements, PRIORITY and other unknown frames
-        # need nothing from us: h2 answers what must be answered.
+        elif kind == PRIORITY:
+            self._on_priority_update(event[1])
 
     def _on_priority_update(self, payload: bytes) -> None:
         # The gate has checked the frame's stream (0) and length (4 or more).
@@ -474,27 +434,28 @@ class HTTP2ServerConnection:
         stream = self._streams.get(stream_id)
         if stream is not None:
             stream.priority = priority
-        elif stream_id % 2 and stream_id > self._h2.highest_inbound_stream_id:
+        elif stream_id % 2 and stream_id > self._core.highest_stream_id:
             self._scheduler.buffer_update(stream_id, priority)
         # Otherwise the stream is over (or a push stream, which we never
         # open): nothing to reorder.
 
-    def _on_request(self, event: h2.events.RequestReceived, events: list[Event]) -> None:
-        stream_id = event.stream_id or 0
-        if not self.accepting_streams:
-            # Newer than our GOAWAY: never processed, so safe for the client to retry.
-            self._h2.reset_stream(stream_id, HTTP2ErrorCode.REFUSED_STREAM)
-            return
+    def _on_request(
+        self, stream_id: int, fields: tuple[tuple[bytes, bytes], ...], events: list[Event]
+    ) -> None:
         limits = self._limits
+        if not self.accepting_streams or len(self._streams) >= limits.max_concurrent_streams:
+            # Newer than our GOAWAY, or over the stream limit (which a client
+            # may not know yet, RFC 9113 §6.5.2): never processed, so safe
+            # for the client to retry (§8.7).
+            self._core.reset_stream(stream_id, HTTP2ErrorCode.REFUSED_STREAM)
+            return
         stream = _Stream(stream_id)
         self._streams[stream_id] = stream
         method = path = scheme = authority = protocol = None
         headers: list[tuple[bytes, bytes]] = []
         size = 0
         malformed = ""
-        for name, value in event.headers or ():
-            assert isinstance(name, bytes)
-            assert isinstance(value, bytes)
+        for name, value in fields:
             size += len(name) + len(value) + 32
             if name[:1] == b":":
                 if name == b":method":
@@ -587,16 +548,13 @@ class HTTP2ServerConnection:
             RequestRejected(stream_id=stream.stream_id, status_hint=status, reason=reason)
         )
 
-    def _on_data(self, event: h2.events.DataReceived, events: list[Event]) -> None:
-        stream_id = event.stream_id or 0
-        flow = event.flow_controlled_length or 0
-        # h2 has taken these bytes from the connection window; give them back
-        # now: stream windows bound what is held (see the module docstring).
+    def _on_data(self, stream_id: int, data: bytes, flow: int, events: list[Event]) -> None:
+        # The core has taken these bytes from the connection window; give them
+        # back now: stream windows bound what is held (see the module docstring).
         self._conn_credit += flow
         if self._conn_credit >= self._conn_threshold:
-            self._h2.increment_flow_control_window(self._conn_credit)
+            self._core.increment_window(self._conn_credit)
             self._conn_credit = 0
-        data = event.data or b""
         stream = self._streams.get(stream_id)
         if stream is None or stream.rejected:
             # Nobody will read it; let the peer go on (it will hear why soon).
@@ -608,16 +566,15 @@ class HTTP2ServerConnection:
         if data:
             events.append(BodyReceived(stream_id=stream_id, data=bytes(data), _trusted=True))
 
-    def _on_trailers(self, event: h2.events.TrailersReceived, events: list[Event]) -> None:
-        stream_id = event.stream_id or 0
+    def _on_trailers(
+        self, stream_id: int, fields: tuple[tuple[bytes, bytes], ...], events: list[Event]
+    ) -> None:
         stream = self._streams.get(stream_id)
         if stream is None or stream.rejected:
             return
         trailers: list[tuple[bytes, bytes]] = []
         size = 0
-        for name, value in event.headers or ():
-            assert isinstance(name, bytes)
-            assert isinstance(value, bytes)
+        for name, value in fields:
             size += len(name) + len(value) + 32
             if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
                 size = -1
@@ -629,13 +586,13 @@ class HTTP2ServerConnection:
             # Too late for a 431: the request is already with the application.
             code = HTTP2ErrorCode.PROTOCOL_ERROR
             self._streams.pop(stream_id, None)
-            self._h2.reset_stream(stream_id, code)
+            self._core.reset_stream(stream_id, code)
             events.append(StreamReset(stream_id=stream_id, error_code=code))
             return
         stream.trailers_in = tuple(trailers)
 
-    def _on_stream_ended(self, stream_id: int | None, events: list[Event]) -> None:
-        stream = self._streams.get(stream_id or 0)
+    def _on_stream_ended(self, stream_id: int, events: list[Event]) -> None:
+        stream = self._streams.get(stream_id)
         if stream is None:
             return
         stream.remote_ended = True
@@ -660,8 +617,8 @@ class HTTP2ServerConnection:
         stream.credit += nbytes
         if stream.credit >= self._stream_threshold:
             credit, stream.credit = stream.credit, 0
-            with contextlib.suppress(h2.exceptions.H2Error):  # closed under our feet
-                self._h2.increment_flow_control_window(credit, stream_id=stream.stream_id)
+            with contextlib.suppress(WireError):  # closed under our feet
+                self._core.increment_window(credit, stream.stream_id)
 
     # ------------------------------------------------------------- sending
 
@@ -675,7 +632,7 @@ class HTTP2ServerConnection:
         stream_id = event.stream_id
         stream = self._streams.get(stream_id)
         if stream is None:
-            if self._closed or 0 < stream_id <= self._h2.highest_inbound_stream_id:
+            if self._closed or 0 < stream_id <= self._core.highest_stream_id:
                 return
             raise _local(f"stream {stream_id} is not open")
         if stream.local_ended or stream.end_pending:
@@ -701,7 +658,7 @@ class HTTP2ServerConnection:
                     raise _local("HTTP/2 has no 101 Switching Protocols")
                 fields = _response_fields(event.headers)
                 status = str(event.status).encode("ascii")
-                self._h2.send_headers(stream_id, [(b":status", status), *fields])
+                self._core.send_headers(stream_id, [(b":status", status), *fields], False)
                 stream.head_sent = True
             elif kind is ResponseEnd:
                 assert isinstance(event, ResponseEnd)
@@ -716,31 +673,31 @@ class HTTP2ServerConnection:
                     raise _local("interim response after the final response")
                 fields = _response_fields(event.headers)
                 status = str(event.status).encode("ascii")
-                self._h2.send_headers(stream_id, [(b":status", status), *fields])
+                self._core.send_headers(stream_id, [(b":status", status), *fields], False)
             else:
                 raise _local(f"cannot send {kind.__name__} over HTTP/2")
-        except h2.exceptions.H2Error as exc:
+        except WireError as exc:
             raise _local(str(exc)) from None
         # Keep the output where buffered_output can count it.
-        self._out += self._h2.data_to_send()
+        self._out += self._core.data_to_send()
 
     def _send_frame(self, stream: _Stream) -> bool:
         """Send at most one frame of ``stream``; True if another could follow now."""
-        conn = self._h2
+        core = self._core
         stream_id = stream.stream_id
         left = len(stream.data) - stream.offset
         if left:
-            window = conn.local_flow_control_window(stream_id)
+            window = core.send_window(stream_id)
             room = self._room
             if room is not None:
                 window = min(window, room)
             if window <= 0:
                 return False
-            size = min(window, conn.max_outbound_frame_size, left)
+            size = min(window, core.max_frame_size, left)
             start = stream.offset
             last = size == left
             end = last and stream.end_pending and not stream.trailers
-            conn.send_data(stream_id, memoryview(stream.data)[start : start + size], end_stream=end)
+            core.send_data(stream_id, memoryview(stream.data)[start : start + size], end)
             self._data_sent += size
             if room is not None:
                 self._room = room - size
@@ -756,9 +713,9 @@ class HTTP2ServerConnection:
                 return window > size
         if stream.end_pending and not stream.local_ended:
             if stream.trailers:
-                conn.send_headers(stream_id, stream.trailers, end_stream=True)
+                core.send_headers(stream_id, stream.trailers, True)
             else:
-                conn.end_stream(stream_id)
+                core.end_stream(stream_id)
             self._local_end(stream)
         return False
 
@@ -799,7 +756,7 @@ class HTTP2ServerConnection:
         if not stream.remote_ended:
             # RFC 9113 §8.1: the response is complete, the rest of the request
             # is not wanted; NO_ERROR tells the client to stop sending it.
-            self._h2.reset_stream(stream.stream_id, HTTP2ErrorCode.NO_ERROR)
+            self._core.reset_stream(stream.stream_id, HTTP2ErrorCode.NO_ERROR)
         self._streams.pop(stream.stream_id, None)
 
     def reset_stream(self, stream_id: int, error_code: int = HTTP2ErrorCode.INTERNAL_ERROR) -> None:
@@ -807,8 +764,8 @@ class HTTP2ServerConnection:
         stream = self._streams.pop(stream_id, None)
         if stream is None or self._closed:
             return
-        with contextlib.suppress(h2.exceptions.H2Error):  # closed under our feet
-            self._h2.reset_stream(stream_id, error_code)
+        with contextlib.suppress(WireError):  # closed under our feet
+            self._core.reset_stream(stream_id, error_code)
 
     # -------------------------------------------------------------- ending
 
@@ -816,28 +773,28 @@ class HTTP2ServerConnection:
         """GOAWAY: the streams we have taken complete; newer ones are refused."""
         if self._closed or self._goaway_last is not None:
             return
-        last = self._h2.highest_inbound_stream_id
+        last = self._core.highest_stream_id
         self._goaway_last = last
-        self._out += self._h2.data_to_send()  # keep what h2 queued first in front
+        self._out += self._core.data_to_send()  # keep what the core queued first in front
         self._out += _goaway_frame(last, HTTP2ErrorCode.NO_ERROR)
 
     def close(self, error_code: int = HTTP2ErrorCode.NO_ERROR) -> None:
         """Queue a final GOAWAY; nothing more is sent or read after it."""
         if self._closed:
             return
-        last = self._h2.highest_inbound_stream_id
+        last = self._core.highest_stream_id
         if self._goaway_last is not None:
             last = min(last, self._goaway_last)
         self._closed = True
         self._streams.clear()
-        self._h2.close_connection(error_code=error_code, last_stream_id=last)
+        self._core.close(error_code, last)
 
     def data_to_send(self) -> bytes:
         """Every byte queued for the peer since the last call."""
         out = self._out
         if out:
-            out += self._h2.data_to_send()
+            out += self._core.data_to_send()
             data = bytes(out)
             out.clear()
             return data
-        return self._h2.data_to_send()
+        return self._core.data_to_send()
