@@ -6,7 +6,9 @@ some of them well-formed HEADERS blocks so streams really open, cut at random
 points. Playing the server, every request that arrives is answered. Whatever
 comes in, the machine may only return events or raise ``RemoteProtocolError``
 with an HTTP/2 error code (and a GOAWAY queued); nothing else escapes, its
-output is always bytes, and after an error it accepts no more input.
+output is always bytes, and after an error it accepts no more input. The
+machine is both routes at once (the fast path and ``h2``, see
+``tests/unit/protocols/_http2_helpers.py``), which must agree throughout.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pounce_protocols import (
-    HTTP2ServerConnection,
     RemoteProtocolError,
     RequestReceived,
     ResponseEnd,
     ResponseHead,
 )
+from unit.protocols._http2_helpers import make_server
 
 SETTINGS = settings(
     derandomize=True,
@@ -88,7 +90,7 @@ def splits(draw: st.DrawFn, data: bytes) -> list[bytes]:
 @SETTINGS
 @given(st.lists(frames(), max_size=12), st.data())
 def test_random_frames_yield_events_or_a_connection_error(sequence, data):
-    conn = HTTP2ServerConnection()
+    conn = make_server()
     conn.initiate()
     assert isinstance(conn.data_to_send(), bytes)
     wire = PREFACE + frame(0x4, 0, 0, b"") + b"".join(sequence)

@@ -131,3 +131,12 @@ def _normalized(events: list[Event]) -> list[Event]:
         else:
             out.append(event)
     return out
+
+
+def test_an_oversized_frame_is_refused_by_its_header() -> None:
+    gate = FrameGate(HTTP2Limits(), FakeClock())
+    gate.feed(PREFACE)
+    with pytest.raises(RemoteProtocolError) as caught:
+        # Only the 9-byte header of a DATA frame of 16 KiB + 1.
+        gate.feed((16_385).to_bytes(3, "big") + bytes([DATA, 0]) + (1).to_bytes(4, "big"))
+    assert caught.value.error_code == HTTP2ErrorCode.FRAME_SIZE_ERROR

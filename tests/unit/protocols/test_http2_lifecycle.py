@@ -13,7 +13,6 @@ from pounce_protocols import (
     BodyEnded,
     ConnectionLost,
     HTTP2ErrorCode,
-    HTTP2ServerConnection,
     RemoteProtocolError,
     RequestReceived,
     ResponseBody,
@@ -31,6 +30,7 @@ from ._http2_helpers import (
     client_events,
     frame,
     goaway_of,
+    make_server,
     parse_frames,
 )
 
@@ -160,7 +160,7 @@ def upgrade_request(**changes: object) -> UpgradeRequested:
 
 
 def test_h2c_upgrade_makes_the_request_stream_1() -> None:
-    server = HTTP2ServerConnection()
+    server = make_server()
     # The client's SETTINGS, base64url without padding as curl sends them.
     header = base64.urlsafe_b64encode(
         (3).to_bytes(2, "big") + (100).to_bytes(4, "big")  # MAX_CONCURRENT_STREAMS 100
@@ -199,7 +199,7 @@ def test_h2c_upgrade_makes_the_request_stream_1() -> None:
     ids=["junk", "partial", "lone-character"],
 )
 def test_h2c_upgrade_with_unusable_settings_queues_nothing(header: bytes) -> None:
-    server = HTTP2ServerConnection()
+    server = make_server()
     with pytest.raises(RemoteProtocolError):
         server.initiate_upgrade(header, upgrade_request())
     assert server.data_to_send() == b""
@@ -208,6 +208,6 @@ def test_h2c_upgrade_with_unusable_settings_queues_nothing(header: bytes) -> Non
 def test_h2c_upgrade_with_an_invalid_setting_value_is_refused() -> None:
     # INITIAL_WINDOW_SIZE over 2^31-1.
     header = base64.urlsafe_b64encode((4).to_bytes(2, "big") + (2**31).to_bytes(4, "big"))
-    server = HTTP2ServerConnection()
+    server = make_server()
     with pytest.raises(RemoteProtocolError, match="HTTP2-Settings"):
         server.initiate_upgrade(header, upgrade_request())

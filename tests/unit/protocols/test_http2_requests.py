@@ -11,7 +11,6 @@ from pounce_protocols import (
     ConnectionLost,
     HTTP2ErrorCode,
     HTTP2Limits,
-    HTTP2ServerConnection,
     RemoteProtocolError,
     RequestReceived,
     RequestRejected,
@@ -25,6 +24,7 @@ from ._http2_helpers import (
     Pair,
     frame,
     goaway_of,
+    make_server,
     request_headers,
 )
 
@@ -213,7 +213,7 @@ def test_h2_header_validation_is_a_connection_error_with_goaway(
 
 
 def test_a_wrong_preface_is_a_protocol_error() -> None:
-    server = HTTP2ServerConnection()
+    server = make_server()
     server.initiate()
     with pytest.raises(RemoteProtocolError):
         server.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -227,7 +227,7 @@ def test_end_of_input_is_connection_lost() -> None:
 
 
 def test_the_preface_may_arrive_in_pieces() -> None:
-    server = HTTP2ServerConnection()
+    server = make_server()
     server.initiate()
     for byte in PREFACE[:-1]:
         assert server.receive_data(bytes([byte])) == []

@@ -18,7 +18,6 @@ from pounce_protocols import (
     BodyReceived,
     HTTP2ErrorCode,
     HTTP2Limits,
-    HTTP2ServerConnection,
     RemoteProtocolError,
     RequestReceived,
     ResponseEnd,
@@ -40,6 +39,7 @@ from ._http2_helpers import (
     Pair,
     frame,
     hpack_literal,
+    make_server,
     parse_frames,
     request_headers,
 )
@@ -67,7 +67,7 @@ def first_flight(requests: int) -> bytes:
 
 
 def test_101_requests_in_a_first_flight_give_100_answered_and_1_refused() -> None:
-    server = HTTP2ServerConnection()
+    server = make_server()
     server.initiate()
     server.data_to_send()
     events = server.receive_data(first_flight(101))
@@ -108,7 +108,7 @@ def test_a_refused_streams_header_block_is_still_decoded() -> None:
     # The refused request adds a field to the HPACK table; the next request
     # refers to it: both decoders must have seen the refused block.
     limits = HTTP2Limits(max_concurrent_streams=1)
-    server = HTTP2ServerConnection(limits)
+    server = make_server(limits)
     server.initiate()
     indexed = GET_SLASH_HTTPS + hpack_literal(b"x-seen", b"yes", index=True)
     data = PREFACE + frame(SETTINGS, 0, 0)

@@ -3,9 +3,11 @@
 Theory of operation
 -------------------
 The wire (frames, HPACK, the RFC 9113 stream states, flow-control windows and
-SETTINGS) belongs to a *core* (:mod:`._http2_wire`): ``h2`` behind
-:class:`~._http2_h2.H2Core`, the reference. Around it this module does four
-things, so that the layer above sees HTTP/2 exactly as it sees HTTP/1.1:
+SETTINGS) belongs to a *core* (:mod:`._http2_wire`): our own
+(:class:`~._http2_fast.FastCore`, the fast path) unless ``fast_path=False``
+asks for ``h2`` behind :class:`~._http2_h2.H2Core`, the reference it is held
+to. Around it this module does four things, so that the layer above sees
+HTTP/2 exactly as it sees HTTP/1.1:
 
 Vocabulary
     The core's events become ours: a request head is :class:`RequestReceived`
@@ -39,17 +41,23 @@ Flow control, both ways
     :meth:`pending_bytes` tells the server when a stream's sender should wait.
 
 Abuse
-    Every byte passes :class:`~._http2_gate.FrameGate` before ``h2`` sees
-    it (rapid reset, CONTINUATION, PING, SETTINGS and empty-frame floods),
-    and ``h2``'s HPACK decoder is capped so an HPACK bomb stops decoding
-    early. Either ends the connection with GOAWAY.
+    Every byte passes :class:`~._http2_gate.FrameGate` before the core sees
+    it (rapid reset, CONTINUATION, PING, SETTINGS and empty-frame floods,
+    oversized frames), and the core's HPACK decoder is capped so an HPACK
+    bomb stops decoding early. Either ends the connection with GOAWAY.
 
 Ending
     :meth:`start_graceful_shutdown` sends GOAWAY naming the last stream we
     took: those complete, newer ones are refused (REFUSED_STREAM, safe to
-    retry elsewhere). ``h2`` itself only knows a final GOAWAY, after which it
-    sends nothing, so the graceful one is written by us (and the peer's
-    GOAWAY is kept from ``h2`` by the gate, for the same reason).
+    retry elsewhere). ``h2`` only knows a final GOAWAY, after which it sends
+    nothing, so the graceful one is written here (and the peer's GOAWAY is
+    kept from the core by the gate, for the same reason).
+
+The core handles all the frames of a read before this module hears of any
+(a read that ends in a connection error gives no events): so a window
+update may let go of data for a stream that the peer reset later in the
+same read. That stream's data is dropped (:meth:`_release`) when the core
+refuses it; its reset is the next event.
 
 Output accumulates; :meth:`data_to_send` hands it over. Time enters only
 through the ``clock`` given to the constructor (for the rate limits).
@@ -81,6 +89,7 @@ from pounce_protocols._events import (
     StreamReset,
     UpgradeRequested,
 )
+from pounce_protocols._http2_fast import FastCore
 from pounce_protocols._http2_gate import FrameGate, HTTP2ErrorCode
 from pounce_protocols._http2_h2 import H2Core
 from pounce_protocols._http2_limits import HTTP2Limits
@@ -93,6 +102,7 @@ from pounce_protocols._http2_wire import (
     TRAILERS,
     WINDOW,
     CoreEvent,
+    Fields,
     WireCore,
     WireError,
 )
@@ -143,7 +153,7 @@ class _Stream:
         self.data = b""  # response body waiting for flow-control window
         self.offset = 0  # how much of ``data`` has been sent
         self.end_pending = False
-        self.trailers: list[tuple[bytes, bytes]] = []
+        self.trailers: Fields = ()
         self.head_sent = False
         self.local_ended = False
         self.remote_ended = False
@@ -169,7 +179,7 @@ def _goaway_frame(last_stream_id: int, error_code: int) -> bytes:
     )
 
 
-def _response_fields(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _response_fields(headers: Iterable[tuple[bytes, bytes]]) -> Fields:
     fields = []
     for name, value in headers:
         if not _RESPONSE_TOKEN.fullmatch(name):
@@ -179,7 +189,7 @@ def _response_fields(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes
         lowered = name.lower()
         if lowered not in _CONNECTION_FIELDS:
             fields.append((lowered, value))
-    return fields
+    return tuple(fields)
 
 
 def _header_tokens(headers: Headers, name: bytes) -> list[bytes]:
@@ -197,7 +207,8 @@ class HTTP2ServerConnection:
     ``Upgrade: h2c``), feed the peer's bytes to :meth:`receive_data`, give
     response events to :meth:`send`, and write whatever :meth:`data_to_send`
     returns after each of these. ``clock`` (seconds, monotonic) paces the
-    frame-rate limits.
+    frame-rate limits. ``fast_path=False`` puts the ``h2`` library under the
+    machine instead of our own core (the reference the fast path is held to).
     """
 
     __slots__ = (
@@ -218,11 +229,15 @@ class HTTP2ServerConnection:
     )
 
     def __init__(
-        self, limits: HTTP2Limits | None = None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        limits: HTTP2Limits | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        fast_path: bool = True,
     ) -> None:
         limits = limits if limits is not None else HTTP2Limits()
         self._limits = limits
-        self._core: WireCore = H2Core(limits)
+        self._core: WireCore = FastCore(limits) if fast_path else H2Core(limits)
         self._gate = FrameGate(limits, clock)
         self._streams: dict[int, _Stream] = {}
         self._scheduler = PriorityScheduler(limits.max_concurrent_streams)
@@ -413,7 +428,8 @@ class HTTP2ServerConnection:
         elif kind == WINDOW:
             stream = self._streams.get(event[1])
             if stream is not None:
-                self._flush_stream(stream)
+                while self._release(stream):
+                    pass
             elif not event[1]:
                 self._flush_all()
         elif kind == SETTINGS:
@@ -446,8 +462,10 @@ class HTTP2ServerConnection:
         if not self.accepting_streams or len(self._streams) >= limits.max_concurrent_streams:
             # Newer than our GOAWAY, or over the stream limit (which a client
             # may not know yet, RFC 9113 §6.5.2): never processed, so safe
-            # for the client to retry (§8.7).
-            self._core.reset_stream(stream_id, HTTP2ErrorCode.REFUSED_STREAM)
+            # for the client to retry (§8.7). Unless the client reset it
+            # already, later in the same read.
+            with contextlib.suppress(WireError):
+                self._core.reset_stream(stream_id, HTTP2ErrorCode.REFUSED_STREAM)
             return
         stream = _Stream(stream_id)
         self._streams[stream_id] = stream
@@ -586,7 +604,8 @@ class HTTP2ServerConnection:
             # Too late for a 431: the request is already with the application.
             code = HTTP2ErrorCode.PROTOCOL_ERROR
             self._streams.pop(stream_id, None)
-            self._core.reset_stream(stream_id, code)
+            with contextlib.suppress(WireError):  # reset by the client in the same read
+                self._core.reset_stream(stream_id, code)
             events.append(StreamReset(stream_id=stream_id, error_code=code))
             return
         stream.trailers_in = tuple(trailers)
@@ -657,8 +676,7 @@ class HTTP2ServerConnection:
                 if event.status == 101:
                     raise _local("HTTP/2 has no 101 Switching Protocols")
                 fields = _response_fields(event.headers)
-                status = str(event.status).encode("ascii")
-                self._core.send_headers(stream_id, [(b":status", status), *fields], False)
+                self._core.send_headers(stream_id, event.status, fields, False)
                 stream.head_sent = True
             elif kind is ResponseEnd:
                 assert isinstance(event, ResponseEnd)
@@ -672,8 +690,7 @@ class HTTP2ServerConnection:
                 if stream.head_sent:
                     raise _local("interim response after the final response")
                 fields = _response_fields(event.headers)
-                status = str(event.status).encode("ascii")
-                self._core.send_headers(stream_id, [(b":status", status), *fields], False)
+                self._core.send_headers(stream_id, event.status, fields, False)
             else:
                 raise _local(f"cannot send {kind.__name__} over HTTP/2")
         except WireError as exc:
@@ -713,7 +730,7 @@ class HTTP2ServerConnection:
                 return window > size
         if stream.end_pending and not stream.local_ended:
             if stream.trailers:
-                core.send_headers(stream_id, stream.trailers, True)
+                core.send_headers(stream_id, None, stream.trailers, True)
             else:
                 core.end_stream(stream_id)
             self._local_end(stream)
@@ -723,13 +740,26 @@ class HTTP2ServerConnection:
         while self._send_frame(stream):
             pass
 
+    def _release(self, stream: _Stream) -> bool:
+        """:meth:`_send_frame` for data a window update let go, inside
+        :meth:`receive_data`. The peer may have reset the stream later in the
+        same read: the core has closed it, while we hear of it only from the
+        event after this one. What the stream had waiting is dropped then."""
+        try:
+            return self._send_frame(stream)
+        except WireError:
+            stream.data = b""
+            stream.offset = 0
+            stream.end_pending = False
+            return False
+
     def _flush_all(self) -> None:
         # Turn by turn in priority order; within a turn round robin, a frame
         # per stream, while windows allow.
         ready = {s.stream_id: s for s in self._streams.values() if s.offset < len(s.data)}
         for stream in [s for s in self._streams.values() if s.end_pending]:
             if stream.stream_id not in ready:
-                self._send_frame(stream)  # only the end is left: no window needed
+                self._release(stream)  # only the end is left: no window needed
         if not ready:
             return
         scheduler = self._scheduler
@@ -739,7 +769,7 @@ class HTTP2ServerConnection:
                 still = []
                 for stream in active:
                     left = len(stream.data) - stream.offset
-                    more = self._send_frame(stream)
+                    more = self._release(stream)
                     if len(stream.data) - stream.offset < left:
                         scheduler.served(stream.stream_id, stream.priority)
                     if more:

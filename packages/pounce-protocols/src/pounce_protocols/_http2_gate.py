@@ -14,7 +14,9 @@ of every byte the peer sends, before ``h2`` sees them, and keeps the books:
   in CONTINUATION frames, so it is refused while it is still arriving;
 * RST_STREAM frames draw from one token bucket; PING and SETTINGS frames
   without ACK, and empty DATA frames without END_STREAM, from another. An
-  empty bucket means the peer is attacking, not talking.
+  empty bucket means the peer is attacking, not talking;
+* a frame longer than SETTINGS_MAX_FRAME_SIZE (never raised above 16 KiB)
+  is refused as soon as its header arrives, rather than held whole first.
 
 Every violation raises :class:`RemoteProtocolError` with the HTTP/2 error
 code the connection is to be closed with (ENHANCE_YOUR_CALM for abuse).
@@ -193,6 +195,12 @@ class FrameGate:
             else:
                 stream_id = int.from_bytes(header[5:], "big") & 0x7FFF_FFFF
                 self._check(kind, header[4], length, stream_id)
+                if length > _MAX_FRAME:
+                    # Refused as its header arrives, before any of it is held.
+                    raise RemoteProtocolError(
+                        f"frame of {length} bytes, over {_MAX_FRAME}",
+                        error_code=HTTP2ErrorCode.FRAME_SIZE_ERROR,
+                    )
                 pieces.append(header)
                 if length == 0:
                     continue

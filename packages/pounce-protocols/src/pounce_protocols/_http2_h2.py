@@ -33,7 +33,7 @@ import h2.settings
 import hyperframe.frame
 
 from pounce_protocols._errors import RemoteProtocolError
-from pounce_protocols._http2_gate import HTTP2ErrorCode
+from pounce_protocols._http2_gate import PREFACE, HTTP2ErrorCode
 from pounce_protocols._http2_limits import HTTP2Limits
 from pounce_protocols._http2_wire import (
     DATA,
@@ -44,35 +44,20 @@ from pounce_protocols._http2_wire import (
     TRAILERS,
     WINDOW,
     CoreEvent,
+    Fields,
+    ResetStreams,
     WireError,
-    reset_memory,
+    local_settings,
 )
 
-__all__ = ["H2Core", "local_settings"]
+__all__ = ["H2Core"]
 
 _DEFAULT_WINDOW = 65_535
 _PRIORITY_UPDATE = 0x10  # RFC 9218 §7.1
-_NO_RFC7540_PRIORITIES = 0x9  # RFC 9218 §2.1
 _RST_STREAM = 0x3
 _STREAM_CLOSED = HTTP2ErrorCode.STREAM_CLOSED
 # What h2 is told about the stream limit (see the module docstring).
 _UNLIMITED = 2**31 - 1
-
-
-def local_settings(limits: HTTP2Limits) -> dict[int, int]:
-    """Our SETTINGS, in the order they are sent (``h2``'s defaults first)."""
-    codes = h2.settings.SettingCodes
-    values = {
-        codes.HEADER_TABLE_SIZE: 4096,
-        codes.ENABLE_PUSH: 0,
-        codes.INITIAL_WINDOW_SIZE: limits.initial_window_size,
-        codes.MAX_FRAME_SIZE: 16_384,
-        codes.ENABLE_CONNECT_PROTOCOL: int(limits.enable_connect_protocol),
-        codes.MAX_CONCURRENT_STREAMS: limits.max_concurrent_streams,
-        codes.MAX_HEADER_LIST_SIZE: limits.max_header_list_size,
-        _NO_RFC7540_PRIORITIES: 1,
-    }
-    return {int(code): value for code, value in values.items()}
 
 
 # h2's stream state machine names the input and a state number.
@@ -104,7 +89,14 @@ def _describe(exc: h2.exceptions.ProtocolError) -> str:
 class H2Core:
     """:class:`~._http2_wire.WireCore` over ``h2`` (see the module docstring)."""
 
-    __slots__ = ("_h2", "_limits", "_queued", "_reset_by_us", "_reset_limit")
+    __slots__ = (
+        "_h2",
+        "_held",
+        "_limits",
+        "_preface_left",
+        "_queued",
+        "_reset_by_us",
+    )
 
     def __init__(self, limits: HTTP2Limits) -> None:
         config = h2.config.H2Configuration(
@@ -118,8 +110,9 @@ class H2Core:
         self._h2 = h2.connection.H2Connection(config)
         self._limits = limits
         self._queued = bytearray()  # what receive() let through of h2's output
-        self._reset_by_us: dict[int, None] = {}
-        self._reset_limit = reset_memory(limits.max_concurrent_streams)
+        self._preface_left = len(PREFACE)
+        self._held = b""
+        self._reset_by_us = ResetStreams(limits.max_concurrent_streams)
 
     # ------------------------------------------------------------ queries
 
@@ -171,6 +164,8 @@ class H2Core:
         try:
             self._h2.initiate_upgrade_connection(base64.urlsafe_b64encode(settings))
         except (h2.exceptions.H2Error, ValueError) as exc:
+            # Nothing goes out: the request is still answered in HTTP/1.1.
+            self._h2.clear_outbound_data_buffer()
             raise WireError(str(exc)) from None
         self._started()
 
@@ -179,16 +174,53 @@ class H2Core:
     def receive(self, data: bytes) -> list[CoreEvent]:
         conn = self._h2
         self._queued += conn.data_to_send()  # keep what the machine queued in front
+        events: list[CoreEvent] = []
         try:
-            h2_events = conn.receive_data(data)
+            # One frame at a time, so that each RST_STREAM h2 queues is known
+            # to answer that frame (see _without_late_resets).
+            for piece in self._pieces(data):
+                reset_now = self._translate(conn.receive_data(piece), events)
+                self._queued += self._without_late_resets(conn.data_to_send())
+                for stream_id in reset_now:
+                    self._reset_by_us.add(stream_id)
         except h2.exceptions.ProtocolError as exc:
-            # h2 has queued its GOAWAY already.
+            # h2 has queued its GOAWAY already; the events of this read are lost.
+            self._queued += self._without_late_resets(conn.data_to_send())
             raise RemoteProtocolError(_describe(exc), error_code=int(exc.error_code)) from None
         except Exception as exc:  # noqa: BLE001 - hostile input must not crash the server
             self.close(HTTP2ErrorCode.PROTOCOL_ERROR)
             raise RemoteProtocolError(f"undecodable HTTP/2 input: {exc!r}") from None
-        events: list[CoreEvent] = []
-        reset_now: list[int] = []
+        return events
+
+    def _pieces(self, data: bytes) -> list[bytes]:
+        """``data`` cut where its frames end (the preface apart), for h2 to
+        take one by one; a frame's first bytes go to h2 as they come."""
+        pieces = []
+        if self._preface_left:
+            taken = min(self._preface_left, len(data))
+            pieces.append(data[:taken])
+            data = data[taken:]
+            self._preface_left -= taken
+        held = self._held  # the start of a frame that h2 has already
+        buffer = held + data
+        fed = len(held)
+        pos = 0
+        size = len(buffer)
+        while size - pos >= 9:
+            end = pos + 9 + int.from_bytes(buffer[pos : pos + 3], "big")
+            if end > size:
+                break
+            if end > fed:
+                pieces.append(buffer[max(pos, fed) : end])
+            pos = end
+        if size > max(pos, fed):
+            pieces.append(buffer[max(pos, fed) :])
+        self._held = buffer[pos:]
+        return pieces
+
+    def _translate(self, h2_events: list[h2.events.Event], events: list[CoreEvent]) -> list[int]:
+        """h2's events as the core's; the streams h2 reset on its own."""
+        reset_now = []
         for event in h2_events:
             kind = type(event)
             if kind is h2.events.DataReceived:
@@ -235,54 +267,41 @@ class H2Core:
                     events.append((PRIORITY, frame.body))
             # PING, SETTINGS acknowledgements, PRIORITY and other unknown
             # frames need nothing from the machine: h2 answers what must be.
-        self._queued += self._without_late_resets(conn.data_to_send(), reset_now)
-        for stream_id in reset_now:
-            self._remember_reset(stream_id)
-        return events
+        return reset_now
 
-    def _without_late_resets(self, out: bytes, reset_now: list[int]) -> bytes:
-        """``out`` without the RST_STREAM(STREAM_CLOSED) frames h2 sent for
-        frames in flight on streams we had reset (see the module docstring).
-
-        A stream h2 reset in this very read keeps its first RST_STREAM: that
-        one is the reset."""
+    def _without_late_resets(self, out: bytes) -> bytes:
+        """h2's answer to one frame, without the RST_STREAM(STREAM_CLOSED) it
+        sends for a frame in flight on a stream we had reset (see the module
+        docstring)."""
         known = self._reset_by_us
-        if not (known or reset_now) or b"\x00\x00\x04\x03" not in out:
+        if not known or b"\x00\x00\x04\x03" not in out:
             return out
-        first = set(reset_now)
         kept = bytearray()
         pos = 0
         size = len(out)
         while pos + 9 <= size:
             length = int.from_bytes(out[pos : pos + 3], "big")
             end = pos + 9 + length
-            if out[pos + 3] == _RST_STREAM and length == 4:
-                stream_id = int.from_bytes(out[pos + 5 : pos + 9], "big") & 0x7FFF_FFFF
-                if stream_id in first:
-                    first.discard(stream_id)  # the reset itself
-                elif (stream_id in known or stream_id in reset_now) and int.from_bytes(
-                    out[pos + 9 : end], "big"
-                ) == _STREAM_CLOSED:
-                    pos = end
-                    continue
+            if (
+                out[pos + 3] == _RST_STREAM
+                and int.from_bytes(out[pos + 5 : pos + 9], "big") in known
+                and int.from_bytes(out[pos + 9 : end], "big") == _STREAM_CLOSED
+            ):
+                pos = end
+                continue
             kept += out[pos:end]
             pos = end
         kept += out[pos:]
         return bytes(kept)
 
-    def _remember_reset(self, stream_id: int) -> None:
-        known = self._reset_by_us
-        known[stream_id] = None
-        if len(known) > self._reset_limit:
-            del known[next(iter(known))]
-
     # ------------------------------------------------------------ sending
 
     def send_headers(
-        self, stream_id: int, fields: list[tuple[bytes, bytes]], end_stream: bool
+        self, stream_id: int, status: int | None, fields: Fields, end_stream: bool
     ) -> None:
+        block = list(fields) if status is None else [(b":status", b"%d" % status), *fields]
         try:
-            self._h2.send_headers(stream_id, fields, end_stream=end_stream)
+            self._h2.send_headers(stream_id, block, end_stream=end_stream)
         except h2.exceptions.H2Error as exc:
             raise WireError(str(exc)) from None
 
@@ -303,7 +322,7 @@ class H2Core:
             self._h2.reset_stream(stream_id, error_code)
         except h2.exceptions.H2Error as exc:
             raise WireError(str(exc)) from None
-        self._remember_reset(stream_id)
+        self._reset_by_us.add(stream_id)
 
     def increment_window(self, increment: int, stream_id: int = 0) -> None:
         try:

@@ -25,7 +25,7 @@ A core reports what the peer did as plain tuples, first item a kind below:
 tuple object for the same decoded list when it can, so the machine's caches
 find it by identity.
 
-Streams the core reset are remembered (:data:`RESET_MEMORY`): frames the peer
+Streams the core reset are remembered (:class:`ResetStreams`): frames the peer
 had in flight on them are ignored, crediting only the connection window
 (RFC 9113 §5.1), instead of drawing a RST_STREAM each.
 """
@@ -33,6 +33,8 @@ had in flight on them are ignored, crediting only the connection window
 from __future__ import annotations
 
 from typing import Any, Protocol
+
+from pounce_protocols._http2_limits import HTTP2Limits
 
 __all__ = [
     "DATA",
@@ -43,9 +45,11 @@ __all__ = [
     "TRAILERS",
     "WINDOW",
     "CoreEvent",
+    "Fields",
+    "ResetStreams",
     "WireCore",
     "WireError",
-    "reset_memory",
+    "local_settings",
 ]
 
 REQUEST = 0
@@ -57,16 +61,46 @@ SETTINGS = 5
 PRIORITY = 6
 
 CoreEvent = tuple[Any, ...]
+Fields = tuple[tuple[bytes, bytes], ...]
 
 
-def reset_memory(max_concurrent_streams: int) -> int:
-    """How many streams we reset a core remembers, to ignore their late frames.
+def local_settings(limits: HTTP2Limits) -> dict[int, int]:
+    """Our SETTINGS (RFC 9113 §6.5.2), in the order they are sent."""
+    return {
+        0x1: 4096,  # HEADER_TABLE_SIZE, the default: what our decoder keeps
+        0x2: 0,  # ENABLE_PUSH
+        0x4: limits.initial_window_size,  # INITIAL_WINDOW_SIZE
+        0x5: 16_384,  # MAX_FRAME_SIZE, the default
+        0x8: int(limits.enable_connect_protocol),  # ENABLE_CONNECT_PROTOCOL (RFC 8441)
+        0x3: limits.max_concurrent_streams,  # MAX_CONCURRENT_STREAMS
+        0x6: limits.max_header_list_size,  # MAX_HEADER_LIST_SIZE
+        0x9: 1,  # NO_RFC7540_PRIORITIES (RFC 9218 §2.1)
+    }
 
-    Frames a peer sent before it saw our RST_STREAM arrive within a round
-    trip; in that time it cannot have had more than the stream limit open, so
-    twice that (and never fewer than 256) covers them.
-    """
-    return max(256, 2 * max_concurrent_streams)
+
+class ResetStreams:
+    """The streams a core reset, the latest ``2 * max_concurrent_streams``
+    of them (and never fewer than 256): frames a peer sent before it saw our
+    RST_STREAM arrive within a round trip, in which it cannot have opened
+    more streams than the limit."""
+
+    __slots__ = ("_limit", "_streams")
+
+    def __init__(self, max_concurrent_streams: int) -> None:
+        self._limit = max(256, 2 * max_concurrent_streams)
+        self._streams: dict[int, None] = {}
+
+    def __contains__(self, stream_id: int) -> bool:
+        return stream_id in self._streams
+
+    def __bool__(self) -> bool:
+        return bool(self._streams)
+
+    def add(self, stream_id: int) -> None:
+        streams = self._streams
+        streams[stream_id] = None
+        if len(streams) > self._limit:
+            del streams[next(iter(streams))]
 
 
 class WireError(Exception):
@@ -102,9 +136,10 @@ class WireCore(Protocol):
         raises :class:`~._errors.RemoteProtocolError` with its GOAWAY queued."""
 
     def send_headers(
-        self, stream_id: int, fields: list[tuple[bytes, bytes]], end_stream: bool
+        self, stream_id: int, status: int | None, fields: Fields, end_stream: bool
     ) -> None:
-        """A header block (a response head with ``:status`` first, or trailers)."""
+        """A header block: a response head (``status``, then ``fields``:
+        lowercase and checked), or trailers (``status`` None)."""
 
     def send_data(self, stream_id: int, data: bytes | memoryview, end_stream: bool) -> None:
         """One DATA frame, within the windows and the frame size."""
