@@ -218,6 +218,13 @@ class Twin:
         self._streams.add(event.stream_id)
         self._both("send", event)
 
+    def send_response(self, stream_id: int, status: int, headers: Any, body: bytes) -> bool:
+        self._streams.add(stream_id)
+        return bool(self._both("send_response", stream_id, status, headers, body))
+
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        self._both("send_body", stream_id, data)
+
     def acknowledge_received_data(self, stream_id: int, nbytes: int) -> None:
         self._both("acknowledge_received_data", stream_id, nbytes)
 

@@ -26,6 +26,7 @@ from pounce_protocols import (
     ResponseEnd,
     ResponseHead,
 )
+from pounce_protocols import _fast_events as events
 from pounce_protocols import _http1 as http1_module
 from pounce_protocols import _http1_fast as fast
 
@@ -261,12 +262,18 @@ def test_event_factories_set_every_field(cls: type, slots: tuple[str, ...]) -> N
 
 def test_event_factories_build_what_the_constructors_build() -> None:
     headers = ((b"host", b"h"),)
-    assert fast._request_received(3, b"GET", b"/p", b"q=1", headers) == RequestReceived(
+    assert events.http1_request_received(3, b"GET", b"/p", b"q=1", headers) == RequestReceived(
         stream_id=3, method=b"GET", path=b"/p", query_string=b"q=1", http_version="1.1",
         headers=headers,
     )  # fmt: skip
+    fields = {
+        "method": b"PUT", "path": b"/", "query_string": b"", "http_version": "2",
+        "headers": headers, "scheme": b"https", "authority": b"h", "expect_continue": True,
+    }  # fmt: skip
+    assert events.request_received(5, **fields) == RequestReceived(stream_id=5, **fields)  # type: ignore[arg-type]
     assert fast.body_received(3, b"abc") == BodyReceived(stream_id=3, data=b"abc")
     assert fast.body_ended(3) == BodyEnded(stream_id=3)
+    assert events.body_ended(3, headers) == BodyEnded(stream_id=3, trailers=headers)
     event = fast.body_ended(3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.stream_id = 4  # type: ignore[misc]

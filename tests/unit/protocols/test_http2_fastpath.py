@@ -310,7 +310,7 @@ class Responder:
             self.server.send(event)
 
     def respond(self, stream_id: int) -> None:
-        style = self.draw(st.integers(0, 7))
+        style = self.draw(st.integers(0, 8))
         if style == 0:
             return  # not yet
         if style == 1:
@@ -320,10 +320,18 @@ class Responder:
             self.attempt(InformationalResponse(stream_id=stream_id, status=103))
         head = ((b"content-type", b"text/plain"), (b"X-Mixed", b"Case"), (b"connection", b"x"))
         status = self.draw(st.sampled_from([200, 404, 204]))
-        self.attempt(ResponseHead(stream_id=stream_id, status=status, headers=head))
         size = self.draw(st.sampled_from([0, 13, 13, 20_000, 70_000]))
+        if style >= 6:  # all at once, as a one-message ASGI response goes
+            with contextlib.suppress(LocalProtocolError):
+                if self.server.send_response(stream_id, status, head, b"r" * size):
+                    return
+        self.attempt(ResponseHead(stream_id=stream_id, status=status, headers=head))
         if size:
-            self.attempt(ResponseBody(stream_id=stream_id, data=b"r" * size))
+            if style == 5:
+                with contextlib.suppress(LocalProtocolError):
+                    self.server.send_body(stream_id, b"r" * size)
+            else:
+                self.attempt(ResponseBody(stream_id=stream_id, data=b"r" * size))
         if style == 3:
             return  # the end comes later, or never
         trailers = ((b"x-sum", b"1"),) if style == 4 else ()

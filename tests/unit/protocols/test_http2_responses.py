@@ -205,3 +205,87 @@ def test_fields_h2_would_refuse_are_refused_before_it(
         last = ResponseEnd(stream_id=1, trailers=(field,), _trusted=True)
     with pytest.raises(LocalProtocolError, match="invalid"):
         pair.server.send(last)
+
+
+# ------------------------------------------------------ a whole response at once
+
+
+def test_a_whole_response_in_one_call() -> None:
+    pair = Pair()
+    pair.request(1)
+    headers = ((b"content-type", b"text/plain"), (b"Content-Length", b"5"))
+    assert pair.server.send_response(1, 200, headers, b"hello")
+    frames = [
+        (kind, flags, stream) for kind, flags, stream, _ in parse_frames(pair.server.data_to_send())
+    ]
+    # The head, then the body with END_STREAM: no empty DATA frame to end it.
+    assert frames == [(0x1, 0x4, 1), (0x0, 0x1, 1)]
+    assert pair.server.open_streams == 0
+
+
+def test_a_whole_response_without_a_body_is_one_headers_frame() -> None:
+    pair = Pair()
+    pair.request(1, b"/", b"HEAD")
+    received = pair.server.send_response(1, 204, (), b"")
+    assert received
+    (headers_frame,) = parse_frames(pair.server.data_to_send())
+    assert headers_frame[:3] == (0x1, 0x5, 1)
+
+
+def test_a_whole_response_bigger_than_the_window_waits_for_it() -> None:
+    pair = Pair()
+    pair.request(1)
+    assert pair.server.send_response(1, 200, (), b"w" * 70_000)
+    assert pair.server.pending_bytes(1) == 70_000 - 65_535
+    events = pair.to_client()
+    assert not client_events(events, h2.events.StreamEnded)
+
+
+def test_a_whole_response_before_the_request_body_ends_resets_it() -> None:
+    pair = Pair()
+    pair.request(1, b"/", b"POST", body=b"part", end=False)
+    assert pair.server.send_response(1, 413, (), b"too big")
+    resets = [
+        (stream, int.from_bytes(payload, "big"))
+        for kind, _, stream, payload in parse_frames(pair.server.data_to_send())
+        if kind == RST_STREAM
+    ]
+    assert resets == [(1, HTTP2ErrorCode.NO_ERROR)]
+
+
+@pytest.mark.parametrize(
+    "before",
+    [[ResponseHead(stream_id=1, status=200)], []],
+    ids=["after-a-head", "with-bad-fields"],
+)
+def test_what_one_call_cannot_send_is_left_to_the_events(before: list[object]) -> None:
+    pair = Pair()
+    pair.request(1)
+    for event in before:
+        pair.server.send(event)  # type: ignore[arg-type]
+    headers = () if before else ((b"x-bad", b"a\r\nb"),)
+    assert not pair.server.send_response(1, 200, headers, b"x")
+
+
+def test_a_whole_response_for_a_stream_that_is_gone_is_dropped() -> None:
+    pair = Pair()
+    pair.request(1, end=False)
+    pair.client.reset_stream(1, HTTP2ErrorCode.CANCEL)
+    pair.to_server()
+    assert pair.server.send_response(1, 200, (), b"late")
+    assert pair.server.data_to_send() == b""
+
+
+def test_body_pieces_without_events() -> None:
+    pair = Pair()
+    pair.request(1)
+    pair.server.send(ResponseHead(stream_id=1, status=200))
+    for piece in (b"a", b"b", b""):
+        pair.server.send_body(1, piece)
+    pair.server.send(ResponseEnd(stream_id=1))
+    data = b"".join(e.data for e in client_events(pair.to_client(), h2.events.DataReceived))  # type: ignore[attr-defined]
+    assert data == b"ab"
+    pair.server.send_body(1, b"after the end")  # the stream is over: dropped, as events are
+    assert pair.server.data_to_send() == b""
+    with pytest.raises(LocalProtocolError, match="not open"):
+        pair.server.send_body(9, b"never opened")

@@ -27,11 +27,18 @@ been checked, so the grammar below only has to decide "common or not".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from pounce_protocols._events import BodyEnded, BodyReceived, Headers, RequestReceived
+from pounce_protocols._events import Headers, RequestReceived
+from pounce_protocols._fast_events import (
+    BODY_ENDED_SLOTS,
+    BODY_RECEIVED_SLOTS,
+    REQUEST_RECEIVED_SLOTS,
+    body_ended,
+    body_received,
+    http1_request_received,
+)
 from pounce_protocols._http1_head import valid_host
 
 __all__ = [
@@ -50,83 +57,6 @@ __all__ = [
     "serialize_fields",
     "serialize_response_head",
 ]
-
-# ---------------------------------------------------------------- events
-# The parser's own events, built slot by slot. A frozen dataclass's __init__
-# sets each field through object.__setattr__ and takes keyword arguments; for
-# the events every fast-path request makes, that costs about twice what the
-# slot descriptors do. The parser has checked every field (the ``_trusted``
-# path of the events, made cheaper); a unit test holds these lists to the
-# dataclasses' fields, so a new field cannot be left unset.
-
-REQUEST_RECEIVED_SLOTS = (
-    "stream_id",
-    "method",
-    "path",
-    "query_string",
-    "http_version",
-    "headers",
-    "scheme",
-    "authority",
-    "expect_continue",
-)
-BODY_RECEIVED_SLOTS = ("stream_id", "data")
-BODY_ENDED_SLOTS = ("stream_id", "trailers")
-
-_new = object.__new__
-
-
-def _setters(cls: type, names: tuple[str, ...]) -> list[Callable[[object, Any], None]]:
-    return [getattr(cls, name).__set__ for name in names]
-
-
-(
-    _set_stream_id,
-    _set_method,
-    _set_path,
-    _set_query_string,
-    _set_http_version,
-    _set_headers,
-    _set_scheme,
-    _set_authority,
-    _set_expect_continue,
-) = _setters(RequestReceived, REQUEST_RECEIVED_SLOTS)
-_set_data_stream_id, _set_data = _setters(BodyReceived, BODY_RECEIVED_SLOTS)
-_set_end_stream_id, _set_trailers = _setters(BodyEnded, BODY_ENDED_SLOTS)
-
-
-def _request_received(
-    stream_id: int, method: bytes, path: bytes, query_string: bytes, headers: Headers
-) -> RequestReceived:
-    """An origin-form HTTP/1.1 :class:`RequestReceived` without Expect."""
-    event: RequestReceived = _new(RequestReceived)
-    _set_stream_id(event, stream_id)
-    _set_method(event, method)
-    _set_path(event, path)
-    _set_query_string(event, query_string)
-    _set_http_version(event, "1.1")
-    _set_headers(event, headers)
-    _set_scheme(event, None)
-    _set_authority(event, None)
-    _set_expect_continue(event, False)
-    return event
-
-
-def body_received(stream_id: int, data: bytes) -> BodyReceived:
-    """``BodyReceived(stream_id=..., data=...)`` for bytes the parser framed."""
-    event: BodyReceived = _new(BodyReceived)
-    _set_data_stream_id(event, stream_id)
-    _set_data(event, data)
-    return event
-
-
-def body_ended(stream_id: int) -> BodyEnded:
-    """``BodyEnded(stream_id=...)`` without trailers."""
-    event: BodyEnded = _new(BodyEnded)
-    _set_end_stream_id(event, stream_id)
-    _set_trailers(event, ())
-    return event
-
 
 # --------------------------------------------------------------- grammar
 # h11's ABNF (h11/_abnf.py) is the rule: what passes here is exactly what h11
@@ -268,7 +198,7 @@ def parse_request_head(
     if hosts != 1:
         return None  # missing or repeated: the reference says which error
     path, _, query = target.partition(b"?")
-    event = _request_received(stream_id, method, path, query, tuple(headers))
+    event = http1_request_received(stream_id, method, path, query, tuple(headers))
     return event, max(length, 0), keep_alive
 
 

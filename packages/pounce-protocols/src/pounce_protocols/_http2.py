@@ -71,11 +71,11 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from pounce_protocols._errors import LocalProtocolError, RemoteProtocolError
 from pounce_protocols._events import (
     BodyEnded,
-    BodyReceived,
     ConnectionLost,
     Event,
     Headers,
@@ -89,6 +89,7 @@ from pounce_protocols._events import (
     StreamReset,
     UpgradeRequested,
 )
+from pounce_protocols._fast_events import body_ended, body_received, request_received
 from pounce_protocols._http2_fast import FastCore
 from pounce_protocols._http2_gate import FrameGate, HTTP2ErrorCode
 from pounce_protocols._http2_h2 import H2Core
@@ -112,7 +113,12 @@ from pounce_protocols._priority import (
     parse_priority,
     priority_from_headers,
 )
-from pounce_protocols._request_pseudo import MalformedTarget, check_origin, split_pseudo_target
+from pounce_protocols._request_pseudo import (
+    MalformedTarget,
+    check_origin,
+    split_fields,
+    split_pseudo_target,
+)
 
 __all__ = ["HTTP2ServerConnection"]
 
@@ -200,6 +206,70 @@ def _header_tokens(headers: Headers, name: bytes) -> list[bytes]:
     return tokens
 
 
+#: How many distinct response header lists a connection remembers the check of.
+FIELDS_CACHE_SIZE = 16
+# What a header list makes of a stream (see _read_request).
+_REQUEST, _UPGRADE, _REJECT = 0, 1, 2
+#: How many distinct request header lists a connection remembers the reading of.
+REQUEST_CACHE_SIZE = 32
+
+
+def _read_request(fields: Fields, limits: HTTP2Limits) -> tuple[Any, ...]:
+    """What a request's header list (as the core passes it on) makes of its
+    stream: ``(kind, priority, ...)``, a request, a WebSocket (extended
+    CONNECT) or a rejection with its status. A pure function of the list, so
+    a connection keeps it for the lists its client repeats."""
+    method, path, scheme, authority, protocol, headers, size = split_fields(fields)
+    malformed = ""
+    for name, value in headers:
+        if not _TOKEN.fullmatch(name):
+            malformed = f"invalid header name {name!r}"
+        elif _BAD_VALUE.search(value):
+            malformed = f"invalid value for header {name.decode('ascii')!r}"
+    priority = priority_from_headers(value for name, value in headers if name == b"priority")
+    if size > limits.max_header_list_size or len(headers) > limits.max_header_count:
+        return (_REJECT, priority, 431, "request header fields too large")
+    if malformed:
+        return (_REJECT, priority, 400, malformed)
+    tunnel = False
+    if method == b"CONNECT":
+        if protocol is None:
+            return (_REJECT, priority, 501, "CONNECT tunnels are not supported")
+        if not limits.enable_connect_protocol:
+            # We did not offer extended CONNECT: the client may not use it.
+            return (_REJECT, priority, 400, "extended CONNECT is not enabled")
+        if protocol.lower() != b"websocket":
+            return (_REJECT, priority, 501, f"unsupported :protocol {protocol!r}")
+        tunnel = True
+    elif protocol is not None:  # the core checks; be sure
+        return (_REJECT, priority, 400, ":protocol without CONNECT")
+    if method is None or path is None or scheme is None:  # the core checks; be sure
+        return (_REJECT, priority, 400, "missing pseudo-header")
+    try:
+        path, query = split_pseudo_target(method, scheme, path)
+        check_origin(authority, headers)
+    except MalformedTarget as exc:
+        return (_REJECT, priority, 400, exc.reason)
+    if authority is not None:
+        # ASGI HTTP spec: :authority becomes the first host field.
+        headers = [(b"host", authority), *(h for h in headers if h[0] != b"host")]
+    request = tuple(headers)
+    if tunnel:
+        upgrade = {
+            "method": method,
+            "path": path,
+            "query_string": query,
+            "http_version": "2",
+            "headers": request,
+            "scheme": scheme,
+            "authority": authority,
+            "protocol": b"websocket",
+        }
+        return (_UPGRADE, priority, upgrade)
+    expect = b"100-continue" in _header_tokens(request, b"expect")
+    return (_REQUEST, priority, method, path, query, request, scheme, authority, expect)
+
+
 class HTTP2ServerConnection:
     """The server side of one HTTP/2 connection, without I/O.
 
@@ -217,11 +287,13 @@ class HTTP2ServerConnection:
         "_conn_threshold",
         "_core",
         "_data_sent",
+        "_fields",
         "_gate",
         "_goaway_last",
         "_limits",
         "_out",
         "_peer_going_away",
+        "_requests",
         "_room",
         "_scheduler",
         "_stream_threshold",
@@ -240,6 +312,10 @@ class HTTP2ServerConnection:
         self._core: WireCore = FastCore(limits) if fast_path else H2Core(limits)
         self._gate = FrameGate(limits, clock)
         self._streams: dict[int, _Stream] = {}
+        # What this connection's client repeats: header lists read, and the
+        # response fields checked (each read once, then looked up).
+        self._requests: dict[Fields, tuple[Any, ...]] = {}
+        self._fields: dict[Headers, Fields] = {}
         self._scheduler = PriorityScheduler(limits.max_concurrent_streams)
         self._out = bytearray()
         self._goaway_last: int | None = None
@@ -455,9 +531,7 @@ class HTTP2ServerConnection:
         # Otherwise the stream is over (or a push stream, which we never
         # open): nothing to reorder.
 
-    def _on_request(
-        self, stream_id: int, fields: tuple[tuple[bytes, bytes], ...], events: list[Event]
-    ) -> None:
+    def _on_request(self, stream_id: int, fields: Fields, events: list[Event]) -> None:
         limits = self._limits
         if not self.accepting_streams or len(self._streams) >= limits.max_concurrent_streams:
             # Newer than our GOAWAY, or over the stream limit (which a client
@@ -467,104 +541,39 @@ class HTTP2ServerConnection:
             with contextlib.suppress(WireError):
                 self._core.reset_stream(stream_id, HTTP2ErrorCode.REFUSED_STREAM)
             return
+        read = self._requests.get(fields)
+        if read is None:
+            read = _read_request(fields, limits)
+            requests = self._requests
+            if len(requests) >= REQUEST_CACHE_SIZE:
+                requests.clear()
+            requests[fields] = read
         stream = _Stream(stream_id)
         self._streams[stream_id] = stream
-        method = path = scheme = authority = protocol = None
-        headers: list[tuple[bytes, bytes]] = []
-        size = 0
-        malformed = ""
-        for name, value in fields:
-            size += len(name) + len(value) + 32
-            if name[:1] == b":":
-                if name == b":method":
-                    method = value
-                elif name == b":path":
-                    path = value
-                elif name == b":scheme":
-                    scheme = value
-                elif name == b":authority":
-                    authority = value
-                elif name == b":protocol":
-                    protocol = value
-                continue
-            if not _TOKEN.fullmatch(name):
-                malformed = f"invalid header name {name!r}"
-            elif _BAD_VALUE.search(value):
-                malformed = f"invalid value for header {name.decode('ascii')!r}"
-            headers.append((name, value))
-        stream.priority = self._scheduler.open(
-            stream_id, (value for name, value in headers if name == b"priority")
-        )
-        if size > limits.max_header_list_size or len(headers) > limits.max_header_count:
-            self._reject(stream, 431, "request header fields too large", events)
-            return
-        if malformed:
-            self._reject(stream, 400, malformed, events)
-            return
-        if method == b"CONNECT":
-            if protocol is None:
-                self._reject(stream, 501, "CONNECT tunnels are not supported", events)
-                return
-            if not limits.enable_connect_protocol:
-                # We did not offer extended CONNECT: the client may not use it.
-                self._reject(stream, 400, "extended CONNECT is not enabled", events)
-                return
-            if protocol.lower() != b"websocket":
-                self._reject(stream, 501, f"unsupported :protocol {protocol!r}", events)
-                return
-            stream.tunnel = True
-        elif protocol is not None:  # h2 checks; be sure
-            self._reject(stream, 400, ":protocol without CONNECT", events)
-            return
-        if method is None or path is None or scheme is None:  # h2 checks; be sure
-            self._reject(stream, 400, "missing pseudo-header", events)
-            return
-        try:
-            path, query = split_pseudo_target(method, scheme, path)
-            check_origin(authority, headers)
-        except MalformedTarget as exc:
-            self._reject(stream, 400, exc.reason, events)
-            return
-        if authority is not None:
-            # ASGI HTTP spec: :authority becomes the first host field.
-            headers = [(b"host", authority), *(h for h in headers if h[0] != b"host")]
-        fields = tuple(headers)
-        if stream.tunnel:
+        kind, priority, *what = read
+        stream.priority = self._scheduler.start(stream_id, priority)
+        if kind == _REQUEST:
+            method, path, query, headers, scheme, authority, expect = what
             events.append(
-                UpgradeRequested(
-                    stream_id=stream_id,
+                request_received(
+                    stream_id,
                     method=method,
                     path=path,
                     query_string=query,
                     http_version="2",
-                    headers=fields,
+                    headers=headers,
                     scheme=scheme,
                     authority=authority,
-                    protocol=b"websocket",
-                    _trusted=True,
+                    expect_continue=expect,
                 )
             )
-            return
-        events.append(
-            RequestReceived(
-                stream_id=stream_id,
-                method=method,
-                path=path,
-                query_string=query,
-                http_version="2",
-                headers=fields,
-                scheme=scheme,
-                authority=authority,
-                expect_continue=b"100-continue" in _header_tokens(fields, b"expect"),
-                _trusted=True,
-            )
-        )
-
-    def _reject(self, stream: _Stream, status: int, reason: str, events: list[Event]) -> None:
-        stream.rejected = True
-        events.append(
-            RequestRejected(stream_id=stream.stream_id, status_hint=status, reason=reason)
-        )
+        elif kind == _REJECT:
+            status, reason = what
+            stream.rejected = True
+            events.append(RequestRejected(stream_id=stream_id, status_hint=status, reason=reason))
+        else:
+            stream.tunnel = True
+            events.append(UpgradeRequested(stream_id=stream_id, **what[0], _trusted=True))
 
     def _on_data(self, stream_id: int, data: bytes, flow: int, events: list[Event]) -> None:
         # The core has taken these bytes from the connection window; give them
@@ -582,7 +591,7 @@ class HTTP2ServerConnection:
         if flow > len(data):
             self._credit_stream(stream, flow - len(data))  # padding is consumed at once
         if data:
-            events.append(BodyReceived(stream_id=stream_id, data=bytes(data), _trusted=True))
+            events.append(body_received(stream_id, data))
 
     def _on_trailers(
         self, stream_id: int, fields: tuple[tuple[bytes, bytes], ...], events: list[Event]
@@ -618,9 +627,7 @@ class HTTP2ServerConnection:
         if stream.tunnel and stream.local_ended:
             del self._streams[stream.stream_id]  # both halves of the WebSocket are closed
         if not stream.rejected:
-            events.append(
-                BodyEnded(stream_id=stream.stream_id, trailers=stream.trailers_in, _trusted=True)
-            )
+            events.append(body_ended(stream.stream_id, stream.trailers_in))
 
     # ------------------------------------------------------ inbound window
 
@@ -663,19 +670,14 @@ class HTTP2ServerConnection:
                 if not stream.head_sent:
                     raise _local("response body before the response head")
                 if event.data:
-                    if stream.offset < len(stream.data):
-                        stream.data = stream.data[stream.offset :] + event.data
-                    else:
-                        stream.data = event.data
-                    stream.offset = 0
-                    self._flush_stream(stream)
+                    self._queue_body(stream, event.data)
             elif kind is ResponseHead:
                 assert isinstance(event, ResponseHead)
                 if stream.head_sent:
                     raise _local("response already started")
                 if event.status == 101:
                     raise _local("HTTP/2 has no 101 Switching Protocols")
-                fields = _response_fields(event.headers)
+                fields = self._checked(event.headers)
                 self._core.send_headers(stream_id, event.status, fields, False)
                 stream.head_sent = True
             elif kind is ResponseEnd:
@@ -689,7 +691,7 @@ class HTTP2ServerConnection:
                 assert isinstance(event, InformationalResponse)
                 if stream.head_sent:
                     raise _local("interim response after the final response")
-                fields = _response_fields(event.headers)
+                fields = self._checked(event.headers)
                 self._core.send_headers(stream_id, event.status, fields, False)
             else:
                 raise _local(f"cannot send {kind.__name__} over HTTP/2")
@@ -697,6 +699,89 @@ class HTTP2ServerConnection:
             raise _local(str(exc)) from None
         # Keep the output where buffered_output can count it.
         self._out += self._core.data_to_send()
+
+    def _checked(self, headers: Headers) -> Fields:
+        """``_response_fields(headers)``, remembered: a response's fields
+        (server, date, content type...) repeat response after response."""
+        known = self._fields
+        fields = known.get(headers)
+        if fields is None:
+            fields = _response_fields(headers)
+            if len(known) >= FIELDS_CACHE_SIZE:
+                known.clear()
+            known[headers] = fields
+        return fields
+
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
+        """A whole response at once: the head (``status``, ``headers``), ``body``
+        (may be empty), the end; what ``send`` does with the three events, in
+        fewer frames (the END_STREAM flag rides on the last one).
+
+        Returns False, having sent nothing, when the response needs the events
+        one by one (to raise the error they raise, or a stream not in the
+        state of a fresh request); True when it was sent, or dropped because
+        the stream is gone (as :meth:`send` drops events).
+        """
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return self._closed or 0 < stream_id <= self._core.highest_stream_id
+        if stream.head_sent or stream.end_pending or stream.local_ended or status == 101:
+            return False
+        try:
+            fields = self._checked(headers)
+        except LocalProtocolError:
+            return False
+        core = self._core
+        size = len(body)
+        room = self._room
+        try:
+            core.send_headers(stream_id, status, fields, not size)
+            stream.head_sent = True
+            if not size:
+                self._local_end(stream)
+            elif (
+                size <= core.max_frame_size
+                and (room is None or size <= room)
+                and size <= core.send_window(stream_id)
+            ):
+                # What _send_frame would do with it: one frame, and the end.
+                core.send_data(stream_id, body, True)
+                self._data_sent += size
+                if room is not None:
+                    self._room = room - size
+                self._local_end(stream)
+            else:
+                stream.data = body
+                stream.offset = 0
+                stream.end_pending = True
+                self._flush_stream(stream)
+        except WireError as exc:
+            raise _local(str(exc)) from None
+        self._out += core.data_to_send()
+        return True
+
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        """``send(ResponseBody(stream_id=stream_id, data=data))``, without the
+        event: a streamed response sends many pieces."""
+        stream = self._streams.get(stream_id)
+        if stream is None or not stream.head_sent or stream.local_ended or stream.end_pending:
+            self.send(ResponseBody(stream_id=stream_id, data=data, _trusted=True))
+            return
+        if data:
+            try:
+                self._queue_body(stream, data)
+            except WireError as exc:
+                raise _local(str(exc)) from None
+            self._out += self._core.data_to_send()
+
+    def _queue_body(self, stream: _Stream, data: bytes) -> None:
+        """Add ``data`` to what the stream has to send, and send what windows allow."""
+        if stream.offset < len(stream.data):
+            stream.data = stream.data[stream.offset :] + data
+        else:
+            stream.data = data
+        stream.offset = 0
+        self._flush_stream(stream)
 
     def _send_frame(self, stream: _Stream) -> bool:
         """Send at most one frame of ``stream``; True if another could follow now."""

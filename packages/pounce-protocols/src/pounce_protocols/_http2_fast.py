@@ -397,8 +397,12 @@ class FastCore:
     # ------------------------------------------------------------ queries
 
     def send_window(self, stream_id: int) -> int:
-        stream = self._stream(stream_id)
-        return min(self.connection_window, stream.send_window)
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            raise WireError(f"stream {stream_id} is closed")
+        window = stream.send_window
+        connection = self.connection_window
+        return window if window < connection else connection
 
     def stream_window(self, stream_id: int) -> int | None:
         stream = self._streams.get(stream_id)
@@ -905,17 +909,22 @@ class FastCore:
                 block = self._encoder.encode_trailers(fields)
             else:
                 block = self._encoder.encode(status, fields)
-        flags = _END_STREAM if end_stream else 0
+        flags = (_END_STREAM | _END_HEADERS) if end_stream else _END_HEADERS
         limit = self.max_frame_size
-        if len(block) <= limit:
-            self._out += _frame(_HEADERS, flags | _END_HEADERS, stream_id, block)
+        size = len(block)
+        if size <= limit:
+            out = self._out
+            out += _HEADER.pack(size >> 16, size & 0xFFFF, _HEADERS, flags, stream_id)
+            out += block
         else:
             pieces = [block[i : i + limit] for i in range(0, len(block), limit)]
             last = len(pieces) - 1
             out = self._out
             for index, piece in enumerate(pieces):
                 kind = _CONTINUATION if index else _HEADERS
-                piece_flags = (0 if index else flags) | (_END_HEADERS if index == last else 0)
+                piece_flags = (0 if index else flags & _END_STREAM) | (
+                    _END_HEADERS if index == last else 0
+                )
                 out += _frame(kind, piece_flags, stream_id, piece)
         if end_stream:
             self._sent_end(stream_id, stream)
@@ -936,9 +945,7 @@ class FastCore:
         if stream.state not in (_OPEN, _HALF_CLOSED_REMOTE):
             raise WireError(f"stream {stream_id} cannot send")
         out = self._out
-        out += size.to_bytes(3, "big")
-        out += b"\x00\x01" if end_stream else b"\x00\x00"
-        out += stream_id.to_bytes(4, "big")
+        out += _HEADER.pack(size >> 16, size & 0xFFFF, _DATA, 1 if end_stream else 0, stream_id)
         out += data
         stream.send_window -= size
         self.connection_window -= size

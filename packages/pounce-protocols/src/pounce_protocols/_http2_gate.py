@@ -32,6 +32,7 @@ split across reads are held back until the header is whole, which ``h2``
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Callable
 
 from pounce_protocols._errors import RemoteProtocolError
@@ -57,6 +58,8 @@ _ACK = 0x1
 _END_HEADERS = 0x4
 # We never raise SETTINGS_MAX_FRAME_SIZE above its default.
 _MAX_FRAME = 16_384
+# A frame header: length (24 bits), type, flags, stream id (RFC 9113 §4.1).
+_HEADER = struct.Struct(">BHBBL")
 
 
 class HTTP2ErrorCode(enum.IntEnum):
@@ -147,11 +150,33 @@ class FrameGate:
         return goaways
 
     def feed(self, data: bytes) -> bytes:
-        """Check ``data``; return the bytes to hand to ``h2`` (GOAWAY frames removed)."""
+        """Check ``data``; return the bytes to hand on (GOAWAY frames removed)."""
+        pos = 0
+        if not (self._preface_left or self._payload_left or self._head):
+            # The usual read: whole frames, or whole ones and the start of
+            # the next one's payload. Their headers are checked in place.
+            size = len(data)
+            unpack = _HEADER.unpack_from
+            check = self._check
+            while size - pos >= 9:
+                high, low, kind, flags, stream_id = unpack(data, pos)
+                if kind == _GOAWAY:
+                    break
+                length = (high << 16) | low
+                check(kind, flags, length, stream_id & 0x7FFF_FFFF)
+                pos += 9 + length
+            else:
+                if pos >= size:
+                    self._payload_left = pos - size
+                    return data
+        return self._feed(data, pos)
+
+    def _feed(self, data: bytes, pos: int) -> bytes:
+        """:meth:`feed` from ``pos`` on, frame headers held back or completed
+        across reads, GOAWAY frames taken out (what is before ``pos`` passes)."""
         view = memoryview(data)
         size = len(data)
-        pos = 0
-        pieces: list[bytes | memoryview] = []
+        pieces: list[bytes | memoryview] = [view[:pos]] if pos else []
         # Whether the output is exactly ``data``: false once a held-back
         # header is completed, a GOAWAY is taken out or a header is held back.
         clean = not self._head
@@ -195,12 +220,6 @@ class FrameGate:
             else:
                 stream_id = int.from_bytes(header[5:], "big") & 0x7FFF_FFFF
                 self._check(kind, header[4], length, stream_id)
-                if length > _MAX_FRAME:
-                    # Refused as its header arrives, before any of it is held.
-                    raise RemoteProtocolError(
-                        f"frame of {length} bytes, over {_MAX_FRAME}",
-                        error_code=HTTP2ErrorCode.FRAME_SIZE_ERROR,
-                    )
                 pieces.append(header)
                 if length == 0:
                     continue
@@ -231,6 +250,15 @@ class FrameGate:
         self._goaways.append((last_stream, error_code))
 
     def _check(self, kind: int, flags: int, length: int, stream_id: int) -> None:
+        self._check_kind(kind, flags, length, stream_id)
+        if length > _MAX_FRAME:
+            # Refused as its header arrives, before any of it is held.
+            raise RemoteProtocolError(
+                f"frame of {length} bytes, over {_MAX_FRAME}",
+                error_code=HTTP2ErrorCode.FRAME_SIZE_ERROR,
+            )
+
+    def _check_kind(self, kind: int, flags: int, length: int, stream_id: int) -> None:
         block = self._block
         if block is not None:
             if kind != _CONTINUATION or stream_id != self._block_stream:

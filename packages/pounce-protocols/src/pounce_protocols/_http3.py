@@ -90,7 +90,12 @@ from pounce_protocols._events import (
     ResponseHead,
     StreamReset,
 )
-from pounce_protocols._request_pseudo import MalformedTarget, check_origin, split_pseudo_target
+from pounce_protocols._request_pseudo import (
+    MalformedTarget,
+    check_origin,
+    split_fields,
+    split_pseudo_target,
+)
 
 __all__ = [
     "HTTP3Endpoint",
@@ -334,22 +339,7 @@ class HTTP3ServerConnection:
         stream.remote_ended = event.stream_ended
         self._streams[stream_id] = stream
         limits = self._limits
-        method = path = scheme = authority = None
-        headers: list[tuple[bytes, bytes]] = []
-        size = 0
-        for name, value in event.headers:
-            size += len(name) + len(value) + 32
-            if name[:1] == b":":
-                if name == b":method":
-                    method = value
-                elif name == b":path":
-                    path = value
-                elif name == b":scheme":
-                    scheme = value
-                elif name == b":authority":
-                    authority = value
-                continue
-            headers.append((name, value))
+        method, path, scheme, authority, _, headers, size = split_fields(event.headers)
 
         def reject(status: int, reason: str) -> None:
             stream.rejected = True

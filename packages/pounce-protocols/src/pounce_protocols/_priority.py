@@ -314,6 +314,11 @@ class PriorityScheduler:
         update = self._buffered.pop(stream_id, None)
         return update if update is not None else priority_from_headers(header)
 
+    def start(self, stream_id: int, priority: Priority) -> Priority:
+        """:meth:`open`, for a request whose ``priority`` lines give ``priority``."""
+        update = self._buffered.pop(stream_id, None)
+        return update if update is not None else priority
+
     def plan(self, ready: Iterable[tuple[int, Priority]]) -> list[tuple[int, ...]]:
         """The turns in which to serve the ``(stream id, priority)`` that have data.
 

@@ -9,12 +9,55 @@ the one place those rules live.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from pounce_protocols._http1_head import valid_host
 
-__all__ = ["MalformedTarget", "check_origin", "split_pseudo_target"]
+__all__ = [
+    "MalformedTarget",
+    "RequestFields",
+    "check_origin",
+    "split_fields",
+    "split_pseudo_target",
+]
 
 _SCHEMES = frozenset({b"http", b"https"})
+
+
+class RequestFields(NamedTuple):
+    """A request's header list, its pseudo-header fields taken out."""
+
+    method: bytes | None
+    path: bytes | None
+    scheme: bytes | None
+    authority: bytes | None
+    protocol: bytes | None
+    fields: list[tuple[bytes, bytes]]  # the others, in order
+    size: int  # of the whole list, counted as RFC 9113 §6.5.2 (name + value + 32)
+
+
+def split_fields(headers: Iterable[tuple[bytes, bytes]]) -> RequestFields:
+    """The pseudo-header fields of a request's header list (the last of each
+    kind; unknown ones are dropped), the other fields, and the list's size."""
+    method = path = scheme = authority = protocol = None
+    fields: list[tuple[bytes, bytes]] = []
+    size = 0
+    for name, value in headers:
+        size += len(name) + len(value) + 32
+        if name[:1] == b":":
+            if name == b":method":
+                method = value
+            elif name == b":path":
+                path = value
+            elif name == b":scheme":
+                scheme = value
+            elif name == b":authority":
+                authority = value
+            elif name == b":protocol":
+                protocol = value
+            continue
+        fields.append((name, value))
+    return RequestFields(method, path, scheme, authority, protocol, fields, size)
 
 
 class MalformedTarget(Exception):

@@ -62,6 +62,7 @@ from pounce_protocols import (
     BodyReceived,
     ConnectionLost,
     Event,
+    Headers,
     HTTP2ErrorCode,
     HTTP2ServerConnection,
     InformationalResponse,
@@ -140,6 +141,7 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         "_loop",
         "_machine",
         "_orphans",
+        "_proxied",
         "_read_paused",
         "_scheme",
         "_server",
@@ -173,6 +175,7 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         self._server: tuple[str, int | None] | None = None
         self._scheme = "http"
         self._tls: dict[str, Any] | None = None
+        self._proxied = False  # whether the peer's forwarding headers are trusted
         self._timer: asyncio.TimerHandle | None = None
         self._write_watch = WriteWatch(ctx.loop, ctx.config.timeout_write, self._on_write_stalled)
         self._flush_handle: asyncio.Handle | None = None
@@ -196,6 +199,9 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
             self._scheme = "https"
             self._tls = connection_tls(transport, self._ctx)
         ctx = self._ctx
+        if ctx.proxies is not None:
+            # Decided once per connection: the peer does not change.
+            self._proxied = ctx.proxies.trusts(self._client[0] if self._client else None)
         ctx.connections.add(self)
         # A connection upgraded from HTTP/1.1 (h2c) was reported opened there.
         if ctx.emitter.active and not self._initial_events:
@@ -337,12 +343,13 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
             server=self._server,
             scheme=self._scheme,
             tls=self._tls,
+            proxied=self._proxied,
         )
         stream = HTTPStream(
             sink=self,
             stream_id=stream_id,
             scope=scope,
-            default_headers=ctx.default_headers,
+            default_headers=ctx.default_header_fields,
             expect_continue=event.expect_continue,
             body_limit=ctx.config.limit_request_body,
             request_timeout=ctx.config.timeout_request,
@@ -483,7 +490,32 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
             machine.send(event)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
-        if machine.buffered_output >= _WRITE_NOW:
+        self._written()
+
+    def send_response(self, stream_id: int, status: int, headers: Headers, body: bytes) -> bool:
+        if self._transport is None:
+            return False  # the events go nowhere either
+        machine = self._machine
+        try:
+            sent = machine.send_response(stream_id, status, headers, body)
+        except LocalProtocolError as exc:
+            raise RuntimeError(f"Invalid response: {exc}") from None
+        if sent:
+            self._written()
+        return sent
+
+    def send_body(self, stream_id: int, data: bytes) -> None:
+        if self._transport is None:
+            return
+        try:
+            self._machine.send_body(stream_id, data)
+        except LocalProtocolError as exc:
+            raise RuntimeError(f"Invalid response: {exc}") from None
+        self._written()
+
+    def _written(self) -> None:
+        """Output was queued: write it now if there is much, else this loop turn."""
+        if self._machine.buffered_output >= _WRITE_NOW:
             self._write_out()
         else:
             self._schedule_write()
