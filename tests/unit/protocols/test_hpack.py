@@ -207,3 +207,17 @@ def test_static_entries_are_single_octets() -> None:
     encoder.encode(204, ())
     assert encoder.encode(200, ()) == b"\x88"
     assert encoder.encode(404, ()) == b"\x8d"
+
+
+@pytest.mark.parametrize(
+    "name", [b"accept-charset", b"content-type", b"www-authenticate", b"x-new"]
+)
+def test_integers_at_the_prefix_boundaries_encode_right(name: bytes) -> None:
+    # Static indexes 15 (the 4-bit prefix's limit), 31 and 61; lengths around
+    # 127 (the 7-bit prefix's limit). Bytes Huffman would make longer stay raw.
+    encoder = Encoder()
+    decoder = hpack.Decoder()
+    for size in (0, 1, 14, 15, 16, 126, 127, 128, 200):
+        fields = ((name, b"\xff" * size), (name + b"-" * (size % 3), b"v" * size))
+        decoded = decoder.decode(encoder.encode(200, fields), raw=True)
+        assert decoded == [(b":status", b"200"), *fields]

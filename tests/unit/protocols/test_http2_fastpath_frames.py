@@ -211,6 +211,8 @@ CASES: dict[str, bytes] = {
     "data-padded": frame(DATA, PADDED, 1, b"\x03body\x00\x00\x00"),
     "data-pad-all": frame(DATA, PADDED, 1, b"\x03\x00\x00\x00"),
     "data-pad-too-long": frame(DATA, PADDED, 1, b"\x05abc"),
+    "data-pad-as-long-as-the-frame": frame(DATA, PADDED, 1, b"\x04abc"),
+    "data-pad-one-short": frame(DATA, PADDED, 1, b"\x03abc"),
     "data-no-pad-length": frame(DATA, PADDED, 1),
     "data-stream-0": frame(DATA, 0, 0, b"x"),
     "data-idle-stream": frame(DATA, 0, 5, b"x"),
@@ -220,6 +222,13 @@ CASES: dict[str, bytes] = {
     + frame(DATA, END_STREAM, 5, b"four"),
     "data-content-length-short": headers(5, [*post(), (b"content-length", b"3")], END_HEADERS)
     + frame(DATA, END_STREAM, 5, b"tw"),
+    # More than content-length, before the end: an error at once.
+    "data-content-length-over-midway": headers(5, [*post(), (b"content-length", b"3")], END_HEADERS)
+    + frame(DATA, 0, 5, b"four"),
+    "data-content-length-exact-midway": headers(
+        5, [*post(), (b"content-length", b"3")], END_HEADERS
+    )
+    + frame(DATA, 0, 5, b"thr"),
     # HEADERS
     "trailers": headers(1, [(b"x-sum", b"1")]),
     "trailers-no-end": headers(1, [(b"x-sum", b"1")], END_HEADERS),
@@ -227,6 +236,13 @@ CASES: dict[str, bytes] = {
     "trailers-informational": headers(1, [(b":status", b"100")], END_HEADERS),
     "trailers-informational-end": headers(1, [(b":status", b"100")]),
     "trailers-content-length": headers(1, [(b"content-length", b"x")]),
+    # Padding as long as what follows the pad length: h2 refuses it (an
+    # empty trailer block would be fine, so only the padding rule can say no).
+    "trailers-pad-as-long-as-the-rest": frame(HEADERS, 0x5 | PADDED, 1, b"\x03\x00\x00\x00"),
+    "trailers-pad-one-short": frame(HEADERS, 0x5 | PADDED, 1, b"\x02\x00\x00\x00"),
+    "trailers-priority-pad": frame(
+        HEADERS, 0x5 | PADDED | PRIORITY_FLAG, 1, b"\x05" + u32(0) + b"\x0f"
+    ),
     "request-stream-1-again": headers(1, GET),
     "request-even": headers(2, GET),
     "request-lower": headers(3, GET) + headers(1, GET),
@@ -262,6 +278,7 @@ CASES: dict[str, bytes] = {
     "push-promise-odd": frame(PUSH_PROMISE, END_HEADERS, 1, u32(3)),
     "push-promise-short": frame(PUSH_PROMISE, END_HEADERS, 1, b"\x00\x02"),
     "push-promise-padded": frame(PUSH_PROMISE, END_HEADERS | PADDED, 1, b"\x09" + u32(2)),
+    "push-promise-pad-as-long": frame(PUSH_PROMISE, END_HEADERS | PADDED, 1, b"\x05" + u32(2)),
     "push-promise-block": frame(PUSH_PROMISE, 0, 1, u32(2))
     + frame(CONTINUATION, 0, 1)
     + frame(CONTINUATION, END_HEADERS, 1),
@@ -336,6 +353,9 @@ CASES["push-promise-no-pad-length"] = frame(PUSH_PROMISE, END_HEADERS | PADDED, 
 # block reaches the core).
 SHAPES = [
     "data-pad-too-long",
+    "data-pad-as-long-as-the-frame",
+    "trailers-pad-as-long-as-the-rest",
+    "push-promise-pad-as-long",
     "data-no-pad-length",
     "request-pad-too-long",
     "request-no-pad-length",
@@ -484,8 +504,9 @@ def test_a_machine_on_either_core_turns_misuse_into_a_local_error() -> None:
         server.send(ResponseHead(stream_id=1, status=200))
 
 
-def test_both_cores_refuse_an_oversized_frame_the_gate_would_stop() -> None:
-    oversized = frame(DATA, 0, 1, b"x" * 16_385)
+@pytest.mark.parametrize("size", [16_385, 70_000], ids=["just-over", "over-64k"])
+def test_both_cores_refuse_an_oversized_frame_the_gate_would_stop(size: int) -> None:
+    oversized = frame(DATA, 0, 1, bytes(size))
     codes = []
     for core in cores():
         with pytest.raises(RemoteProtocolError) as caught:

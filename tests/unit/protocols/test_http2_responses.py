@@ -221,6 +221,7 @@ def test_a_whole_response_in_one_call() -> None:
     # The head, then the body with END_STREAM: no empty DATA frame to end it.
     assert frames == [(0x1, 0x4, 1), (0x0, 0x1, 1)]
     assert pair.server.open_streams == 0
+    assert pair.server.data_sent == 5
 
 
 def test_a_whole_response_without_a_body_is_one_headers_frame() -> None:

@@ -20,8 +20,10 @@ from pounce_protocols import (
     HTTP2Limits,
     RemoteProtocolError,
     RequestReceived,
+    ResponseBody,
     ResponseEnd,
     ResponseHead,
+    StreamReset,
 )
 
 from ._http2_helpers import (
@@ -234,3 +236,23 @@ def test_an_ordinary_request_body_is_not_mistaken_for_a_late_frame() -> None:
     pair = Pair()
     events = pair.request(1, b"/", b"POST", body=b"hello")
     assert BodyReceived(stream_id=1, data=b"hello") in events
+
+
+def test_a_window_update_and_a_reset_for_the_same_stream_in_one_read() -> None:
+    # The window update lets the stream's waiting data go; the reset, later in
+    # the same read, has already closed the stream underneath. The data is
+    # dropped, the app hears of the reset, the connection goes on.
+    pair = Pair()
+    pair.request(1)
+    pair.server.send(ResponseHead(stream_id=1, status=200))
+    pair.server.send(ResponseBody(stream_id=1, data=b"w" * 70_000))  # over the window
+    pair.server.data_to_send()
+    assert pair.server.pending_bytes(1) == 70_000 - 65_535
+    read = frame(WINDOW_UPDATE, 0, 1, (10_000).to_bytes(4, "big"))
+    read += frame(WINDOW_UPDATE, 0, 0, (10_000).to_bytes(4, "big"))
+    read += frame(RST_STREAM, 0, 1, HTTP2ErrorCode.CANCEL.to_bytes(4, "big"))
+    events = pair.server.receive_data(read)
+    assert events == [StreamReset(stream_id=1, error_code=HTTP2ErrorCode.CANCEL)]
+    assert [kind for kind, *_ in parse_frames(pair.server.data_to_send())] == []
+    (request, _end) = pair.request(3)
+    assert isinstance(request, RequestReceived)
