@@ -92,7 +92,6 @@ from pounce_protocols._events import (
 from pounce_protocols._fast_events import body_ended, body_received, request_received
 from pounce_protocols._http2_fast import FastCore
 from pounce_protocols._http2_gate import FrameGate, HTTP2ErrorCode
-from pounce_protocols._http2_h2 import H2Core
 from pounce_protocols._http2_limits import HTTP2Limits
 from pounce_protocols._http2_wire import (
     DATA,
@@ -309,7 +308,13 @@ class HTTP2ServerConnection:
     ) -> None:
         limits = limits if limits is not None else HTTP2Limits()
         self._limits = limits
-        self._core: WireCore = FastCore(limits) if fast_path else H2Core(limits)
+        if fast_path:
+            self._core: WireCore = FastCore(limits)
+        else:
+            # Imported when asked for: the fast path runs without h2.
+            from pounce_protocols._http2_h2 import H2Core  # noqa: PLC0415
+
+            self._core = H2Core(limits)
         self._gate = FrameGate(limits, clock)
         self._streams: dict[int, _Stream] = {}
         # What this connection's client repeats: header lists read, and the
