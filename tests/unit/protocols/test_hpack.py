@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from pounce_protocols._hpack import (
     BLOCK_CACHE_SIZE,
+    CACHED_BLOCK_LIMIT,
     STATIC_TABLE,
     Decoder,
     Encoder,
@@ -221,3 +222,18 @@ def test_integers_at_the_prefix_boundaries_encode_right(name: bytes) -> None:
         fields = ((name, b"\xff" * size), (name + b"-" * (size % 3), b"v" * size))
         decoded = decoder.decode(encoder.encode(200, fields), raw=True)
         assert decoded == [(b":status", b"200"), *fields]
+
+
+def test_large_blocks_and_lists_are_decoded_but_not_remembered() -> None:
+    # What a client can make a connection hold stays small: a long block, or a
+    # short one of references to a large entry, is decoded every time.
+    decoder = Decoder(LIMIT)
+    decoder.decode(hpack_literal(b"x-big", b"b" * 3000, index=True))
+    references = bytes([0x80 | 62]) * 2  # two references: 6 KB decoded from 2 bytes
+    long_block = hpack_literal(b"x-long", b"l" * (CACHED_BLOCK_LIMIT + 1))
+    for block in (references, long_block):
+        assert decoder.decode(block) == decoder.decode(block)
+        assert decoder.decode(block) is not decoder.decode(block)
+    assert len(decoder._blocks) == 0
+    small = bytes([0x82])
+    assert decoder.decode(small) is decoder.decode(small)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-import hpack
 import pytest
 
 from pounce_protocols import (
@@ -45,6 +44,7 @@ from ._http2_helpers import (
     WINDOW_UPDATE,
     Pair,
     frame,
+    hpack_literal,
     make_server,
 )
 
@@ -52,12 +52,8 @@ END_STREAM, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x4, 0x8, 0x20
 ALTSVC = 0xA
 
 
-def block(*fields: tuple[bytes, bytes]) -> bytes:
-    """A header block of literal fields, which changes no HPACK table."""
-    return hpack.Encoder().encode(list(fields), huffman=False).replace(b"\x40", b"\x00")
-
-
 def literal_block(fields: list[tuple[bytes, bytes]]) -> bytes:
+    """Literal fields (short ones), which change no HPACK table."""
     out = b""
     for name, value in fields:
         out += b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
@@ -556,3 +552,18 @@ def test_the_checks_cache_stays_bounded() -> None:
         pair.server.receive_data(headers(stream_id, fields))
         answer(pair, stream_id)
     assert len(pair.server.fast._core._checks) <= 32
+
+
+def test_large_header_lists_are_not_remembered() -> None:
+    # A client repeating 5 KB header lists makes the connection remember none
+    # of them (a small one, it does).
+    pair = Pair()
+    block = literal_block(GET) + hpack_literal(b"x-big", b"b" * 5000)
+    for stream_id in range(1, 41, 2):
+        pair.server.receive_data(frame(HEADERS, END_STREAM | END_HEADERS, stream_id, block))
+        answer(pair, stream_id)
+    assert pair.server.fast._core._checks == {}
+    assert pair.server.fast._requests == {}
+    assert pair.server.fast._core._decoder._blocks == {}
+    pair.server.receive_data(headers(41, GET))
+    assert len(pair.server.fast._requests) == 1

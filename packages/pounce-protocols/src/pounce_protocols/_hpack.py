@@ -65,8 +65,12 @@ _DEFAULT_TABLE_SIZE = 4096
 _ENTRY_OVERHEAD = 32  # RFC 7541 §4.1
 # The longest integer accepted: a prefix and five more octets (as hpack).
 _MAX_INTEGER_OCTETS = 5
-#: How many blocks that changed nothing a decoder remembers.
+#: How many blocks that changed nothing a decoder remembers, and the largest
+#: it remembers (encoded, and decoded as RFC 7541 counts): what a client can
+#: make a connection hold in it stays small whatever it sends.
 BLOCK_CACHE_SIZE = 32
+CACHED_BLOCK_LIMIT = 1024
+CACHED_LIST_LIMIT = 4096
 
 
 class HPACKError(Exception):
@@ -196,8 +200,12 @@ class Decoder:
         if known is not None and known[0] == self.generation:
             return known[1]
         generation = self.generation
-        fields = self._decode(block)
-        if self.generation == generation:
+        fields, size = self._decode(block)
+        if (
+            self.generation == generation
+            and size <= CACHED_LIST_LIMIT
+            and len(block) <= CACHED_BLOCK_LIMIT
+        ):
             # Nothing in the table changed: the block will decode the same
             # way for as long as the table stays as it is.
             blocks = self._blocks
@@ -206,7 +214,7 @@ class Decoder:
             blocks[block] = (generation, fields)
         return fields
 
-    def _decode(self, block: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    def _decode(self, block: bytes) -> tuple[tuple[tuple[bytes, bytes], ...], int]:
         fields: list[tuple[bytes, bytes]] = []
         limit = self.max_list_size
         decoded = 0
@@ -239,7 +247,7 @@ class Decoder:
             decoded += _ENTRY_OVERHEAD + len(field[0]) + len(field[1])
             if decoded > limit:
                 raise HeaderListTooLarge(f"a header list larger than {limit} bytes")
-        return tuple(fields)
+        return tuple(fields), decoded
 
     def _literal(self, block: bytes, pos: int, prefix: int) -> tuple[tuple[bytes, bytes], int]:
         if block[pos] & ((1 << prefix) - 1):

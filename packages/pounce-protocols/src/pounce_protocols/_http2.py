@@ -90,6 +90,7 @@ from pounce_protocols._events import (
     UpgradeRequested,
 )
 from pounce_protocols._fast_events import body_ended, body_received, request_received
+from pounce_protocols._hpack import CACHED_LIST_LIMIT
 from pounce_protocols._http2_fast import FastCore
 from pounce_protocols._http2_gate import FrameGate, HTTP2ErrorCode
 from pounce_protocols._http2_limits import HTTP2Limits
@@ -105,6 +106,7 @@ from pounce_protocols._http2_wire import (
     Fields,
     WireCore,
     WireError,
+    list_size,
 )
 from pounce_protocols._priority import (
     DEFAULT_PRIORITY,
@@ -549,10 +551,11 @@ class HTTP2ServerConnection:
         read = self._requests.get(fields)
         if read is None:
             read = _read_request(fields, limits)
-            requests = self._requests
-            if len(requests) >= REQUEST_CACHE_SIZE:
-                requests.clear()
-            requests[fields] = read
+            if list_size(fields) <= CACHED_LIST_LIMIT:
+                requests = self._requests
+                if len(requests) >= REQUEST_CACHE_SIZE:
+                    requests.clear()
+                requests[fields] = read
         stream = _Stream(stream_id)
         self._streams[stream_id] = stream
         kind, priority, *what = read

@@ -46,7 +46,13 @@ from __future__ import annotations
 import struct
 
 from pounce_protocols._errors import RemoteProtocolError
-from pounce_protocols._hpack import Decoder, Encoder, HeaderListTooLarge, HPACKError
+from pounce_protocols._hpack import (
+    CACHED_LIST_LIMIT,
+    Decoder,
+    Encoder,
+    HeaderListTooLarge,
+    HPACKError,
+)
 from pounce_protocols._http2_gate import PREFACE, HTTP2ErrorCode
 from pounce_protocols._http2_limits import HTTP2Limits
 from pounce_protocols._http2_wire import (
@@ -61,6 +67,7 @@ from pounce_protocols._http2_wire import (
     Fields,
     ResetStreams,
     WireError,
+    list_size,
     local_settings,
 )
 
@@ -686,10 +693,11 @@ class FastCore:
                     stream.state = _CLOSED
                     raise _Violation("a 1xx response head as a request")
                 known = (_checked(fields, trailers=False), _content_length(fields))
-                checks = self._checks
-                if len(checks) >= CHECK_CACHE_SIZE:
-                    checks.clear()
-                checks[fields] = known
+                if list_size(fields) <= CACHED_LIST_LIMIT:
+                    checks = self._checks
+                    if len(checks) >= CHECK_CACHE_SIZE:
+                        checks.clear()
+                    checks[fields] = known
             fields, stream.expected = known
             if end_stream:
                 stream.state = _HALF_CLOSED_REMOTE

@@ -64,6 +64,11 @@ CoreEvent = tuple[Any, ...]
 Fields = tuple[tuple[bytes, bytes], ...]
 
 
+def list_size(fields: Fields) -> int:
+    """A header list's size as RFC 9113 §6.5.2 counts it (name + value + 32 a field)."""
+    return sum(len(name) + len(value) + 32 for name, value in fields)
+
+
 def local_settings(limits: HTTP2Limits) -> dict[int, int]:
     """Our SETTINGS (RFC 9113 §6.5.2), in the order they are sent."""
     return {
