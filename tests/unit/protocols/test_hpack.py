@@ -105,6 +105,10 @@ INTERESTING = [
     b"\xbe",  # index 62 with an empty dynamic table
     b"\xff\x80\x80\x80\x80\x00",  # a long but valid integer
     b"\xff\x80\x80\x80\x80\x80\x00",  # one octet too many
+    # The same lengths for a value that is fine (a table size update to 31):
+    # only the length of the integer can refuse the second.
+    b"\x3f\x80\x80\x80\x80\x00\x82",
+    b"\x3f\x80\x80\x80\x80\x80\x00\x82",
     b"\xff\x80",  # truncated integer
     b"\x3f\xe1\x1f",  # size update to 4096
     b"\x3f\xe2\x1f",  # size update over 4096
@@ -142,6 +146,23 @@ def test_eviction_and_resizing_follow_the_reference() -> None:
         encoder.header_table_size = [4096, 200, 0, 1000][round_ % 4]
         header_list = [(b"x-%d" % i, b"v" * (round_ * 10 + i)) for i in range(5)]
         same(ref, mine, encoder.encode(header_list))
+
+
+@pytest.mark.parametrize("over", [0, 1], ids=["to-the-byte", "one-over"])
+def test_a_table_filled_to_the_byte_keeps_its_oldest_entry(over: int) -> None:
+    # Four entries of 1024 bytes (name + value + 32) fill 4096 exactly and all
+    # stay; one byte more evicts the oldest (entry 65). A size update to what
+    # the table holds keeps it too; one byte less evicts it.
+    ref, mine = reference_decoder(), Decoder(LIMIT)
+    block = b"".join(
+        hpack_literal(b"x-%d" % i, b"v" * (1024 - 32 - 3 + (over if i == 3 else 0)), index=True)
+        for i in range(4)
+    )
+    same(ref, mine, block)
+    same(ref, mine, bytes([0x80 | 65]))
+    same(ref, mine, b"\x3f\xe1\x1f" + bytes([0x80 | 64]))  # resize to 4096
+    same(ref, mine, b"\x3f\xe0\x1f" + bytes([0x80 | 64]))  # to 4095
+    same(ref, mine, bytes([0x80 | 64]))
 
 
 # ------------------------------------------------------------- the cache

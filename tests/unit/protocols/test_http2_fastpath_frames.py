@@ -46,6 +46,7 @@ from ._http2_helpers import (
     frame,
     hpack_literal,
     make_server,
+    parse_frames,
 )
 
 END_STREAM, END_HEADERS, PADDED, PRIORITY_FLAG = 0x1, 0x4, 0x8, 0x20
@@ -236,6 +237,9 @@ CASES: dict[str, bytes] = {
     # empty trailer block would be fine, so only the padding rule can say no).
     "trailers-pad-as-long-as-the-rest": frame(HEADERS, 0x5 | PADDED, 1, b"\x03\x00\x00\x00"),
     "trailers-pad-one-short": frame(HEADERS, 0x5 | PADDED, 1, b"\x02\x00\x00\x00"),
+    # Trailers end the stream: what follows them on it is a stream error.
+    "trailers-then-data": headers(1, [(b"x-sum", b"1")]) + frame(DATA, 0, 1, b"x"),
+    "trailers-then-trailers": headers(1, [(b"x-sum", b"1")]) * 2,
     "trailers-priority-pad": frame(
         HEADERS, 0x5 | PADDED | PRIORITY_FLAG, 1, b"\x05" + u32(0) + b"\x0f"
     ),
@@ -282,6 +286,15 @@ CASES: dict[str, bytes] = {
     + frame(PING, 0, 0, bytes(8)),
     "push-promise-block-bad-ping": frame(PUSH_PROMISE, 0, 1, u32(2)) + frame(PING, 0, 0, bytes(7)),
     "push-promise-block-long": frame(PUSH_PROMISE, 0, 1, u32(2)) + frame(CONTINUATION, 0, 1) * 70,
+    # h2 takes a block in 64 frames, not 65.
+    "push-promise-block-64-frames": frame(PUSH_PROMISE, 0, 1, u32(2))
+    + frame(CONTINUATION, 0, 1) * 63,
+    "push-promise-block-65-frames": frame(PUSH_PROMISE, 0, 1, u32(2))
+    + frame(CONTINUATION, 0, 1) * 64,
+    # The gate stops a HEADERS block continued on another stream; a
+    # PUSH_PROMISE block is the core's to refuse.
+    "push-promise-block-other-stream": frame(PUSH_PROMISE, 0, 1, u32(2))
+    + frame(CONTINUATION, 0, 3),
     # WINDOW_UPDATE
     "window-connection": frame(WINDOW_UPDATE, 0, 0, u32(1000)),
     "window-stream": frame(WINDOW_UPDATE, 0, 1, u32(1000)),
@@ -500,15 +513,56 @@ def test_a_machine_on_either_core_turns_misuse_into_a_local_error() -> None:
         server.send(ResponseHead(stream_id=1, status=200))
 
 
-@pytest.mark.parametrize("size", [16_385, 70_000], ids=["just-over", "over-64k"])
-def test_both_cores_refuse_an_oversized_frame_the_gate_would_stop(size: int) -> None:
-    oversized = frame(DATA, 0, 1, bytes(size))
+def error_codes_without_the_gate(data: bytes) -> list[int | None]:
+    """The connection error each core, fed ``data`` directly, ends with."""
     codes = []
     for core in cores():
         with pytest.raises(RemoteProtocolError) as caught:
-            core.receive(oversized)
+            core.receive(data)
         codes.append(caught.value.error_code)
-    assert codes == [HTTP2ErrorCode.FRAME_SIZE_ERROR] * 2
+    return codes
+
+
+@pytest.mark.parametrize("size", [16_385, 70_000], ids=["just-over", "over-64k"])
+def test_both_cores_refuse_an_oversized_frame_the_gate_would_stop(size: int) -> None:
+    oversized = frame(DATA, 0, 1, bytes(size))
+    assert error_codes_without_the_gate(oversized) == [HTTP2ErrorCode.FRAME_SIZE_ERROR] * 2
+
+
+def test_both_cores_refuse_a_header_block_continued_on_another_stream() -> None:
+    # The gate refuses this before a core sees it; a core fed without the
+    # gate must not take the CONTINUATION into the other stream's block.
+    block = literal_block(GET)
+    interrupted = frame(HEADERS, END_STREAM, 5, block[:7]) + frame(
+        CONTINUATION, END_HEADERS, 7, block[7:]
+    )
+    assert error_codes_without_the_gate(interrupted) == [HTTP2ErrorCode.PROTOCOL_ERROR] * 2
+
+
+@pytest.mark.parametrize(
+    ("total", "credited"), [(32_766, []), (32_767, [32_767]), (40_000, [32_768])]
+)
+def test_data_on_a_stream_we_reset_is_credited_at_the_same_threshold(
+    total: int, credited: list[int]
+) -> None:
+    # Nobody reads it, so the connection window is given back as h2 gives it
+    # back: once half of the window's largest size (here 65535) has come in,
+    # counted frame by frame (16384 at a time).
+    pair = Pair(HTTP2Limits(connection_window_size=65_535))
+    setup_reset_by_us(pair)
+    first = min(total, 16_384)
+    late = frame(DATA, 0, 1, bytes(first))
+    late += b"".join(
+        frame(DATA, 0, 1, bytes(min(16_384, total - start)))
+        for start in range(first, total, 16_384)
+    )
+    assert pair.server.receive_data(late) == []
+    updates = [
+        int.from_bytes(payload, "big")
+        for kind, _, stream_id, payload in parse_frames(pair.server.data_to_send())
+        if kind == WINDOW_UPDATE and stream_id == 0
+    ]
+    assert updates == credited
 
 
 def test_closed_streams_are_forgotten_on_the_same_schedule(

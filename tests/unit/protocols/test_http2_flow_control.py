@@ -7,17 +7,22 @@ from collections.abc import Sequence
 
 import h2.events
 import h2.settings
+import pytest
 
 from pounce_protocols import (
     BodyEnded,
     BodyReceived,
+    HTTP2ErrorCode,
     HTTP2Limits,
+    RemoteProtocolError,
     ResponseBody,
     ResponseEnd,
     ResponseHead,
 )
 
-from ._http2_helpers import Pair, client_events, request_headers
+from ._http2_helpers import DATA, Pair, client_events, frame, request_headers
+
+PADDED = 0x8
 
 WINDOW = 65_535
 
@@ -107,6 +112,21 @@ def test_padding_is_consumed_at_once() -> None:
     pair.server.acknowledge_received_data(1, WINDOW // 4)
     pair.to_client()
     assert pair.client.local_flow_control_window(1) > WINDOW - 1000
+
+
+def test_padding_counts_against_the_connection_window() -> None:
+    # Four padded frames of 16384 bytes on two streams: 65536 flow-controlled
+    # bytes, one over a connection window of 65535, though their data
+    # (4 x 16128 bytes) would fit in it.
+    pair = Pair(HTTP2Limits(connection_window_size=WINDOW))
+    for stream_id in (1, 3):
+        pair.client.send_headers(stream_id, request_headers(b"/up", b"POST"))
+    pair.to_server()
+    padded = b"\xff" + b"d" * (16_384 - 256) + bytes(255)
+    frames = b"".join(frame(DATA, PADDED, s, padded) for s in (1, 1, 3, 3))
+    with pytest.raises(RemoteProtocolError) as caught:
+        pair.server.receive_data(frames)
+    assert caught.value.error_code == HTTP2ErrorCode.FLOW_CONTROL_ERROR
 
 
 # ----------------------------------------------------------------- outbound
