@@ -1,4 +1,4 @@
-"""The HTTP/2 frame gate: raw frames checked before ``h2`` parses them.
+"""The HTTP/2 frame gate: raw frames checked before a wire core parses them.
 
 Theory of operation
 -------------------
@@ -6,9 +6,10 @@ HTTP/2's known denial-of-service attacks are shapes of the frame *stream*
 rather than of any one frame: many RST_STREAM frames (rapid reset,
 CVE-2023-44487), a header block spread over endless CONTINUATION frames,
 floods of PING or SETTINGS frames that each force a reply, floods of empty
-frames. ``h2`` parses and answers every one of them faithfully. The gate
-walks the frame headers (9 bytes each; payloads are skipped, never parsed)
-of every byte the peer sends, before ``h2`` sees them, and keeps the books:
+frames. A wire core (ours, :mod:`._http2_fast`, or ``h2``, the reference)
+parses and answers every one of them faithfully. The gate walks the frame
+headers (9 bytes each; payloads are skipped, never parsed) of every byte the
+peer sends, before the core sees them, and keeps the books:
 
 * an encoded header block (HEADERS + CONTINUATION) is bounded in bytes and
   in CONTINUATION frames, so it is refused while it is still arriving;
@@ -24,8 +25,8 @@ code the connection is to be closed with (ENHANCE_YOUR_CALM for abuse).
 The gate also takes the peer's GOAWAY frames out of the byte stream. ``h2``
 stops sending anything once it has received a GOAWAY, while RFC 9113 §6.8
 lets the streams the peer already opened complete; so the machine learns of
-a GOAWAY from the gate and ``h2`` never sees one. Bytes of a frame header
-split across reads are held back until the header is whole, which ``h2``
+a GOAWAY from the gate and no core ever sees one. Bytes of a frame header
+split across reads are held back until the header is whole, which a core
 (which buffers partial frames anyway) cannot tell apart.
 """
 
