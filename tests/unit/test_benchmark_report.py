@@ -74,31 +74,67 @@ def test_a_missing_peer_is_said_to_be_unmeasured(bench):
     assert bench.targets([]) == ["targets: no Pounce hello-world figure in this run"]
 
 
-def test_free_threaded_targets(bench):
-    group = [
+def _free_threaded(bench: ModuleType, **uvicorn2: Any) -> list[Any]:
+    return [
         _row(bench, "pounce", mode="thread", rate=1_000, rss_mb=60),
         _row(bench, "pounce", workers=2, mode="thread", rate=1_800, rss_mb=70),
         _row(bench, "pounce", workers=2, mode="process", rate=1_900, rss_mb=150),
+        _row(bench, "uvicorn", workers=2, mode="process", **uvicorn2),
     ]
-    lines = bench.free_threaded_targets(group)
-    assert any(line.startswith("- 2 thread workers ≥ 1.7x 1 worker: 1.80x (met") for line in lines)
-    assert "70 MB vs 150 MB = 0.47 (met)" in lines[-1]
-    group[1].samples[0].rate = 1_500
-    group[1].samples[0].rss_mb = 90
-    lines = bench.free_threaded_targets(group)
-    assert "1.50x (NOT met" in lines[1]
-    assert lines[-1].endswith("= 0.60 (NOT met)")
+
+
+def test_free_threaded_targets(bench):
+    group = _free_threaded(bench, rate=1_600, rss_mb=140)
+    rows = [
+        _row(bench, "pounce", rate=1_150, p99_us=1),
+        _row(bench, "uvicorn", rate=1_000, p99_us=1),
+        *group,
+    ]
+    lines = bench.free_threaded_targets(group, rows)
+    assert lines[1:3] == [
+        "- Pounce (core only), 1 worker req/s ≥ 1.15x Uvicorn (httptools+uvloop), 1 worker: "
+        "1.15x (met)",
+        "- Pounce (core only), 2 thread workers req/s ≥ 1.1x Uvicorn (httptools+uvloop), "
+        "2 process workers: 1.12x (met)",
+    ]
+    assert lines[3].endswith("2 process workers: 70 MB vs 140 MB = 0.50x (NOT met)")
+    assert lines[4].startswith(
+        "- for reference: 2 thread workers 1.80x 1 worker, 2 process workers 1.90x"
+    )
+    assert lines[4].endswith("70 MB vs 2 process workers' 150 MB = 0.47x")
+    # Just under each line: judged on the exact ratio, shown rounded.
+    rows[0].samples[0].rate = 1_149
+    group[1].samples[0].rate = 1_759
+    lines = bench.free_threaded_targets(group, rows)
+    assert lines[1].endswith("1 worker: 1.15x (NOT met)")
+    assert lines[2].endswith("2 process workers: 1.10x (NOT met)")
+    group[3].samples[0].rss_mb = 140.1
+    assert bench.free_threaded_targets(group, rows)[3].endswith("= 0.50x (met)")
 
 
 def test_free_threaded_targets_without_figures(bench):
-    group = [
-        _row(bench, "pounce", mode="thread", note="n/a: not supported yet (worker modes)"),
-        _row(bench, "pounce", workers=2, mode="thread", rate=1.0),
-        _row(bench, "pounce", workers=2, mode="process", rate=1.0),
+    group = _free_threaded(bench, note="n/a: httptools not installed (no build for this Python?)")
+    group[0].samples[0] = bench.Sample(note="n/a: not supported yet (worker modes)")
+    lines = bench.free_threaded_targets(group, group)
+    assert lines[1:] == [
+        "- Pounce (core only) vs uvicorn, 1 worker: not measured in this run",
+        "- Pounce (core only), 2 thread workers vs Uvicorn (httptools+uvloop), 2 process workers: "
+        "not measured: n/a: httptools not installed (no build for this Python?)",
+        "- for reference, thread against process workers: not measured: "
+        "n/a: not supported yet (worker modes)",
     ]
-    assert bench.free_threaded_targets(group)[-1] == (
-        "- not measured: n/a: not supported yet (worker modes)"
-    )
+
+
+def test_the_free_threaded_group_holds_uvicorn_with_two_processes(bench):
+    by_key = {s.key: s for s in bench.SERVERS}
+    group = bench.free_threaded_group(by_key)
+    assert [(r.server.key, r.workers, r.mode) for r in group] == [
+        ("pounce", 1, "thread"),
+        ("pounce", 2, "thread"),
+        ("pounce", 2, "process"),
+        ("uvicorn", 2, "process"),
+    ]
+    assert all(r.workload.key == "hello" for r in group)
 
 
 def test_table_rows_and_ratios(bench):
