@@ -8,8 +8,9 @@
 # benchmarks/.venv-<version>, with Pounce as users install it (editable, its
 # uvloop extra, pounce-extras[all]) and the peers from
 # benchmarks/requirements.txt, installs wrk and h2load when they are missing,
-# then runs benchmarks/run.py in it. The interpreter defaults to the private
-# CPython 3.14 build when it exists, else python3.
+# compiles the environment's and Pounce's bytecode, then runs benchmarks/run.py
+# in it. The interpreter defaults to the private CPython 3.14 build when it
+# exists, else python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_common.sh
@@ -57,4 +58,12 @@ for optional in zttp; do
         echo "$optional: no build for $VERSION; its rows will say so" >&2
     fi
 done
+# Bytecode, as users have it (pip compiles what it installs, and Python writes
+# the rest on a first run): uv does not compile, and PYTHONDONTWRITEBYTECODE
+# (set in some shells and CI) stops Python from writing it, so without this
+# every server start compiles each module it imports, and the compiler's
+# memory stays in the server's RSS. Up-to-date files are skipped.
+SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+"$VENV/bin/python" -m compileall -q -j 0 "$SITE" packages/*/src
+"$VENV/bin/python" -m compileall -q -l benchmarks benchmarks/core_only
 "$VENV/bin/python" benchmarks/run.py "$@"
