@@ -125,7 +125,9 @@ def test_scope_subprotocol_and_accept_headers(serve):
     assert scope["client"][0] == "127.0.0.1"
     assert scope["server"] == ("127.0.0.1", server.port)
     assert scope["state"] == {}
-    assert scope["extensions"] == {"websocket.http.response": {}}
+    assert set(scope["extensions"]) == {"websocket.http.response", "pounce.drain"}
+    assert scope["extensions"]["websocket.http.response"] == {}
+    assert not scope["extensions"]["pounce.drain"]["event"].is_set()  # serving, not draining
 
 
 def test_forwarded_proto_makes_the_scheme_wss(serve):
