@@ -219,6 +219,45 @@ def reads(draw: st.DrawFn) -> tuple[list[bytes], int]:
 
 
 @st.composite
+def byte_per_frame_messages(draw: st.DrawFn) -> tuple[bytes, int]:
+    """A message a byte per frame, each frame with its own key, now and then
+    with a ping, a frame of two bytes or bad UTF-8 on the way; and a size
+    limit near the message's size."""
+    opcode = draw(st.sampled_from([0x1, 0x2]))
+    if opcode == 0x1:
+        whole = draw(fragment_texts).encode("utf-8")
+        if draw(st.integers(0, 4)) == 0:
+            cut = draw(st.integers(0, len(whole)))
+            whole = whole[:cut] + draw(st.sampled_from(BAD_UTF8)) + whole[cut:]
+    else:
+        whole = draw(st.binary(min_size=1, max_size=40))
+    out = b""
+    at = 0
+    while at < len(whole):
+        step = 2 if draw(st.integers(0, 15)) == 0 else 1
+        piece = whole[at : at + step]
+        at += step
+        mask = draw(st.binary(min_size=4, max_size=4))
+        out += encode_frame(0x0 if out else opcode, piece, fin=at >= len(whole), mask=mask)
+        if at < len(whole) and draw(st.integers(0, 15)) == 0:
+            out += encode_frame(0x9, b"mid", mask=mask)
+    limit = max(1, len(whole) + draw(st.integers(-3, 3)))
+    return out, limit
+
+
+@st.composite
+def byte_per_frame_reads(draw: st.DrawFn) -> tuple[list[bytes], int]:
+    """Such messages, among other frames, cut into reads anywhere."""
+    wire, limit = draw(byte_per_frame_messages())
+    before = b"".join(draw(st.lists(frames(), max_size=2)))
+    after = b"".join(draw(st.lists(frames(), max_size=2)))
+    wire = before + wire + after
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(wire) - 1)), max_size=6))))
+    pieces = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    return [piece for piece in pieces if piece], limit
+
+
+@st.composite
 def fragment_reads(draw: st.DrawFn) -> tuple[list[bytes], int]:
     """Fragmented messages among other frames, read in small even steps or
     cut anywhere, and a message size limit."""
@@ -261,6 +300,12 @@ def test_fragments_are_read_as_wsproto_reads_them(case: tuple[list[bytes], int])
     assert_both_routes_agree(*case)
 
 
+@settings(PROPERTY_SETTINGS, max_examples=400)
+@given(byte_per_frame_reads())
+def test_a_byte_per_frame_is_read_as_wsproto_reads_it(case: tuple[list[bytes], int]) -> None:
+    assert_both_routes_agree(*case)
+
+
 # Frame headers at the edges of what the fast path may take, each after the
 # first fragment of a binary message, so that a continuation is in order.
 EDGES = {
@@ -289,6 +334,71 @@ def test_frames_at_the_edge_split_anywhere(name: str) -> None:
     for split in {*range(1, min(len(wire), 40)), *range(max(1, len(wire) - 20), len(wire))}:
         assert_both_routes_agree([wire[:split], wire[split:]], 16 * 1024 * 1024)
     assert_both_routes_agree([wire], 16 * 1024 * 1024)
+
+
+def one_byte_frames(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """``payload`` a byte per frame, the first with ``opcode`` (0: all continuations)."""
+    last = len(payload) - 1
+    return b"".join(
+        encode_frame(
+            0x0 if index else opcode, payload[index : index + 1], fin=fin and index == last
+        )
+        for index in range(len(payload))
+    )
+
+
+ZERO_KEY = b"\x00\x00\x00\x00"  # leaves a payload as it is: one frame can hide another
+HIDDEN = encode_frame(0x1, b"hi")  # a whole text message, as a read of its own
+
+
+def hiding_in(opcode: int) -> list[bytes]:
+    """A frame whose payload ends with ``HIDDEN``, read in two: up to it, then it."""
+    frame = encode_frame(opcode, b"ab" + HIDDEN, mask=ZERO_KEY)
+    return [frame[: -len(HIDDEN)], frame[-len(HIDDEN) :]]
+
+
+# Reads that look like something they are not, or where the order of reads
+# decides what a frame means.
+READS = {
+    # A read the size of a small whole frame, but the start of a larger one.
+    "the first 132 bytes of a 300-byte frame": [encode_frame(0x1, b"x" * 300)[:132]],
+    "the first 131 bytes of a 300-byte frame": [encode_frame(0x1, b"x" * 300)[:131]],
+    "a 2-byte length of 124 in a read of 132": [encode_frame(0x1, b"x" * 124, length_bytes=2)],
+    "an unmasked frame and 4 more bytes": [encode_frame(0x1, b"hello", mask=None) + b"\x89\x80ab"],
+    # A read that is a whole frame by itself, but continues something.
+    "a new message alone in its read, a message open": [
+        encode_frame(0x2, b"open", fin=False),
+        HIDDEN,
+        encode_frame(0x0, b"end"),
+    ],
+    "the rest of a data frame's payload": hiding_in(0x2),
+    "the rest of a ping's payload": hiding_in(0x9),
+    "the rest of a header": [b"\x82", b"\x81\x80" + bytes(4)],
+    # One-byte frames in a row that must not be taken as one piece.
+    "one-byte continuations with no message open": [one_byte_frames(0x0, b"abc")],
+    "one-byte continuations after a message ended": [
+        encode_frame(0x1, b"done") + one_byte_frames(0x0, b"abc")
+    ],
+    "a character's first byte, then ASCII a byte per frame": [
+        encode_frame(0x1, b"\xc3", fin=False) + one_byte_frames(0x0, b"abc")
+    ],
+    "a character's first byte, then its second and ASCII a byte per frame": [
+        encode_frame(0x1, b"\xc3", fin=False) + one_byte_frames(0x0, b"\xa9bc")
+    ],
+    "a byte per frame ending on a character's first byte": [
+        one_byte_frames(0x1, b"ab\xc3", fin=False) + encode_frame(0x0, b"\xa9")
+    ],
+}
+
+
+@pytest.mark.parametrize("name", READS)
+@pytest.mark.parametrize("limit", [16 * 1024 * 1024, 3])
+def test_reads_that_look_like_something_else(name: str, limit: int) -> None:
+    assert_both_routes_agree(READS[name], limit)
+    # The same bytes in two reads, split anywhere: when a failure is seen matters too.
+    wire = b"".join(READS[name])
+    for split in range(1, len(wire)):
+        assert_both_routes_agree([wire[:split], wire[split:]], limit)
 
 
 @PROPERTY_SETTINGS

@@ -59,9 +59,11 @@ wsproto is an optional dependency (the ``websocket`` extra); without it,
 from __future__ import annotations
 
 import enum
+import re
 import struct
 import zlib
 from codecs import utf_8_decode as _utf8_decode
+from typing import NoReturn
 
 from pounce_protocols._errors import LocalProtocolError
 from pounce_protocols._events import ConnectionLost
@@ -91,6 +93,7 @@ __all__ = ["WebSocketMachine", "WebSocketState", "websocket_available"]
 # First bytes of a frame that is a whole message: FIN, no RSV bits, text or binary.
 _TEXT_WHOLE = 0x81
 _BINARY_WHOLE = 0x82
+_WHOLE_MESSAGE_STARTS = (_TEXT_WHOLE, _BINARY_WHOLE)
 # A frame's length is at most 2**63 - 1 (the 64-bit length's top bit is 0).
 _LENGTH_LIMIT = 1 << 63
 _STRUCT_LENGTH_16 = struct.Struct("!BBH")
@@ -162,12 +165,19 @@ def is_sendable_close_code(code: object) -> bool:
     )
 
 
+_ONE_BYTE = [bytes((value,)) for value in range(256)]
+# Two or more whole frames in a row that each continue a message with one
+# masked byte, without FIN: what a message sent a byte at a time looks like.
+_ONE_BYTE_FRAMES = re.compile(rb"(?:\x00\x81.{5}){2,}", re.DOTALL)
+
+
 def _unmask(key: bytes, payload: bytes) -> bytes:
     """``payload`` XORed with the 4-byte masking ``key`` (RFC 6455 §5.3), as
     one integer operation rather than a loop over bytes."""
     size = len(payload)
-    if not size:
-        return b""
+    if size < 2:
+        # A one-byte payload (a message sent a byte per frame) is one lookup.
+        return _ONE_BYTE[payload[0] ^ key[0]] if size else b""
     repeated = (key * ((size >> 2) + 1))[:size]
     return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(
         size, "little"
@@ -337,6 +347,16 @@ class WebSocketMachine:
     def _receive_frames(self, data: bytes, events: list[WebSocketEvent | ConnectionLost]) -> None:
         """The fast path: read every frame header here, take the data frames,
         hand the rest to wsproto (see the module's docstring)."""
+        if not (self._head or self._owed or self._opcode):
+            # Between messages (a data frame in progress means one is open),
+            # and the read is one small whole message in one masked frame
+            # (what an echo or a chat sends): no loop needed.
+            # Its second byte is the mask bit and a 7-bit length that the
+            # read's size matches exactly (6 bytes of header and key).
+            size = len(data)
+            if 5 < size < 132 and data[1] == 0x7A + size and data[0] in _WHOLE_MESSAGE_STARTS:
+                self._on_whole_message(data[0] & 0x0F, data[2:6], data[6:], events)
+                return
         given = self._given  # bytes of the frame at the start of data wsproto has
         if self._head:
             data = self._head + data
@@ -371,6 +391,14 @@ class WebSocketMachine:
                 continue
             # A frame header starts here.
             first = data[at]
+            if not first and self._opcode and data[at + 1 : at + 2] == b"\x81":
+                # One-byte continuation frames: a run of them is taken at once.
+                run = _ONE_BYTE_FRAMES.match(data, at)
+                if run is not None:
+                    if not self._take_run(data, at, run.end(), events):
+                        return
+                    at = run.end()
+                    continue
             opcode = first & 0x0F
             # Ours: a data frame without RSV bits that fits the message state
             # (a continuation needs an open message; a new message while one
@@ -444,6 +472,43 @@ class WebSocketMachine:
         if at < end:
             self._head = data[at:]
             self._given = given
+
+    def _take_run(
+        self, data: bytes, start: int, stop: int, events: list[WebSocketEvent | ConnectionLost]
+    ) -> bool:
+        """The one-byte continuation frames (none with FIN) in
+        ``data[start:stop]``, taken as one piece when that changes nothing
+        (its bytes, checked as UTF-8 at once, fit within the size limit),
+        else frame by frame, so that a failure comes at the frame where it
+        belongs; False once the connection failed."""
+        count = (stop - start) // 7
+        # Each frame is 0x00 0x81, a masking key and one byte masked with the
+        # key's first byte: every seventh byte from two places.
+        keys = int.from_bytes(data[start + 2 : stop : 7])
+        piece = (keys ^ int.from_bytes(data[start + 6 : stop : 7])).to_bytes(count)
+        size = count
+        pending = self._pending
+        text = self._opcode == 1 and (pending or not piece.isascii())
+        if text:
+            # Whatever the split into frames, the characters complete so far
+            # are the same: checking the run at once counts what each frame
+            # would have, and any bad sequence in it fails here too.
+            pending += piece
+            try:
+                size = _utf8_decode(pending, "strict", False)[1]
+            except UnicodeDecodeError:
+                size = -1
+        total = self._size + size
+        if size < 0 or total > self._max_size:
+            for at in range(start, stop, 7):
+                if not self._on_piece(_ONE_BYTE[data[at + 2] ^ data[at + 6]], False, events):
+                    return False
+            return True
+        if text:
+            self._pending = pending[size:]
+        self._size = total
+        self._buffer += piece
+        return True
 
     def _on_whole_message(
         self, opcode: int, key: bytes, masked: bytes, events: list[WebSocketEvent | ConnectionLost]
@@ -610,7 +675,8 @@ class WebSocketMachine:
 
     def send_text(self, text: str) -> bytes:
         """Serialize one whole text message."""
-        self._check_open()
+        if self._state is not _OPEN:
+            self._refuse_message()
         try:
             encoded = text.encode("utf-8")
         except UnicodeEncodeError:
@@ -621,7 +687,8 @@ class WebSocketMachine:
 
     def send_bytes(self, data: bytes) -> bytes:
         """Serialize one whole binary message."""
-        self._check_open()
+        if self._state is not _OPEN:
+            self._refuse_message()
         if self._fast:
             return _server_frame(_BINARY_WHOLE, bytes(data))
         return bytes(self._conn.send(BytesMessage(data=data)))
@@ -649,8 +716,7 @@ class WebSocketMachine:
         self._state = _CLOSING
         return bytes(self._conn.send(CloseConnection(code=code, reason=data.decode("utf-8"))))
 
-    def _check_open(self) -> None:
-        if self._state is not _OPEN:
-            raise LocalProtocolError(
-                f"cannot send a message on a WebSocket that is {self._state.value}"
-            )
+    def _refuse_message(self) -> NoReturn:
+        raise LocalProtocolError(
+            f"cannot send a message on a WebSocket that is {self._state.value}"
+        )
