@@ -74,8 +74,16 @@ class CountingTransport(asyncio.Transport):
         self.is_closing = False.__bool__  # type: ignore[method-assign]
         self.get_write_buffer_size = int  # type: ignore[method-assign]
         self.close = int  # type: ignore[method-assign]
+        self.abort = int  # type: ignore[method-assign]
         self.pause_reading = int  # type: ignore[method-assign]
         self.resume_reading = int  # type: ignore[method-assign]
+        self.can_write_eof = True.__bool__  # type: ignore[method-assign]
+        self.write_eof = int  # type: ignore[method-assign]
+        # The protocol a connection hands the transport to (a WebSocket's edge).
+        self.protocol: asyncio.BaseProtocol | None = None
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
 
     def take_writes(self) -> int:
         count = len(self.written)
@@ -84,7 +92,7 @@ class CountingTransport(asyncio.Transport):
 
 
 def pounce_connections(
-    app: Any, *, batteries: bool = False, **settings: Any
+    app: Any, *, batteries: bool = False, count: int = CONNECTIONS, **settings: Any
 ) -> list[asyncio.Protocol]:
     """Pounce's connections serving ``app``; with ``batteries``, inside the
     stack that the installed layers and plugins build for ``settings``."""
@@ -118,11 +126,11 @@ def pounce_connections(
         emitter=emitter,
     )
     ctx.access_logger.disabled = True  # as --no-access-log leaves it
-    return [HTTP1Connection(ctx) for _ in range(CONNECTIONS)]
+    return [HTTP1Connection(ctx) for _ in range(count)]
 
 
-def uvicorn_connections(http: str) -> Callable[[Any], list[asyncio.Protocol]]:
-    def make(app: Any) -> list[asyncio.Protocol]:
+def uvicorn_connections(http: str) -> Callable[..., list[asyncio.Protocol]]:
+    def make(app: Any, *, count: int = CONNECTIONS) -> list[asyncio.Protocol]:
         from uvicorn.config import Config
         from uvicorn.server import ServerState
 
@@ -133,14 +141,12 @@ def uvicorn_connections(http: str) -> Callable[[Any], list[asyncio.Protocol]]:
         config = Config(app=app, access_log=False, http=http, lifespan="off")
         config.load()
         state = ServerState()
-        return [
-            Protocol(config=config, server_state=state, app_state={}) for _ in range(CONNECTIONS)
-        ]
+        return [Protocol(config=config, server_state=state, app_state={}) for _ in range(count)]
 
     return make
 
 
-SERVERS: dict[str, Callable[[Any], list[asyncio.Protocol]]] = {
+SERVERS: dict[str, Callable[..., list[asyncio.Protocol]]] = {
     "pounce": pounce_connections,
     "pounce-batteries": functools.partial(pounce_connections, batteries=True),
     "uvicorn": uvicorn_connections("httptools"),

@@ -16,7 +16,8 @@ server's CPU time (its process tree, from /proc) before and after:
   against 16 KiB frames, within the server's flow-control windows;
 * ``ws``: a binary WebSocket message of ``--ws-size`` bytes (256 KiB) to the
   echo route, as one-byte frames (a first frame, continuations, seven bytes
-  each, masked) against one frame; the echo comes back whole either way.
+  each, masked; ``--chunk-sizes`` cycles through several sizes here too)
+  against one frame; the echo comes back whole either way.
 
 The app reads the body (``/drain`` answers with its length), so what differs
 between the two is only how the server takes the pieces. Reported per server
@@ -185,11 +186,22 @@ def h2_upload(port: int, size: int, tiny: bool) -> None:
 # ----------------------------------------------------------------- WebSocket
 
 
-def ws_upload(port: int, size: int, tiny: bool) -> None:
+def _tiny_frames(size: int, sizes: tuple[int, ...], key: bytes) -> bytes:
+    """A binary message of ``size`` bytes in frames whose sizes cycle through ``sizes``."""
+    frames = []
+    sent = 0
+    while sent < size:
+        n = min(sizes[len(frames) % len(sizes)], size - sent)
+        sent += n
+        first = (0x80 if sent == size else 0) | (0x0 if frames else 0x2)
+        frames.append(bytes((first, 0x80 | n)) + key + b"x" * n)
+    return b"".join(frames)
+
+
+def ws_upload(port: int, size: int, tiny: bool, sizes: tuple[int, ...] = (1,)) -> None:
     key = b"\x00\x00\x00\x00"  # a zero masking key leaves the payload as it is
     if tiny:
-        message = b"\x02\x81" + key + b"x" + (b"\x00\x81" + key + b"x") * (size - 2)
-        message += b"\x80\x81" + key + b"x"
+        message = _tiny_frames(size, sizes, key)
     elif size < 65536:  # the length in the fewest bytes, as RFC 6455 requires
         message = b"\x82\xfe" + size.to_bytes(2, "big") + key + b"x" * size
     else:
@@ -232,6 +244,8 @@ def measure(contender: peers.Contender, case: str, args: argparse.Namespace) -> 
     protocol, size_option, upload = CASES[case]
     if case == "h1":
         upload = functools.partial(h1_upload, sizes=args.chunk_sizes)
+    elif case == "ws":
+        upload = functools.partial(ws_upload, sizes=args.chunk_sizes)
     size = getattr(args, size_option)
     result: dict[str, Any] = {"server": contender.label, "case": case, "size": size}
     with peers.serving(contender, protocol, args.logs) as running:
@@ -277,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--h1-size", type=int, default=2 * 1024 * 1024)
     parser.add_argument(
-        "--chunk-sizes", default="1", help="tiny chunk sizes in turn, e.g. 1,2 (h1 only)"
+        "--chunk-sizes", default="1", help="tiny chunk or frame sizes in turn, e.g. 1,2 (h1, ws)"
     )
     parser.add_argument("--h2-size", type=int, default=256 * 1024)
     parser.add_argument("--ws-size", type=int, default=256 * 1024)
@@ -286,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     args.chunk_sizes = tuple(int(size) for size in args.chunk_sizes.split(","))
     print(
         f"{sys.implementation.name} {sys.version.split()[0]}, median of {args.rounds}, "
-        f"HTTP/1.1 chunk sizes {args.chunk_sizes}"
+        f"HTTP/1.1 chunk and WebSocket frame sizes {args.chunk_sizes}"
     )
     print(
         "| server | case | tiny pieces: wall / server CPU | whole: wall / server CPU "

@@ -19,6 +19,12 @@ from pounce_protocols import (
     StreamReset,
     UpgradeRequested,
 )
+from pounce_protocols._websocket_events import (
+    BytesReceived,
+    TextReceived,
+    bytes_received,
+    text_received,
+)
 
 
 def request_fields(**changes: Any) -> dict[str, Any]:
@@ -209,3 +215,23 @@ def test_trusted_flag_is_not_a_field() -> None:
     event = BodyReceived(stream_id=1, data=b"x", _trusted=True)
     assert "_trusted" not in {f.name for f in dataclasses.fields(event)}
     assert event == BodyReceived(stream_id=1, data=b"x")
+
+
+@pytest.mark.parametrize(
+    ("built", "expected"),
+    [
+        (text_received("héllo"), TextReceived(text="héllo")),
+        (text_received(""), TextReceived(text="")),
+        (bytes_received(b"\x00\xff"), BytesReceived(data=b"\x00\xff")),
+    ],
+)
+def test_the_machines_message_events_are_ordinary_events(built: Any, expected: Any) -> None:
+    """Built without ``__init__``, they compare, hash, print and stay frozen as usual."""
+    assert type(built) is type(expected)
+    assert built == expected
+    assert hash(built) == hash(expected)
+    assert repr(built) == repr(expected)
+    assert dataclasses.astuple(built) == dataclasses.astuple(expected)
+    (field,) = dataclasses.fields(built)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(built, field.name, getattr(built, field.name))

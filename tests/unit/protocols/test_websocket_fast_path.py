@@ -1,10 +1,13 @@
 """The WebSocket machine's fast path against wsproto's route, on the same bytes.
 
-Without compression the machine takes whole single-frame messages itself and
-hands every other frame to wsproto. Here a machine with the fast path and one
-made to send everything through wsproto get the same frames, cut into the
-same reads, and must give the same events, the same bytes to send and the
-same state after every read.
+Without compression the machine reads every frame header itself, takes the
+data frames (whole messages, fragments, frames still arriving) and hands
+control frames and malformed ones to wsproto. Here a machine with the fast
+path and one made to send everything through wsproto get the same frames, cut
+into the same reads, and must give the same events, the same bytes to send
+and the same state after every read: the same messages, and the same
+failures (bad UTF-8, a message over the limit, a broken fragment sequence) at
+the same moment with the same reason.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, TextMessage
@@ -155,6 +158,56 @@ def frames(draw: st.DrawFn) -> bytes:
     )
 
 
+# Characters of every UTF-8 length, so that fragments split them.
+fragment_texts = st.text(st.sampled_from("az\x00é€😀"), max_size=30)
+BAD_UTF8 = [b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xe2\x82", b"\xf0\x9f", b"\xc0\xaf"]
+
+
+@st.composite
+def fragmented_messages(draw: st.DrawFn) -> bytes:
+    """A message in up to 8 frames, now and then with something wrong on the
+    way: bad UTF-8, a malformed fragment, a frame between the fragments that
+    does not belong there (a new message, an empty one) or does (a ping, a
+    close)."""
+    opcode = draw(st.sampled_from([0x1, 0x2]))
+    mask = draw(masks)
+    if opcode == 0x1:
+        whole = draw(fragment_texts).encode("utf-8")
+        if draw(st.integers(0, 5)) == 0:
+            cut = draw(st.integers(0, len(whole)))
+            whole = whole[:cut] + draw(st.sampled_from(BAD_UTF8)) + whole[cut:]
+    else:
+        whole = draw(st.binary(max_size=30))
+    count = draw(st.integers(1, 8))
+    cuts = sorted(
+        draw(st.lists(st.integers(0, len(whole)), min_size=count - 1, max_size=count - 1))
+    )
+    pieces = [whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)], strict=True)]
+    out = b""
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        flaw = draw(st.integers(0, 30))
+        out += encode_frame(
+            0x0 if index else opcode,
+            piece,
+            fin=last,
+            mask=mask,
+            rsv=0x40 if flaw == 0 else 0,
+            length_bytes=2 if flaw == 1 else 8 if flaw == 2 else None,
+        )
+        if not last:
+            between = draw(st.integers(0, 12))
+            if between == 0:
+                out += encode_frame(0x9, b"mid", mask=mask)
+            elif between == 1:
+                out += encode_frame(draw(st.sampled_from([0x1, 0x2])), b"new", mask=mask)
+            elif between == 2:
+                out += encode_frame(draw(st.sampled_from([0x1, 0x2])), b"", mask=mask)
+            elif between == 3:
+                out += encode_frame(0x8, struct.pack("!H", 1000), mask=mask)
+    return out
+
+
 @st.composite
 def reads(draw: st.DrawFn) -> tuple[list[bytes], int]:
     """Frames cut into reads at arbitrary places, and a message size limit."""
@@ -165,13 +218,66 @@ def reads(draw: st.DrawFn) -> tuple[list[bytes], int]:
     return [piece for piece in pieces if piece], limit
 
 
+@st.composite
+def byte_per_frame_messages(draw: st.DrawFn) -> tuple[bytes, int]:
+    """A message a byte per frame, each frame with its own key, now and then
+    with a ping, a frame of two bytes or bad UTF-8 on the way; and a size
+    limit near the message's size."""
+    opcode = draw(st.sampled_from([0x1, 0x2]))
+    if opcode == 0x1:
+        whole = draw(fragment_texts).encode("utf-8")
+        if draw(st.integers(0, 4)) == 0:
+            cut = draw(st.integers(0, len(whole)))
+            whole = whole[:cut] + draw(st.sampled_from(BAD_UTF8)) + whole[cut:]
+    else:
+        whole = draw(st.binary(min_size=1, max_size=40))
+    out = b""
+    at = 0
+    while at < len(whole):
+        step = 2 if draw(st.integers(0, 15)) == 0 else 1
+        piece = whole[at : at + step]
+        at += step
+        mask = draw(st.binary(min_size=4, max_size=4))
+        out += encode_frame(0x0 if out else opcode, piece, fin=at >= len(whole), mask=mask)
+        if at < len(whole) and draw(st.integers(0, 15)) == 0:
+            out += encode_frame(0x9, b"mid", mask=mask)
+    limit = max(1, len(whole) + draw(st.integers(-3, 3)))
+    return out, limit
+
+
+@st.composite
+def byte_per_frame_reads(draw: st.DrawFn) -> tuple[list[bytes], int]:
+    """Such messages, among other frames, cut into reads anywhere."""
+    wire, limit = draw(byte_per_frame_messages())
+    before = b"".join(draw(st.lists(frames(), max_size=2)))
+    after = b"".join(draw(st.lists(frames(), max_size=2)))
+    wire = before + wire + after
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(wire) - 1)), max_size=6))))
+    pieces = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    return [piece for piece in pieces if piece], limit
+
+
+@st.composite
+def fragment_reads(draw: st.DrawFn) -> tuple[list[bytes], int]:
+    """Fragmented messages among other frames, read in small even steps or
+    cut anywhere, and a message size limit."""
+    wire = b"".join(
+        draw(st.lists(st.one_of(fragmented_messages(), frames()), min_size=1, max_size=6))
+    )
+    if draw(st.booleans()):
+        step = draw(st.integers(1, 7))
+        pieces = [wire[at : at + step] for at in range(0, len(wire), step)]
+    else:
+        cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(wire) - 1)), max_size=10))))
+        pieces = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    limit = draw(st.sampled_from([*LIMITS, 10, 5]))
+    return [piece for piece in pieces if piece], limit
+
+
 # ------------------------------------------------------------- properties
 
 
-@PROPERTY_SETTINGS
-@given(reads())
-def test_the_fast_path_reads_what_wsproto_reads(case: tuple[list[bytes], int]) -> None:
-    pieces, limit = case
+def assert_both_routes_agree(pieces: list[bytes], limit: int) -> None:
     fast = WebSocketMachine(max_message_size=limit)
     slow = slow_machine(max_message_size=limit)
     for piece in pieces:
@@ -180,6 +286,119 @@ def test_the_fast_path_reads_what_wsproto_reads(case: tuple[list[bytes], int]) -
         assert fast.state is slow.state
     assert fast.receive_data(b"") == slow.receive_data(b"")
     assert fast.state is slow.state
+
+
+@PROPERTY_SETTINGS
+@given(reads())
+def test_the_fast_path_reads_what_wsproto_reads(case: tuple[list[bytes], int]) -> None:
+    assert_both_routes_agree(*case)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=600)
+@given(fragment_reads())
+def test_fragments_are_read_as_wsproto_reads_them(case: tuple[list[bytes], int]) -> None:
+    assert_both_routes_agree(*case)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=400)
+@given(byte_per_frame_reads())
+def test_a_byte_per_frame_is_read_as_wsproto_reads_it(case: tuple[list[bytes], int]) -> None:
+    assert_both_routes_agree(*case)
+
+
+# Frame headers at the edges of what the fast path may take, each after the
+# first fragment of a binary message, so that a continuation is in order.
+EDGES = {
+    "2-byte length 125 (not minimal)": encode_frame(0x0, b"x" * 125, length_bytes=2),
+    "2-byte length 126": encode_frame(0x0, b"x" * 126, length_bytes=2),
+    "8-byte length 65535 (not minimal)": encode_frame(0x0, b"x" * 65535, length_bytes=8),
+    "8-byte length 65536": encode_frame(0x0, b"x" * 65536, length_bytes=8),
+    "8-byte length with its top bit set": b"\x80\xff\x80" + bytes(7) + b"\x01\x02\x03\x04",
+    "RSV1": encode_frame(0x0, b"x", rsv=0x40),
+    "RSV2": encode_frame(0x0, b"x", rsv=0x20),
+    "RSV3": encode_frame(0x0, b"x", rsv=0x10),
+    "unmasked": encode_frame(0x0, b"x", mask=None),
+    "reserved opcode 3": encode_frame(0x3, b"x"),
+    "reserved opcode 0xB": encode_frame(0xB, b"x"),
+    "a new text message": encode_frame(0x1, b"x"),
+    "a new binary message, empty": encode_frame(0x2, b""),
+    "a ping": encode_frame(0x9, b"p"),
+    "the last fragment, empty": encode_frame(0x0, b""),
+}
+
+
+@pytest.mark.parametrize("name", EDGES)
+def test_frames_at_the_edge_split_anywhere(name: str) -> None:
+    wire = encode_frame(0x2, b"first", fin=False) + EDGES[name] + encode_frame(0x0, b"end")
+    # Every split in the headers and the first payload bytes, and a few near the end.
+    for split in {*range(1, min(len(wire), 40)), *range(max(1, len(wire) - 20), len(wire))}:
+        assert_both_routes_agree([wire[:split], wire[split:]], 16 * 1024 * 1024)
+    assert_both_routes_agree([wire], 16 * 1024 * 1024)
+
+
+def one_byte_frames(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """``payload`` a byte per frame, the first with ``opcode`` (0: all continuations)."""
+    last = len(payload) - 1
+    return b"".join(
+        encode_frame(
+            0x0 if index else opcode, payload[index : index + 1], fin=fin and index == last
+        )
+        for index in range(len(payload))
+    )
+
+
+ZERO_KEY = b"\x00\x00\x00\x00"  # leaves a payload as it is: one frame can hide another
+HIDDEN = encode_frame(0x1, b"hi")  # a whole text message, as a read of its own
+
+
+def hiding_in(opcode: int) -> list[bytes]:
+    """A frame whose payload ends with ``HIDDEN``, read in two: up to it, then it."""
+    frame = encode_frame(opcode, b"ab" + HIDDEN, mask=ZERO_KEY)
+    return [frame[: -len(HIDDEN)], frame[-len(HIDDEN) :]]
+
+
+# Reads that look like something they are not, or where the order of reads
+# decides what a frame means.
+READS = {
+    # A read the size of a small whole frame, but the start of a larger one.
+    "the first 132 bytes of a 300-byte frame": [encode_frame(0x1, b"x" * 300)[:132]],
+    "the first 131 bytes of a 300-byte frame": [encode_frame(0x1, b"x" * 300)[:131]],
+    "a 2-byte length of 124 in a read of 132": [encode_frame(0x1, b"x" * 124, length_bytes=2)],
+    "an unmasked frame and 4 more bytes": [encode_frame(0x1, b"hello", mask=None) + b"\x89\x80ab"],
+    # A read that is a whole frame by itself, but continues something.
+    "a new message alone in its read, a message open": [
+        encode_frame(0x2, b"open", fin=False),
+        HIDDEN,
+        encode_frame(0x0, b"end"),
+    ],
+    "the rest of a data frame's payload": hiding_in(0x2),
+    "the rest of a ping's payload": hiding_in(0x9),
+    "the rest of a header": [b"\x82", b"\x81\x80" + bytes(4)],
+    # One-byte frames in a row that must not be taken as one piece.
+    "one-byte continuations with no message open": [one_byte_frames(0x0, b"abc")],
+    "one-byte continuations after a message ended": [
+        encode_frame(0x1, b"done") + one_byte_frames(0x0, b"abc")
+    ],
+    "a character's first byte, then ASCII a byte per frame": [
+        encode_frame(0x1, b"\xc3", fin=False) + one_byte_frames(0x0, b"abc")
+    ],
+    "a character's first byte, then its second and ASCII a byte per frame": [
+        encode_frame(0x1, b"\xc3", fin=False) + one_byte_frames(0x0, b"\xa9bc")
+    ],
+    "a byte per frame ending on a character's first byte": [
+        one_byte_frames(0x1, b"ab\xc3", fin=False) + encode_frame(0x0, b"\xa9")
+    ],
+}
+
+
+@pytest.mark.parametrize("name", READS)
+@pytest.mark.parametrize("limit", [16 * 1024 * 1024, 3])
+def test_reads_that_look_like_something_else(name: str, limit: int) -> None:
+    assert_both_routes_agree(READS[name], limit)
+    # The same bytes in two reads, split anywhere: when a failure is seen matters too.
+    wire = b"".join(READS[name])
+    for split in range(1, len(wire)):
+        assert_both_routes_agree([wire[:split], wire[split:]], limit)
 
 
 @PROPERTY_SETTINGS

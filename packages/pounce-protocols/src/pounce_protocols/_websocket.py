@@ -21,8 +21,8 @@ What the machine adds to wsproto:
 
 * **Whole messages.** wsproto yields frames as they arrive, even partial
   ones; the machine reassembles fragmented messages and yields each message
-  once, complete. Text arrives already checked as UTF-8 by wsproto's
-  incremental decoder, which fails as soon as a bad sequence is seen (1007).
+  once, complete. Text is checked as UTF-8 incrementally, failing as soon as
+  a bad sequence is seen (1007).
 * **A size limit.** A message growing past ``max_message_size`` fails the
   connection with 1009 as soon as the excess arrives, not after buffering it.
   With permessage-deflate the peer's bytes are fed to wsproto in small slices,
@@ -38,14 +38,19 @@ What the machine adds to wsproto:
   :class:`ProtocolFailed`, a bad request to send is our
   :class:`LocalProtocolError`.
 * **A fast path.** Without compression, the machine reads frame headers
-  itself, so it always knows where the next frame starts. A whole message in
-  one complete frame (text or binary, FIN, no RSV bits, masked, its length in
-  the fewest bytes, no fragmented message open) is unmasked and decoded here,
-  the way wsproto would; every other frame (control frames, fragments, a
-  frame not yet complete, anything malformed) is handed to wsproto whole or
-  as it arrives, so wsproto sees only whole frames' worth of bytes and its
-  buffer is empty again after each. A message sent whole is framed here too.
-  Both paths give the same events and failures (differential property tests).
+  itself, so it always knows where the next frame starts, and takes every
+  well-formed data frame (text, binary or continuation, no RSV bits, masked,
+  its length in the fewest bytes, in an order the message allows): a whole
+  message in one complete frame is unmasked and decoded at once; fragments,
+  and frames whose payload is still arriving, are unmasked as their bytes
+  come, checked as UTF-8 incrementally (ASCII needs no decoding) and against
+  the size limit, and appended to one buffer that is joined once, when the
+  message ends. A fragment therefore costs a few steps of its own, whatever
+  came before it. wsproto gets control frames and anything malformed, whole
+  or as it arrives, so it sees only whole frames' worth of bytes, its buffer
+  is empty again after each, and it never holds a message. A message sent
+  whole is framed here too. Both paths give the same events and failures, at
+  the same moment and with the same reasons (differential property tests).
 
 wsproto is an optional dependency (the ``websocket`` extra); without it,
 :func:`websocket_available` is false and building a machine raises.
@@ -54,18 +59,21 @@ wsproto is an optional dependency (the ``websocket`` extra); without it,
 from __future__ import annotations
 
 import enum
+import re
 import struct
 import zlib
+from codecs import utf_8_decode as _utf8_decode
+from typing import NoReturn
 
 from pounce_protocols._errors import LocalProtocolError
 from pounce_protocols._events import ConnectionLost
 from pounce_protocols._websocket_events import (
-    BytesReceived,
     CloseReceived,
     PongReceived,
     ProtocolFailed,
-    TextReceived,
     WebSocketEvent,
+    bytes_received,
+    text_received,
 )
 from pounce_protocols._websocket_handshake import DeflateParams
 
@@ -85,8 +93,9 @@ __all__ = ["WebSocketMachine", "WebSocketState", "websocket_available"]
 # First bytes of a frame that is a whole message: FIN, no RSV bits, text or binary.
 _TEXT_WHOLE = 0x81
 _BINARY_WHOLE = 0x82
-_WHOLE_MESSAGE_STARTS = frozenset({_TEXT_WHOLE, _BINARY_WHOLE})
-_DATA_OPCODES = frozenset({0x1, 0x2})
+_WHOLE_MESSAGE_STARTS = (_TEXT_WHOLE, _BINARY_WHOLE)
+# A frame's length is at most 2**63 - 1 (the 64-bit length's top bit is 0).
+_LENGTH_LIMIT = 1 << 63
 _STRUCT_LENGTH_16 = struct.Struct("!BBH")
 _STRUCT_LENGTH_64 = struct.Struct("!BBQ")
 
@@ -156,12 +165,19 @@ def is_sendable_close_code(code: object) -> bool:
     )
 
 
+_ONE_BYTE = [bytes((value,)) for value in range(256)]
+# Two or more whole frames in a row that each continue a message with one
+# masked byte, without FIN: what a message sent a byte at a time looks like.
+_ONE_BYTE_FRAMES = re.compile(rb"(?:\x00\x81.{5}){2,}", re.DOTALL)
+
+
 def _unmask(key: bytes, payload: bytes) -> bytes:
     """``payload`` XORed with the 4-byte masking ``key`` (RFC 6455 §5.3), as
     one integer operation rather than a loop over bytes."""
     size = len(payload)
-    if not size:
-        return b""
+    if size < 2:
+        # A one-byte payload (a message sent a byte per frame) is one lookup.
+        return _ONE_BYTE[payload[0] ^ key[0]] if size else b""
     repeated = (key * ((size >> 2) + 1))[:size]
     return (int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")).to_bytes(
         size, "little"
@@ -213,15 +229,20 @@ class WebSocketMachine:
     """
 
     __slots__ = (
+        "_buffer",
         "_byte_parts",
         "_conn",
         "_fast",
-        "_fragmented",
+        "_fin",
         "_given",
         "_head",
+        "_key",
+        "_left",
         "_max_size",
+        "_opcode",
         "_outbox",
         "_owed",
+        "_pending",
         "_size",
         "_slice",
         "_state",
@@ -265,7 +286,16 @@ class WebSocketMachine:
         self._head = b""  # the start of a frame header not yet complete
         self._given = 0  # how much of _head wsproto already has
         self._owed = 0  # bytes of the current frame still to hand to wsproto
-        self._fragmented = False  # wsproto holds an unfinished fragmented message
+        # The fast path's message being received: its opcode (0: none open),
+        # its payload so far, the bytes of a UTF-8 character not yet complete.
+        self._opcode = 0
+        self._buffer = bytearray()
+        self._pending = b""
+        # The fast path's frame whose payload is still arriving: how much is
+        # to come, the masking key turned to where it resumes, its FIN bit.
+        self._left = 0
+        self._key = b""
+        self._fin = False
 
     # ----------------------------------------------------------------- queries
 
@@ -315,7 +345,18 @@ class WebSocketMachine:
         return events
 
     def _receive_frames(self, data: bytes, events: list[WebSocketEvent | ConnectionLost]) -> None:
-        """The fast path: take whole simple frames here, hand the rest to wsproto."""
+        """The fast path: read every frame header here, take the data frames,
+        hand the rest to wsproto (see the module's docstring)."""
+        if not (self._head or self._owed or self._opcode):
+            # Between messages (a data frame in progress means one is open),
+            # and the read is one small whole message in one masked frame
+            # (what an echo or a chat sends): no loop needed.
+            # Its second byte is the mask bit and a 7-bit length that the
+            # read's size matches exactly (6 bytes of header and key).
+            size = len(data)
+            if 5 < size < 132 and data[1] == 0x7A + size and data[0] in _WHOLE_MESSAGE_STARTS:
+                self._on_whole_message(data[0] & 0x0F, data[2:6], data[6:], events)
+                return
         given = self._given  # bytes of the frame at the start of data wsproto has
         if self._head:
             data = self._head + data
@@ -324,6 +365,21 @@ class WebSocketMachine:
         end = len(data)
         at = 0
         while at < end:
+            left = self._left
+            if left:
+                # More payload of a data frame of ours, as much as is here.
+                stop = at + left if left < end - at else end
+                left -= stop - at
+                self._left = left
+                key = self._key
+                if left:
+                    turn = (stop - at) & 3
+                    self._key = key[turn:] + key[:turn]
+                payload = data[at:stop] if at or stop < end else data
+                if not self._on_piece(_unmask(key, payload), not left and self._fin, events):
+                    return
+                at = stop
+                continue
             owed = self._owed
             if owed:
                 stop = at + owed if owed < end - at else end
@@ -333,90 +389,191 @@ class WebSocketMachine:
                     return
                 at = stop
                 continue
-            start, stop, takes = self._frame_at(data, at, end)
-            if stop < 0:
+            # A frame header starts here.
+            first = data[at]
+            if not first and self._opcode and data[at + 1 : at + 2] == b"\x81":
+                # One-byte continuation frames: a run of them is taken at once.
+                run = _ONE_BYTE_FRAMES.match(data, at)
+                if run is not None:
+                    if not self._take_run(data, at, run.end(), events):
+                        return
+                    at = run.end()
+                    continue
+            opcode = first & 0x0F
+            # Ours: a data frame without RSV bits that fits the message state
+            # (a continuation needs an open message; a new message while one
+            # is open is an error we report), masked, its length minimal.
+            ours = not first & 0x70 and opcode < 3 and (opcode != 0 or self._opcode != 0)
+            start = at + 2
+            if start <= end:
+                second = data[at + 1]
+                masked = second & 0x80
+                ours = ours and masked != 0
+                length = second & 0x7F
+                if length > 125:
+                    # 126: two more length bytes, for 126-65535; 127: eight, beyond that.
+                    if length == 126:
+                        start += 2
+                        floor = 125
+                    else:
+                        start += 8
+                        floor = 65535
+                    if start <= end:
+                        length = int.from_bytes(data[at + 2 : start], "big")
+                        ours = ours and floor < length < _LENGTH_LIMIT
+                if masked:
+                    start += 4
+            if start > end:
                 # The header is not all here. If what is here already rules
-                # the fast path out, wsproto has it now, to fail as early as
-                # it would have on its own.
-                if not takes and end - at > given:
+                # the frame out, wsproto has it now, to fail as early as it
+                # would have on its own.
+                if not ours and end - at > given:
                     self._feed(data[at + given : end], events)
                     if self._state is _CLOSED or self._state is _FAILED:
                         return
                     given = end - at
                 break
-            if takes and stop <= end:
-                if not self._on_whole_message(data, at, start, stop, events):
+            stop = start + length
+            if not ours:
+                # wsproto's frame, now or as it arrives.
+                self._owed = stop - at - given
+                at += given
+                given = 0
+                continue
+            if opcode and self._opcode:
+                # A new message inside a fragmented one: wsproto fails it once
+                # its header and a first payload byte (if any) are here.
+                if length and start == end:
+                    break
+                self._fail(1002, f"expected CONTINUATION, got {Opcode(opcode)!r}", events)
+                return
+            fin = first & 0x80
+            if fin and opcode and stop <= end:
+                # A whole message in one frame: the common case.
+                if not self._on_whole_message(
+                    opcode, data[start - 4 : start], data[start:stop], events
+                ):
                     return
                 at = stop
                 continue
-            # Not ours: wsproto gets this frame, now or as it arrives. Data
-            # frames say whether a fragmented message is open (a malformed
-            # one makes wsproto fail the connection anyway).
-            first = data[at]
-            opcode = first & 0x0F
-            if opcode in _DATA_OPCODES:
-                if not first & 0x80:
-                    self._fragmented = True
-            elif opcode == 0x0 and first & 0x80:
-                self._fragmented = False
-            self._owed = stop - at - given
-            at += given
-            given = 0
+            if opcode:
+                self._opcode = opcode
+            self._fin = fin != 0
+            if stop <= end:
+                if not self._on_piece(
+                    _unmask(data[start - 4 : start], data[start:stop]), self._fin, events
+                ):
+                    return
+            else:
+                self._left = length
+                self._key = data[start - 4 : start]
+                stop = start
+            at = stop
         if at < end:
             self._head = data[at:]
             self._given = given
 
-    def _frame_at(self, data: bytes, at: int, end: int) -> tuple[int, int, bool]:
-        """Where the payload of the frame starting at ``at`` starts and where
-        the frame ends (both -1 while its header is not all here), and whether
-        the fast path may take it, as far as the bytes here tell."""
-        takes = data[at] in _WHOLE_MESSAGE_STARTS and not self._fragmented
-        if end - at < 2:
-            return -1, -1, takes
-        second = data[at + 1]
-        takes = takes and second & 0x80 != 0
-        length = second & 0x7F
-        start = at + 2
-        if length > 125:
-            # 126: two more length bytes, for 126-65535; 127: eight, beyond that.
-            size, floor = (2, 125) if length == 126 else (8, 65535)
-            start += size
-            if start > end:
-                return -1, -1, takes
-            length = int.from_bytes(data[at + 2 : start], "big")
-            takes = takes and length > floor
-        if second & 0x80:
-            start += 4
-            if start > end:
-                return -1, -1, takes
-        return start, start + length, takes
+    def _take_run(
+        self, data: bytes, start: int, stop: int, events: list[WebSocketEvent | ConnectionLost]
+    ) -> bool:
+        """The one-byte continuation frames (none with FIN) in
+        ``data[start:stop]``, taken as one piece when that changes nothing
+        (its bytes, checked as UTF-8 at once, fit within the size limit),
+        else frame by frame, so that a failure comes at the frame where it
+        belongs; False once the connection failed."""
+        count = (stop - start) // 7
+        # Each frame is 0x00 0x81, a masking key and one byte masked with the
+        # key's first byte: every seventh byte from two places.
+        keys = int.from_bytes(data[start + 2 : stop : 7])
+        piece = (keys ^ int.from_bytes(data[start + 6 : stop : 7])).to_bytes(count)
+        size = count
+        pending = self._pending
+        text = self._opcode == 1 and (pending or not piece.isascii())
+        if text:
+            # Whatever the split into frames, the characters complete so far
+            # are the same: checking the run at once counts what each frame
+            # would have, and any bad sequence in it fails here too.
+            pending += piece
+            try:
+                size = _utf8_decode(pending, "strict", False)[1]
+            except UnicodeDecodeError:
+                size = -1
+        total = self._size + size
+        if size < 0 or total > self._max_size:
+            for at in range(start, stop, 7):
+                if not self._on_piece(_ONE_BYTE[data[at + 2] ^ data[at + 6]], False, events):
+                    return False
+            return True
+        if text:
+            self._pending = pending[size:]
+        self._size = total
+        self._buffer += piece
+        return True
 
     def _on_whole_message(
-        self,
-        data: bytes,
-        at: int,
-        start: int,
-        stop: int,
-        events: list[WebSocketEvent | ConnectionLost],
+        self, opcode: int, key: bytes, masked: bytes, events: list[WebSocketEvent | ConnectionLost]
     ) -> bool:
-        """The message in the whole simple frame ``data[at:stop]`` (its payload
-        from ``start``), checked as wsproto checks it (UTF-8 first, then the
-        size limit); False once the connection failed."""
-        payload = _unmask(data[start - 4 : start], data[start:stop])
-        text = None
-        if data[at] == _TEXT_WHOLE:
+        """A message in one whole frame, checked as wsproto's route checks it
+        (UTF-8 first, then the size limit); False once the connection failed."""
+        payload = _unmask(key, masked)
+        if opcode == 1:
             try:
                 text = payload.decode("utf-8")
             except UnicodeDecodeError as exc:
                 self._fail(1007, str(exc), events)
                 return False
-        if len(payload) > self._max_size:
+            if len(payload) > self._max_size:
+                self._fail_too_big(events)
+                return False
+            events.append(text_received(text))
+        else:
+            if len(payload) > self._max_size:
+                self._fail_too_big(events)
+                return False
+            events.append(bytes_received(payload))
+        return True
+
+    def _on_piece(
+        self, piece: bytes, finished: bool, events: list[WebSocketEvent | ConnectionLost]
+    ) -> bool:
+        """The payload of a frame of the open message, or the part of it that
+        is here, checked and counted as wsproto's route does (UTF-8 first,
+        then the size limit); False once the connection failed."""
+        size = len(piece)
+        if self._opcode == 1:
+            pending = self._pending
+            if pending or not piece.isascii():
+                # Only the characters complete so far count towards the
+                # limit, as in wsproto's incremental decoder; ASCII needs no
+                # decoding to be checked or counted.
+                pending += piece
+                try:
+                    size = _utf8_decode(pending, "strict", finished)[1]
+                except UnicodeDecodeError as exc:
+                    self._fail(1007, str(exc), events)
+                    return False
+                self._pending = pending[size:]
+        total = self._size + size
+        if total > self._max_size:
             self._fail_too_big(events)
             return False
-        if text is None:
-            events.append(BytesReceived(data=payload, _trusted=True))
+        if not finished:
+            self._size = total
+            self._buffer += piece
+            return True
+        # The message is complete: joined once, its fragments already checked.
+        buffer = self._buffer
+        if buffer:
+            buffer += piece
+            piece = bytes(buffer)
+            self._buffer = bytearray()
+        opcode = self._opcode
+        self._opcode = 0
+        self._size = 0
+        if opcode == 1:
+            events.append(text_received(piece.decode("utf-8")))
         else:
-            events.append(TextReceived(text=text, _trusted=True))
+            events.append(bytes_received(piece))
         return True
 
     def _feed(self, data: bytes, events: list[WebSocketEvent | ConnectionLost]) -> None:
@@ -464,7 +621,7 @@ class WebSocketMachine:
                 text_parts.append(data)
                 data = "".join(text_parts)
                 text_parts.clear()
-            events.append(TextReceived(text=data, _trusted=True))
+            events.append(text_received(data))
         else:
             byte_parts = self._byte_parts
             if byte_parts:
@@ -473,12 +630,14 @@ class WebSocketMachine:
                 byte_parts.clear()
             else:
                 joined = bytes(data)
-            events.append(BytesReceived(data=joined, _trusted=True))
+            events.append(bytes_received(joined))
         return True
 
     def _drop_parts(self) -> None:
         self._text_parts.clear()
         self._byte_parts.clear()
+        self._buffer = bytearray()
+        self._pending = b""
         self._size = 0
 
     def _on_close(
@@ -516,7 +675,8 @@ class WebSocketMachine:
 
     def send_text(self, text: str) -> bytes:
         """Serialize one whole text message."""
-        self._check_open()
+        if self._state is not _OPEN:
+            self._refuse_message()
         try:
             encoded = text.encode("utf-8")
         except UnicodeEncodeError:
@@ -527,7 +687,8 @@ class WebSocketMachine:
 
     def send_bytes(self, data: bytes) -> bytes:
         """Serialize one whole binary message."""
-        self._check_open()
+        if self._state is not _OPEN:
+            self._refuse_message()
         if self._fast:
             return _server_frame(_BINARY_WHOLE, bytes(data))
         return bytes(self._conn.send(BytesMessage(data=data)))
@@ -555,8 +716,7 @@ class WebSocketMachine:
         self._state = _CLOSING
         return bytes(self._conn.send(CloseConnection(code=code, reason=data.decode("utf-8"))))
 
-    def _check_open(self) -> None:
-        if self._state is not _OPEN:
-            raise LocalProtocolError(
-                f"cannot send a message on a WebSocket that is {self._state.value}"
-            )
+    def _refuse_message(self) -> NoReturn:
+        raise LocalProtocolError(
+            f"cannot send a message on a WebSocket that is {self._state.value}"
+        )

@@ -61,8 +61,8 @@ class FakeSink:
         self.waiting.set()
         await self.drained.wait()
 
-    def message_consumed(self, stream_id: int, nbytes: int) -> None:
-        self.calls.append(("consumed", nbytes))
+    def message_consumed(self, stream_id: int, message: str | bytes) -> None:
+        self.calls.append(("consumed", len(message)))
 
     def stream_finished(self, stream: WebSocketStream) -> None:
         self.finished.append(stream)

@@ -42,7 +42,7 @@ from typing import Protocol
 
 from pounce._bridge.context import WorkerContext, start_task
 from pounce._bridge.http_stream import ClientDisconnected
-from pounce._bridge.websocket_stream import WebSocketStream, message_size
+from pounce._bridge.websocket_stream import WebSocketStream
 from pounce._runtime.asgi_types import Scope
 from pounce._runtime.lifecycle import RequestCompleted
 from pounce._runtime.logs import ERROR_LOGGER
@@ -57,6 +57,7 @@ from pounce_protocols import (
     ResponseEnd,
     ResponseEvent,
     TextReceived,
+    WebSocketEvent,
     WebSocketMachine,
     WebSocketRequest,
     WebSocketState,
@@ -252,34 +253,44 @@ class WebSocketSession:
             self._carrier.write(out)
         stream = self.stream
         for event in events:
-            if isinstance(event, TextReceived):
-                self._deliver(event.text)
-            elif isinstance(event, BytesReceived):
-                self._deliver(event.data)
-            elif isinstance(event, PongReceived):
-                if self._ping_payload is not None and event.payload == self._ping_payload:
-                    self._ping_payload = None
-                    self._cancel_pong_timer()
-                    self._schedule_ping()
-            elif isinstance(event, CloseReceived):
-                stream.feed_close(event.code, event.reason)
-                self._finish()
-            elif isinstance(event, ProtocolFailed):
-                _logger.info(
-                    "WebSocket from %s failed: %s (close %d)", self._peer, event.reason, event.code
-                )
-                stream.feed_close(event.code, event.reason)
-                self._linger()
-            elif isinstance(event, ConnectionLost):
-                stream.feed_close(1006)
-                self._finish()
+            message: str | bytes
+            if type(event) is TextReceived:
+                message = event.text
+            elif type(event) is BytesReceived:
+                message = event.data
+            else:
+                self._on_event(event)
+                continue
+            if stream.feed_message(message):
+                # What a waiting message counts for back-pressure: its length.
+                self._queued += len(message)
+                self._queued_messages += 1
+                if (
+                    self._queued > _READ_HIGH
+                    or self._queued_messages >= self._ctx.config.ws_max_queue
+                ):
+                    self._pause_reading()
 
-    def _deliver(self, data: str | bytes) -> None:
-        if self.stream.feed_message(data):
-            self._queued += message_size(data)
-            self._queued_messages += 1
-            if self._queued > _READ_HIGH or self._queued_messages >= self._ctx.config.ws_max_queue:
-                self._pause_reading()
+    def _on_event(self, event: WebSocketEvent | ConnectionLost) -> None:
+        """Whatever the machine reports besides a message."""
+        stream = self.stream
+        if isinstance(event, PongReceived):
+            if self._ping_payload is not None and event.payload == self._ping_payload:
+                self._ping_payload = None
+                self._cancel_pong_timer()
+                self._schedule_ping()
+        elif isinstance(event, CloseReceived):
+            stream.feed_close(event.code, event.reason)
+            self._finish()
+        elif isinstance(event, ProtocolFailed):
+            _logger.info(
+                "WebSocket from %s failed: %s (close %d)", self._peer, event.reason, event.code
+            )
+            stream.feed_close(event.code, event.reason)
+            self._linger()
+        elif isinstance(event, ConnectionLost):
+            stream.feed_close(1006)
+            self._finish()
 
     def _pause_reading(self) -> None:
         if not self._read_paused:
@@ -493,8 +504,8 @@ class WebSocketSession:
         if not self._gone:
             await self._carrier.wait_writable()
 
-    def message_consumed(self, stream_id: int, nbytes: int) -> None:
-        self._queued -= nbytes
+    def message_consumed(self, stream_id: int, message: str | bytes) -> None:
+        self._queued -= len(message)
         self._queued_messages -= 1
         if (
             self._read_paused

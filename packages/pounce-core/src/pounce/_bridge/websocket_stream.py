@@ -45,7 +45,7 @@ import enum
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from pounce._bridge.http_stream import ClientDisconnected, _from_disconnect
@@ -102,8 +102,8 @@ class WebSocketSink(Protocol):
     async def wait_writable(self, stream_id: int) -> None:
         """Return when the WebSocket may send again (or the peer is gone)."""
 
-    def message_consumed(self, stream_id: int, nbytes: int) -> None:
-        """The app has taken a message of ``nbytes``: reading may resume."""
+    def message_consumed(self, stream_id: int, message: str | bytes) -> None:
+        """The app has taken ``message``: reading may resume."""
 
     def stream_finished(self, stream: WebSocketStream) -> None:
         """The app is done, successfully or not."""
@@ -119,17 +119,16 @@ class WebSocketStreamState(enum.Enum):
     CONNECTED = "connected"
     CLOSED = "closed"
 
+    # Members are singletons compared by identity, so identity hashing is
+    # consistent; Enum's own __hash__ is a Python call on every send().
+    __hash__ = object.__hash__
+
 
 _HANDSHAKE = WebSocketStreamState.HANDSHAKE
 _RESPONSE_STARTED = WebSocketStreamState.RESPONSE_STARTED
 _RESPONSE_BODY = WebSocketStreamState.RESPONSE_BODY
 _CONNECTED = WebSocketStreamState.CONNECTED
 _CLOSED = WebSocketStreamState.CLOSED
-
-
-def message_size(data: str | bytes) -> int:
-    """What one queued message counts for read back-pressure."""
-    return len(data)
 
 
 def _validate_headers(raw: Any, kind: str) -> list[tuple[bytes, bytes]]:
@@ -307,7 +306,7 @@ class WebSocketStream:
             messages = self._messages
             if messages:
                 data = messages.popleft()
-                self._sink.message_consumed(self.stream_id, message_size(data))
+                self._sink.message_consumed(self.stream_id, data)
                 if type(data) is str:
                     return {"type": "websocket.receive", "text": data}
                 return {"type": "websocket.receive", "bytes": data}
@@ -338,9 +337,13 @@ class WebSocketStream:
             raise RuntimeError(
                 f"Unexpected ASGI message {kind!r} sent while the WebSocket is {self._state.value}."
             )
-        await handler(self, message)
+        # A handler does its work at once; what it returns, if anything, is
+        # the wait for the peer to read (most sends have none: no coroutine).
+        waiting = handler(self, message)
+        if waiting is not None:
+            await waiting
 
-    async def _on_accept(self, message: Message) -> None:
+    def _on_accept(self, message: Message) -> None:
         subprotocol = message.get("subprotocol")
         if subprotocol is not None and type(subprotocol) is not str:
             raise RuntimeError(
@@ -360,11 +363,11 @@ class WebSocketStream:
         self._state = _CONNECTED
         self.status = 101
 
-    async def _on_close_before_accept(self, message: Message) -> None:
+    def _on_close_before_accept(self, message: Message) -> None:
         _close_args(message)  # checked even though a 403 carries neither
         self._send_error_response(403)
 
-    async def _on_response_start(self, message: Message) -> None:
+    def _on_response_start(self, message: Message) -> None:
         status = message.get("status")
         if type(status) is not int or not 200 <= status <= 999:
             raise RuntimeError(
@@ -374,7 +377,7 @@ class WebSocketStream:
         self._head_pending = (status, headers)
         self._state = _RESPONSE_STARTED
 
-    async def _on_first_body(self, message: Message) -> None:
+    def _on_first_body(self, message: Message) -> Awaitable[None] | None:
         body = _body(message)
         more_body = bool(message.get("more_body", False))
         pending = self._head_pending
@@ -400,12 +403,12 @@ class WebSocketStream:
         self.status = status
         self._state = _RESPONSE_BODY
         self._sink.send_event(head)
-        await self._write_body(body, more_body)
+        return self._write_body(body, more_body)
 
-    async def _on_body(self, message: Message) -> None:
-        await self._write_body(_body(message), bool(message.get("more_body", False)))
+    def _on_body(self, message: Message) -> Awaitable[None] | None:
+        return self._write_body(_body(message), bool(message.get("more_body", False)))
 
-    async def _write_body(self, body: bytes, more_body: bool) -> None:
+    def _write_body(self, body: bytes, more_body: bool) -> Awaitable[None] | None:
         sink = self._sink
         if body:
             self.bytes_sent += len(body)
@@ -414,10 +417,10 @@ class WebSocketStream:
             self._state = _CLOSED
             sink.send_event(ResponseEnd(stream_id=self.stream_id))
             self._wake()
-        elif not sink.writable(self.stream_id):
-            await sink.wait_writable(self.stream_id)
+            return None
+        return self._peer_reading()
 
-    async def _on_send(self, message: Message) -> None:
+    def _on_send(self, message: Message) -> Awaitable[None] | None:
         text = message.get("text")
         data = message.get("bytes")
         payload: str | bytes
@@ -440,12 +443,15 @@ class WebSocketStream:
                 )
         else:
             raise RuntimeError("websocket.send needs 'bytes' or 'text'")
-        sink = self._sink
-        sink.send_message(self.stream_id, payload)
-        if not sink.writable(self.stream_id):
-            await sink.wait_writable(self.stream_id)
+        self._sink.send_message(self.stream_id, payload)
+        return self._peer_reading()
 
-    async def _on_close(self, message: Message) -> None:
+    def _peer_reading(self) -> Awaitable[None] | None:
+        """What to await before sending more: nothing while the peer keeps up."""
+        sink = self._sink
+        return None if sink.writable(self.stream_id) else sink.wait_writable(self.stream_id)
+
+    def _on_close(self, message: Message) -> None:
         code, reason = _close_args(message)
         self._state = _CLOSED
         self._sink.close(self.stream_id, code, reason)
@@ -468,7 +474,8 @@ def _close_args(message: Message) -> tuple[int, str]:
     return code, reason
 
 
-_Handler = Callable[[WebSocketStream, Message], Any]
+# A handler returns the wait for the peer, when the app must wait before going on.
+_Handler = Callable[[WebSocketStream, Message], Awaitable[None] | None]
 
 _TRANSITIONS: dict[tuple[WebSocketStreamState, str], _Handler] = {
     (_HANDSHAKE, "websocket.accept"): WebSocketStream._on_accept,

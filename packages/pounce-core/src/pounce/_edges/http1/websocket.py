@@ -127,7 +127,7 @@ class HTTP1WebSocket(asyncio.Protocol):
             )
             extra, body = ctx.error_renderer(exc.status_hint, event.headers)
             refusal = (*ctx.default_headers(), *exc.headers, *extra)
-            self._write(self._machine.reject(exc.status_hint, refusal, body))
+            self.write(self._machine.reject(exc.status_hint, refusal, body))
             self.close()
             return
         scope = websocket_scope(
@@ -189,7 +189,7 @@ class HTTP1WebSocket(asyncio.Protocol):
             data = self._machine.send(head)
         except (TypeError, ValueError, LocalProtocolError) as exc:
             raise RuntimeError(f"Invalid websocket.accept headers: {exc}") from None
-        self._write(data)
+        self.write(data)
         return self._machine.take_upgraded_data()
 
     def send_response_event(self, event: ResponseEvent) -> None:
@@ -205,7 +205,7 @@ class HTTP1WebSocket(asyncio.Protocol):
             data = self._machine.send(event)
         except LocalProtocolError as exc:
             raise RuntimeError(f"Invalid response: {exc}") from None
-        self._write(data)
+        self.write(data)
 
     def send_error_response(
         self, status: int, request_headers: Iterable[tuple[bytes, bytes]]
@@ -218,11 +218,8 @@ class HTTP1WebSocket(asyncio.Protocol):
             # A denial response had already started: only closing is left.
             self.abort()
             return 0
-        self._write(data)
+        self.write(data)
         return len(body)
-
-    def write(self, data: bytes) -> None:
-        self._write(data)
 
     def writable(self) -> bool:
         return not self._write_paused or self._transport is None
@@ -277,7 +274,7 @@ class HTTP1WebSocket(asyncio.Protocol):
 
     # ------------------------------------------------------------ helpers
 
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         if data and self._transport is not None and not self._eof_written:
             self._transport.write(data)
             if self._write_paused:
