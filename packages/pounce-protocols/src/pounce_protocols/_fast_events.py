@@ -90,18 +90,22 @@ def request_received(
 def http1_request_received(
     stream_id: int, method: bytes, path: bytes, query_string: bytes, headers: Headers
 ) -> RequestReceived:
-    """An origin-form HTTP/1.1 :class:`RequestReceived` without Expect."""
-    return request_received(
-        stream_id,
-        method=method,
-        path=path,
-        query_string=query_string,
-        http_version="1.1",
-        headers=headers,
-        scheme=None,
-        authority=None,
-        expect_continue=False,
-    )
+    """An origin-form HTTP/1.1 :class:`RequestReceived` without Expect.
+
+    Set here slot by slot rather than through :func:`request_received`: it is
+    made once per HTTP/1.1 request, and the keyword call costs a frame more.
+    """
+    event: RequestReceived = _new(RequestReceived)
+    _set_stream_id(event, stream_id)
+    _set_method(event, method)
+    _set_path(event, path)
+    _set_query_string(event, query_string)
+    _set_http_version(event, "1.1")
+    _set_headers(event, headers)
+    _set_scheme(event, None)
+    _set_authority(event, None)
+    _set_expect_continue(event, False)
+    return event
 
 
 def body_received(stream_id: int, data: bytes) -> BodyReceived:

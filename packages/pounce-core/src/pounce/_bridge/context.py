@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -25,7 +25,7 @@ from pounce._runtime.logs import ACCESS_LOGGER
 from pounce._settings.config import ServerConfig
 from pounce_protocols import HTTP1Limits, HTTP2Limits, websocket_available
 
-__all__ = ["ConnectionLike", "TLSInfo", "WorkerContext", "start_task"]
+__all__ = ["ConnectionLike", "TLSInfo", "WorkerContext"]
 
 
 class TLSInfo(Protocol):
@@ -57,21 +57,6 @@ class ConnectionLike(Protocol):
 
     def force_close(self) -> None:
         """Cancel in-flight requests and drop the connection."""
-
-
-def start_task(
-    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
-) -> asyncio.Task[None]:
-    """Start ``coro`` (a request's or a session's run) as a task of ``loop``.
-
-    Not eagerly (``eager_start``), although most requests could complete
-    inside the ``data_received`` that parsed them: measured under wrk on
-    loopback, running the app and writing the response there cost a third
-    more CPU per request (user and system) and a third less throughput than
-    letting the loop read every ready socket first and then run the tasks,
-    whose writes then leave back to back (docs/performance.md).
-    """
-    return loop.create_task(coro)
 
 
 class WorkerContext:
@@ -106,6 +91,7 @@ class WorkerContext:
         "send_date",
         "sendfile",
         "server_header",
+        "start_task",
         "tls",
         "websocket",
         "worker_id",
@@ -130,6 +116,18 @@ class WorkerContext:
         self.app = app
         self.loop = loop
         self.lifespan_state = lifespan_state
+        # How every request's and session's run starts: a task of the loop,
+        # not eagerly (``eager_start``), although most requests could complete
+        # inside the ``data_received`` that parsed them. Measured under wrk on
+        # loopback, running the app and writing the response there cost a
+        # third more CPU per request (user and system) and a third less
+        # throughput than letting the loop read every ready socket first and
+        # then run the tasks, whose writes then leave back to back
+        # (docs/performance.md). The loop's bound method itself: called once
+        # per request, a wrapper would cost a frame.
+        self.start_task: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]] = (
+            loop.create_task
+        )
         self.error_renderer = error_renderer
         self.http1_limits = HTTP1Limits(
             max_request_line=config.limit_request_line,

@@ -236,36 +236,6 @@ def _validate_headers(raw: Any) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def _response_fields(raw: Any) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
-    """The app's response fields as the server sends them, and its Content-Length.
-
-    One pass over ``http.response.start``'s headers: each must be a pair of
-    bytes; names are lowercased (the app's own object is kept when it already
-    is, with its cached hash); Transfer-Encoding is dropped, as the server owns
-    framing (ASGI HTTP spec). The Content-Length field stays, and its value is
-    returned to be checked against the body.
-    """
-    fields: list[tuple[bytes, bytes]] = []
-    length: bytes | None = None
-    try:
-        for name, value in raw:
-            if type(name) is not bytes or type(value) is not bytes:
-                raise RuntimeError(
-                    f"http.response.start header {name!r}: {value!r} must be a pair of bytes"
-                )
-            lowered = name if name.islower() else name.lower()
-            if lowered == b"content-length":
-                length = value
-            elif lowered == b"transfer-encoding":
-                continue
-            fields.append((lowered, value))
-    except (TypeError, ValueError):
-        raise RuntimeError(
-            "http.response.start 'headers' must be an iterable of [name, value] pairs"
-        ) from None
-    return fields, length
-
-
 class HTTPStream:
     """The ASGI ``http`` connection for one request."""
 
@@ -298,9 +268,11 @@ class HTTPStream:
         "stream_id",
     )
 
-    def __init__(
+    # Positional parameters, which the edges pass positionally: a class
+    # called with keywords builds a dict of them for __init__ and costs a
+    # small request about half a microsecond (measured on 3.14 and 3.14t).
+    def __init__(  # noqa: PLR0917 (see above)
         self,
-        *,
         sink: StreamSink,
         stream_id: int,
         scope: Scope,
@@ -594,7 +566,29 @@ class HTTPStream:
             raise RuntimeError(
                 f"http.response.start 'status' must be an int in 200..999, got {status!r}"
             )
-        fields, length = _response_fields(message.get("headers", ()))
+        # The app's fields as the server sends them, in one pass (inline: once
+        # per response). Each must be a pair of bytes; names are lowercased
+        # (the app's own object is kept when it already is, with its cached
+        # hash); Transfer-Encoding is dropped, as the server owns framing
+        # (ASGI HTTP spec). Content-Length stays, checked against the body.
+        fields: list[tuple[bytes, bytes]] = []
+        length: bytes | None = None
+        try:
+            for name, value in message.get("headers", ()):
+                if type(name) is not bytes or type(value) is not bytes:
+                    raise RuntimeError(
+                        f"http.response.start header {name!r}: {value!r} must be a pair of bytes"
+                    )
+                lowered = name if name.islower() else name.lower()
+                if lowered == b"content-length":
+                    length = value
+                elif lowered == b"transfer-encoding":
+                    continue
+                fields.append((lowered, value))
+        except (TypeError, ValueError):
+            raise RuntimeError(
+                "http.response.start 'headers' must be an iterable of [name, value] pairs"
+            ) from None
         hook = self._start_hook
         if hook is not None:
             hook(status, fields)

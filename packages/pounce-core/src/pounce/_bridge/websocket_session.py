@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterable
 from typing import Protocol
 
-from pounce._bridge.context import WorkerContext, start_task
+from pounce._bridge.context import WorkerContext
 from pounce._bridge.http_stream import ClientDisconnected
 from pounce._bridge.websocket_stream import WebSocketStream
 from pounce._runtime.asgi_types import Scope
@@ -200,7 +200,7 @@ class WebSocketSession:
 
     def start(self) -> None:
         """Run the app (eagerly, up to its first suspension)."""
-        self._task = start_task(self._loop, self.stream.run(self._ctx.app))
+        self._task = self._ctx.start_task(self.stream.run(self._ctx.app))
 
     # ------------------------------------------------- from the carrier
 

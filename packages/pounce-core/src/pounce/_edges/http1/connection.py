@@ -33,11 +33,10 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from pounce._bridge.access_log import log_request
-from pounce._bridge.context import WorkerContext, start_task
+from pounce._bridge.context import WorkerContext
 from pounce._bridge.http_scope import (
     address,
     connection_tls,
-    content_length,
     http_scope,
     request_headers,
 )
@@ -213,7 +212,9 @@ class HTTP1Connection(asyncio.Protocol):
             self._on_protocol_error(exc)
             return
         if events:
-            self._process(events)
+            self._dispatch(events)
+            if self._cycle_pending:
+                self._run_pending_cycles()
         machine = self._machine
         buffered = machine.buffered_bytes  # usually 0: nothing more to decide
         if not buffered:
@@ -243,13 +244,17 @@ class HTTP1Connection(asyncio.Protocol):
     # ------------------------------------------------------------ the cycle
 
     def _process(self, events: list[Event]) -> None:
-        """Dispatch events, then start any cycles that became ready meanwhile.
+        """Dispatch events, then start any cycles that became ready meanwhile."""
+        self._dispatch(events)
+        self._run_pending_cycles()
+
+    def _run_pending_cycles(self) -> None:
+        """Start the cycles that became ready while events were dispatched.
 
         A request whose app finishes without suspending ends its cycle while
         we are still dispatching; rather than recursing into the next
         (pipelined) request from inside that call, we note it and loop here.
         """
-        self._dispatch(events)
         while self._cycle_pending:
             self._cycle_pending = False
             next_events = self._next_cycle()
@@ -289,12 +294,12 @@ class HTTP1Connection(asyncio.Protocol):
                 self._start_pending = None
                 stream = self._stream
                 assert stream is not None
-                self._task = start_task(self._loop, stream.run(app))
+                self._task = self._ctx.start_task(stream.run(app))
         finally:
             self._dispatching = False
 
     def _on_request(self, event: RequestReceived) -> None:
-        self._cancel_timer()
+        self._timer.clear()
         self._head_timer_armed = False
         ctx = self._ctx
         if (
@@ -306,8 +311,14 @@ class HTTP1Connection(asyncio.Protocol):
         ):
             return  # the connection is HTTP/2 now, and this request its stream 1
         ctx.requests_served += 1
-        headers = request_headers(event)
-        length = content_length(headers)
+        # request_headers() and content_length(), inline: once per request.
+        # HTTP/1.1 has an authority only in an absolute-form target.
+        headers = list(event.headers) if event.authority is None else request_headers(event)
+        length = None
+        for name, value in headers:
+            if name == b"content-length":
+                length = int(value)  # the machine has checked it
+                break
         scope = http_scope(
             ctx,
             event,
@@ -329,15 +340,16 @@ class HTTP1Connection(asyncio.Protocol):
                 "head_parsed": now,
             }
             self._head_started = 0.0
-        stream = HTTPStream(
-            sink=self,
-            stream_id=event.stream_id,
-            scope=scope,
-            default_headers=ctx.default_header_fields,
-            expect_continue=event.expect_continue,
-            body_limit=ctx.config.limit_request_body,
-            request_timeout=ctx.config.timeout_request,
-            file_sink=self if self._sendfile else None,
+        config = ctx.config
+        stream = HTTPStream(  # positionally: see HTTPStream.__init__
+            self,  # sink
+            event.stream_id,
+            scope,
+            ctx.default_header_fields,
+            event.expect_continue,
+            config.limit_request_body,
+            config.timeout_request,
+            self if self._sendfile else None,  # file_sink
         )
         self._stream = stream
         self._stream_done = False
@@ -442,7 +454,7 @@ class HTTP1Connection(asyncio.Protocol):
                 self._arm_head_timer()
             else:
                 self._head_timer_armed = False
-                self._set_timer(self._ctx.config.timeout_keep_alive, self._on_keep_alive_timeout)
+                self._timer.set(self._ctx.config.timeout_keep_alive, self._on_keep_alive_timeout)
         return events
 
     # ----------------------------------------------------- StreamSink
@@ -476,7 +488,8 @@ class HTTP1Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return False
-        headers = self._final_fields(headers)
+        if self._closing or self._ctx.draining:
+            headers = (*headers, _CLOSE_HEADER)  # as _final_fields, inline: once per request
         data = self._machine.send_whole_response(stream_id, status, headers, len(body))
         if data is None:
             return False

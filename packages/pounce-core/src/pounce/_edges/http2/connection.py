@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from pounce._bridge.access_log import log_request
-from pounce._bridge.context import WorkerContext, start_task
+from pounce._bridge.context import WorkerContext
 from pounce._bridge.http_scope import (
     address,
     connection_tls,
@@ -322,7 +322,7 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
         app = self._ctx.app
         for slot in to_start:
             if self._slots.get(slot.stream.stream_id) is slot:
-                slot.task = start_task(self._loop, slot.stream.run(app))
+                slot.task = self._ctx.start_task(slot.stream.run(app))
 
     def _on_request(self, event: RequestReceived) -> _Slot | None:
         ctx = self._ctx
@@ -345,14 +345,14 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
             tls=self._tls,
             proxied=self._proxied,
         )
-        stream = HTTPStream(
-            sink=self,
-            stream_id=stream_id,
-            scope=scope,
-            default_headers=ctx.default_header_fields,
-            expect_continue=event.expect_continue,
-            body_limit=ctx.config.limit_request_body,
-            request_timeout=ctx.config.timeout_request,
+        stream = HTTPStream(  # positionally: see HTTPStream.__init__
+            self,  # sink
+            stream_id,
+            scope,
+            ctx.default_header_fields,
+            event.expect_continue,
+            ctx.config.limit_request_body,
+            ctx.config.timeout_request,
         )
         slot = _Slot(stream)
         self._slots[stream_id] = slot

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from pounce._bridge.access_log import log_request
-from pounce._bridge.context import WorkerContext, start_task
+from pounce._bridge.context import WorkerContext
 from pounce._bridge.http_scope import address, content_length, http_scope, request_headers
 from pounce._bridge.http_stream import DRAIN_GRACE, EventSink, HTTPStream
 from pounce._runtime.logs import ERROR_LOGGER
@@ -162,7 +162,7 @@ class HTTP3Connection(EventSink):
         app = self._ctx.app
         for slot in to_start:
             if self._slots.get(slot.stream.stream_id) is slot:
-                slot.task = start_task(self._loop, slot.stream.run(app))
+                slot.task = self._ctx.start_task(slot.stream.run(app))
         self._flush()
 
     def _on_request(self, event: RequestReceived) -> _Slot | None:
