@@ -19,6 +19,9 @@ Python frame that a real server never pays, and favour the server that makes
 fewer transport calls. ``--server pounce-batteries`` serves the app inside
 the stack the server builds from the installed batteries (pounce-extras) and
 the default config, as a user who installs ``pounce-extras`` runs it.
+``--once`` serves 500 requests then ``n`` and prints nothing, for
+``valgrind --tool=callgrind`` instruction counts (run it with two values of
+``n`` and take the difference over the extra requests).
 ``--server uvicorn`` runs Uvicorn's httptools protocol in the same harness
 (``uvicorn-h11`` its h11 one), when Uvicorn is installed.
 The py-spy profiles in docs/performance.md come from running this under
@@ -195,6 +198,16 @@ async def run(
             connection.connection_lost(None)
 
 
+async def serve_once(n: int, server: str, app: str) -> None:
+    connections, transports = open_connections(server, APPS[app])
+    try:
+        await serve_batches(connections, transports, 500)
+        await serve_batches(connections, transports, n)
+    finally:
+        for connection in connections:
+            connection.connection_lost(None)
+
+
 async def best_of(
     serve: Callable[[int], Awaitable[int]], n: int, repeats: int
 ) -> tuple[float, float]:
@@ -225,7 +238,14 @@ def main() -> None:
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--server", choices=sorted(SERVERS), default="pounce")
     parser.add_argument("--app", choices=sorted(APPS), default="hello")
+    parser.add_argument("--once", action="store_true", help="one repeat, for callgrind")
     args = parser.parse_args()
+    if args.once:
+        # A warm-up of 500 requests (the caches of each connection fill),
+        # then n: the difference of two such runs over their extra requests
+        # is the path's own count.
+        loop_runner(args.loop)(serve_once(args.n, args.server, args.app))
+        return
     per_request, writes = loop_runner(args.loop)(run(args.n, args.repeats, args.server, args.app))
     print(
         f"{args.server}, {args.app}: {per_request * 1e6:.1f} us CPU per request, "
