@@ -278,10 +278,12 @@ class CompressionLayer:
         self.offers = available_encodings()
         self.min_size = config.compression_min_size
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function returning the awaitable to run: a request that
+        # will not be compressed runs the app's own, without a coroutine of
+        # this layer around it (a frame and an await level per request).
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         # HEAD is never compressed, but gets the Vary that GET would have.
         encoding = None
         if scope["method"] != "HEAD":
@@ -293,8 +295,11 @@ class CompressionLayer:
                     break
         if encoding is None:
             # Nothing will be compressed: at most the start needs a Vary.
-            await self.app(scope, receive, on_response_start(send, _vary_hook))
-            return
+            return self.app(scope, receive, on_response_start(send, _vary_hook))
+        return self._compressed(scope, receive, send, encoding)
+
+    async def _compressed(self, scope: Scope, receive: Receive, send: Send, encoding: str) -> None:
+        """Run the app for a request whose response may be compressed."""
         response = _Response(self, encoding, send)
         try:
             await self.app(scope, receive, response.send)
