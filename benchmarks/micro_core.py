@@ -21,7 +21,9 @@ the stack the server builds from the installed batteries (pounce-extras) and
 the default config, as a user who installs ``pounce-extras`` runs it.
 ``--once`` serves 500 requests then ``n`` and prints nothing, for
 ``valgrind --tool=callgrind`` instruction counts (run it with two values of
-``n`` and take the difference over the extra requests).
+``n`` and take the difference over the extra requests); it freezes the
+response date and turns the garbage collector off, so that the count does not
+depend on how long valgrind takes.
 ``--server uvicorn`` runs Uvicorn's httptools protocol in the same harness
 (``uvicorn-h11`` its h11 one), when Uvicorn is installed.
 The py-spy profiles in docs/performance.md come from running this under
@@ -243,7 +245,17 @@ def main() -> None:
     if args.once:
         # A warm-up of 500 requests (the caches of each connection fill),
         # then n: the difference of two such runs over their extra requests
-        # is the path's own count.
+        # is the path's own count. What depends on time or on when a count
+        # starts is held still: the response date (rebuilt once a second,
+        # however slowly valgrind runs) and the garbage collector (a
+        # collection falls inside one count and not the other).
+        import gc
+
+        from pounce._bridge.http_date import HTTPDateCache
+
+        frozen = HTTPDateCache().value()
+        HTTPDateCache.value = lambda self: frozen  # type: ignore[method-assign]
+        gc.disable()
         loop_runner(args.loop)(serve_once(args.n, args.server, args.app))
         return
     per_request, writes = loop_runner(args.loop)(run(args.n, args.repeats, args.server, args.app))
