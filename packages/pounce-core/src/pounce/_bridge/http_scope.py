@@ -158,12 +158,7 @@ def http_scope(
             headers = [(b"host", host)] + [h for h in headers if h[0] != b"host"]
     method = _METHODS.get(event.method) or event.method.decode("ascii")
     raw_path = event.path
-    # decode_path()'s common case, inline: once per request.
-    path = (
-        raw_path.decode("ascii")
-        if b"%" not in raw_path and raw_path.isascii()
-        else decode_path(raw_path)
-    )
+    path = decode_path(raw_path)
     root = ctx.root_path
     extensions: dict[str, Any] = {
         "http.response.trailers": {},

@@ -37,6 +37,7 @@ from pounce._bridge.context import WorkerContext
 from pounce._bridge.http_scope import (
     address,
     connection_tls,
+    content_length,
     http_scope,
     request_headers,
 )
@@ -311,14 +312,8 @@ class HTTP1Connection(asyncio.Protocol):
         ):
             return  # the connection is HTTP/2 now, and this request its stream 1
         ctx.requests_served += 1
-        # request_headers() and content_length(), inline: once per request.
-        # HTTP/1.1 has an authority only in an absolute-form target.
-        headers = list(event.headers) if event.authority is None else request_headers(event)
-        length = None
-        for name, value in headers:
-            if name == b"content-length":
-                length = int(value)  # the machine has checked it
-                break
+        headers = request_headers(event)
+        length = content_length(headers)
         scope = http_scope(
             ctx,
             event,
@@ -377,7 +372,7 @@ class HTTP1Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
-        self._cancel_timer()
+        self._timer.clear()
         self._closing = True
         self._transport = None
         self._ctx.connections.discard(self)
@@ -424,7 +419,7 @@ class HTTP1Connection(asyncio.Protocol):
             # Response finished before the request body; keep reading (and
             # discarding) it so the connection can be reused.
             self._resume_reading()
-            self._set_timer(self._ctx.config.timeout_keep_alive, self._close)
+            self._timer.set(self._ctx.config.timeout_keep_alive, self._close)
             return []
         if self._closing:
             self._close()
@@ -488,8 +483,7 @@ class HTTP1Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return False
-        if self._closing or self._ctx.draining:
-            headers = (*headers, _CLOSE_HEADER)  # as _final_fields, inline: once per request
+        headers = self._final_fields(headers)
         data = self._machine.send_whole_response(stream_id, status, headers, len(body))
         if data is None:
             return False
@@ -651,7 +645,7 @@ class HTTP1Connection(asyncio.Protocol):
         )
         leftover = machine.take_upgraded_data()
         self._ctx.connections.discard(self)
-        self._cancel_timer()
+        self._timer.clear()
         self._closing = True
         self._transport = None
         self._stream = None
@@ -676,7 +670,7 @@ class HTTP1Connection(asyncio.Protocol):
 
     def _arm_head_timer(self) -> None:
         self._head_timer_armed = True
-        self._set_timer(self._ctx.config.timeout_request_header, self._on_header_timeout)
+        self._timer.set(self._ctx.config.timeout_request_header, self._on_header_timeout)
 
     def _on_header_timeout(self) -> None:
         self._head_timer_armed = False
@@ -692,12 +686,6 @@ class HTTP1Connection(asyncio.Protocol):
     def _on_keep_alive_timeout(self) -> None:
         if self._stream is None:
             self._close()
-
-    def _set_timer(self, delay: float, callback: Any) -> None:
-        self._timer.set(delay, callback)
-
-    def _cancel_timer(self) -> None:
-        self._timer.clear()
 
     def _pause_reading(self) -> None:
         if not self._read_paused and self._transport is not None:
