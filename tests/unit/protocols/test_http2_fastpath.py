@@ -26,6 +26,7 @@ from typing import Any
 
 import h2.settings
 import hpack
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -121,6 +122,9 @@ REGULAR = [
     (b"X-Upper", b"1"),
     (b"x-space", b" padded"),
     (b"x-nul", b"a\x00b"),
+    (b"x-lf", b"a\nb"),
+    (b"x-cr", b"a\rb"),
+    (b"x-vt", b"a\x0bb"),
     (b"x-quote", b'a"b'),
     (b'bad"name', b"1"),
     (b"x-long", b"v" * 200),
@@ -432,3 +436,21 @@ def test_conversations_with_h2_as_the_client_go_the_same_way(
         for event in received:
             if isinstance(event, h2.events.DataReceived) and data.draw(st.booleans()):
                 client.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+
+
+# ------------------------------------------------------ field values, byte by byte
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"a\x00b", b"a\nb", b"a\rb", b"a\x0bb", b"a\x0cb", b"a\tb", b" a", b"a\t", b"\x7f", b"\xff"],
+    ids=repr,
+)
+def test_a_request_field_value_is_judged_alike(value: bytes) -> None:
+    """Each byte a field value may not hold (RFC 9113 §8.2.1), and its
+    neighbours that it may, answered the same way by both routes."""
+    server = make_server()
+    fields = [*GOOD_HEAD, (b":authority", b"example.com"), (b"x-probe", value)]
+    block = hpack.Encoder().encode(fields, huffman=False)
+    wire = PREFACE + settings_frame([]) + frame(HEADERS, 0x5, 1, block)
+    play(server, [wire], Responder(server, lambda strategy: 0))  # never answers

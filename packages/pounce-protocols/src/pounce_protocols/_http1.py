@@ -941,7 +941,7 @@ class HTTP1ServerConnection:
             reason = ""
         lines = [f"HTTP/1.1 {status} {reason}".encode("ascii")]
         for name, value in headers:
-            if b"\r" in value or b"\n" in value or b":" in name or b"\n" in name:
+            if 0x0D in value or 0x0A in value or 0x3A in name or 0x0A in name:  # CR, LF, ":"
                 raise LocalProtocolError(f"invalid header {name!r} in an error response")
             lines.append(name + b": " + value)
         lines.append(b"content-length: " + str(len(body)).encode("ascii"))

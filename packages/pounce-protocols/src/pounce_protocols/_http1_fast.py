@@ -106,6 +106,12 @@ _SPECIAL_RESPONSE_FIELDS = frozenset(
     {b"content-length", b"connection", b"host", b"transfer-encoding"}
 )
 
+# Single bytes looked for in a bytes object are given as their integer values:
+# ``0x23 in target`` is one memchr, while ``b"#" in target`` first tries the
+# needle as an integer, and the TypeError it raises and clears costs CPython
+# ten times the search itself (about 230 ns a test on 3.14).
+_NUL, _HTAB, _LF, _VT, _FF, _CR, _HASH = 0x00, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x23
+
 # A Content-Length of at most 18 digits always fits the gate's 2**63 - 1; a
 # longer one (valid or not) is left to the reference.
 _MAX_LENGTH_DIGITS = 18
@@ -147,8 +153,8 @@ def parse_request_head(
         version != b"HTTP/1.1"
         or target[:1] != b"/"
         or not target.isascii()  # h11: the target is visible ASCII
-        or b"\t" in target
-        or b"#" in target  # a fragment: the reference refuses it
+        or _HTAB in target
+        or _HASH in target  # a fragment: the reference refuses it
         or (
             method not in _COMMON_METHODS
             and (_TOKEN.fullmatch(method) is None or method == b"CONNECT")
@@ -236,7 +242,7 @@ CHUNKED_END = b"0\r\n\r\n"
 def _valid_value(value: bytes) -> bool:
     """Whether h11 accepts ``value`` as a field value: no NUL, CR, LF, VT or
     FF (the rest of its "whitespace"), and no SP or HTAB at either end."""
-    if b"\r" in value or b"\n" in value or b"\x00" in value or b"\x0b" in value or b"\x0c" in value:
+    if _CR in value or _LF in value or _NUL in value or _VT in value or _FF in value:
         return False
     return not value or (value[0] not in (0x20, 0x09) and value[-1] not in (0x20, 0x09))
 

@@ -200,7 +200,7 @@ def check_content_length(head: bytes) -> None:
     repetition, as a second field or as a list, is answered with 400.
     """
     values = _CONTENT_LENGTH_FIELD.findall(head)
-    if len(values) > 1 or (values and b"," in values[0]):
+    if len(values) > 1 or (values and 0x2C in values[0]):  # 0x2C: ","
         raise _reject("more than one Content-Length value")
     if values:
         # A length past what a signed 64-bit integer holds is no real body,
@@ -289,7 +289,7 @@ def split_target(method: bytes, target: bytes) -> RequestTarget:
     """Split a request target (origin, absolute, asterisk or authority form)."""
     if method == b"CONNECT":
         raise _reject("CONNECT tunnels are not supported", 501)
-    if b"#" in target:
+    if 0x23 in target:  # "#", looked for as an integer (no TypeError raised and cleared)
         raise _reject("fragment in request target")
     if target[:1] == b"/":
         path, _, query = target.partition(b"?")
