@@ -289,7 +289,7 @@ def split_target(method: bytes, target: bytes) -> RequestTarget:
     """Split a request target (origin, absolute, asterisk or authority form)."""
     if method == b"CONNECT":
         raise _reject("CONNECT tunnels are not supported", 501)
-    if 0x23 in target:  # "#", looked for as an integer (no TypeError raised and cleared)
+    if 0x23 in target:  # "#" (a byte as an integer: see _http1_fast)
         raise _reject("fragment in request target")
     if target[:1] == b"/":
         path, _, query = target.partition(b"?")

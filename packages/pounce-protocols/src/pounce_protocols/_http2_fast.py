@@ -139,9 +139,7 @@ def _name_ok(name: bytes) -> bool:
 def _value_ok(value: bytes) -> bool:
     if not value:
         return True
-    # Integers, not one-byte strings: ``0x0A in value`` is a memchr, while
-    # ``b"\n" in value`` raises and clears a TypeError first.
-    if 0x00 in value or 0x0A in value or 0x0D in value:
+    if 0x00 in value or 0x0A in value or 0x0D in value:  # NUL, LF, CR (see _http1_fast)
         return False
     return value[0] not in (0x20, 0x09) and value[-1] not in (0x20, 0x09)
 

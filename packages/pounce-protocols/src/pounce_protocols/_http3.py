@@ -179,9 +179,9 @@ class SessionTicketStore:
 def _response_fields(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     fields = []
     for name, value in headers:
-        if not name or name[:1] == b":" or any(c <= 32 or c >= 127 for c in name):
+        if not name or name[0] == 0x3A or any(c <= 32 or c >= 127 for c in name):
             raise LocalProtocolError(f"invalid header name {name!r}")
-        if 0x0D in value or 0x0A in value or 0x00 in value:  # CR, LF, NUL as integers
+        if 0x0D in value or 0x0A in value or 0x00 in value:  # CR, LF, NUL (see _http1_fast)
             raise LocalProtocolError(f"invalid value for header {name!r}")
         lowered = name.lower()
         if lowered not in _CONNECTION_FIELDS:

@@ -74,7 +74,7 @@ def split_pseudo_target(method: bytes, scheme: bytes, path: bytes) -> tuple[byte
     ``*`` for OPTIONS."""
     if scheme not in _SCHEMES:
         raise MalformedTarget(f"unsupported :scheme {scheme!r}")
-    if 0x23 in path:  # "#", looked for as an integer (no TypeError raised and cleared)
+    if 0x23 in path:  # "#" (a byte as an integer: see _http1_fast)
         raise MalformedTarget("fragment in :path")
     if path == b"*":
         if method != b"OPTIONS":

@@ -57,9 +57,7 @@ def connection_tls(transport: asyncio.BaseTransport, ctx: WorkerContext) -> dict
 
 
 def decode_path(raw: bytes) -> str:
-    # 0x25 is "%": an integer is looked for with one memchr, where a one-byte
-    # string first raises and clears a TypeError (several times the search).
-    if 0x25 not in raw:
+    if 0x25 not in raw:  # "%" (a byte as an integer: see pounce_protocols._http1_fast)
         try:
             return raw.decode("ascii")
         except UnicodeDecodeError:
