@@ -87,6 +87,7 @@ PUBLIC_API = {
         "Receive",
         "RequestCompleted",
         "ResolvedSettings",
+        "ResponseRelay",
         "Scope",
         "Send",
         "Server",

@@ -18,7 +18,12 @@ import typing
 from pounce._version import VERSION as __version__
 
 if typing.TYPE_CHECKING:
-    from pounce._bridge.http_stream import ClientDisconnected, StartHook, on_response_start
+    from pounce._bridge.http_stream import (
+        ClientDisconnected,
+        ResponseRelay,
+        StartHook,
+        on_response_start,
+    )
     from pounce._bridge.plugins import ServerPlugin
     from pounce._runtime.asgi_types import ASGIApp, Message, Receive, Scope, Send
     from pounce._runtime.error_responses import ErrorRenderer
@@ -67,6 +72,7 @@ __all__ = [
     "ReloadStarted",
     "RequestCompleted",
     "ResolvedSettings",
+    "ResponseRelay",
     "Scope",
     "Send",
     "Server",
@@ -95,6 +101,7 @@ __all__ = [
 # Where each public name lives: (module, name there).
 _EXPORTS: dict[str, tuple[str, str]] = {
     "ClientDisconnected": ("pounce._bridge.http_stream", "ClientDisconnected"),
+    "ResponseRelay": ("pounce._bridge.http_stream", "ResponseRelay"),
     "StartHook": ("pounce._bridge.http_stream", "StartHook"),
     "on_response_start": ("pounce._bridge.http_stream", "on_response_start"),
     "ServerPlugin": ("pounce._bridge.plugins", "ServerPlugin"),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import inspect
 import re
+import textwrap
 from collections.abc import Iterable
 from typing import Any
 
@@ -841,3 +844,126 @@ def test_a_hook_that_fails_fails_the_apps_send() -> None:
     sink, stream = run_app(layer(hook, HELLO))
     assert sink.calls == [("error_response", 500)]  # as a failing wrapper would
     assert stream.status == 500
+
+
+# -------------------------------------------------------------- relays
+
+
+def relaying(
+    name: bytes, seen: list[Message], firsts: list[Message] | None = None, take: bool = True
+) -> http_stream.StartHook:
+    """A start hook whose relay notes the first message after the start and,
+    when it ``take``s the response, every message, adds ``name: 1`` to the
+    start it passes on and doubles each body."""
+
+    def hook(status: int, fields: list[tuple[bytes, bytes]]) -> http_stream.ResponseRelay:
+        def relay(downstream: Any, first: Message) -> Any:
+            if firsts is not None:
+                firsts.append(first)
+            if not take:
+                return None
+
+            async def relayed(message: Message) -> None:
+                seen.append(message)
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message["headers"], (name, b"1")]}
+                elif message["type"] == "http.response.body":
+                    message = {**message, "body": message.get("body", b"") * 2}
+                await downstream(message)
+
+            return relayed
+
+        return relay
+
+    return hook
+
+
+def test_a_relay_gets_the_start_as_the_hooks_left_it_and_every_later_message() -> None:
+    seen: list[Message] = []
+    app = sending(start(headers=[(b"X-App", b"a")]), body(b"ab", more=True), body(b"c"))
+    handed: list[bool] = []
+    inner = layer(adding(b"x-inner"), app, handed)
+    sink, stream = run_app(
+        layer(adding(b"x-outer"), layer(relaying(b"x-relay", seen), inner, handed), handed)
+    )
+    assert handed == [True, True, True]  # the app still has the stream's own send
+    assert [m["type"] for m in seen] == ["http.response.start", *["http.response.body"] * 2]
+    # The inner hook ran before the relay took over; the outer one after it,
+    # on the start the relay sent; no hook ran twice.
+    assert seen[0]["headers"] == [(b"x-app", b"a"), (b"x-inner", b"1")]
+    assert header_names(sink)[2:] == [b"x-app", b"x-inner", b"x-relay", b"x-outer"]
+    sent = b"".join(e.data for e in sink.events if isinstance(e, ResponseBody))
+    assert sent == b"ababcc"
+    assert stream.response_complete
+
+
+def test_a_relay_behind_a_wrapper_does_what_it_does_through_the_stream() -> None:
+    def served(wrapped: bool) -> FakeSink:
+        seen: list[Message] = []
+        app = sending(start(headers=[(b"x-app", b"a")]), body(b"ab", more=True), body(b"c"))
+        inner: App = layer(relaying(b"x-relay", seen), layer(adding(b"x-inner"), app))
+        if wrapped:
+            inner = behind_a_wrapper(inner)
+        sink, _ = run_app(layer(adding(b"x-outer"), inner))
+        return sink
+
+    assert served(True).events == served(False).events
+
+
+def test_a_hook_that_returns_no_relay_leaves_the_response_to_the_stream() -> None:
+    def hook(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        fields.append((b"x-judged", b"1"))
+
+    sink, stream = run_app(layer(hook, HELLO))
+    assert stream._relay is None
+    assert b"x-judged" in header_names(sink)
+    assert sink.whole == [7]
+
+
+def test_send_and_deliver_are_the_same_lines_but_the_relay() -> None:
+    # ``send`` is ``_deliver`` with the relay check in front, written out
+    # twice so that every message saves a call: they must not drift apart.
+    def statements(function: Any) -> list[str]:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        definition = tree.body[0]
+        assert isinstance(definition, ast.AsyncFunctionDef)
+        return [ast.dump(node) for node in definition.body]
+
+    send = statements(HTTPStream.send)
+    deliver = statements(HTTPStream._deliver)
+    assert send[0] == ast.dump(ast.parse("relay = self._relay").body[0])
+    assert send[1].startswith("If(test=Compare(left=Name(id='relay'")
+    assert send[2:] == deliver
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["hooked", "behind-a-wrapper"])
+def test_a_relay_that_declines_leaves_the_response_as_the_hooks_made_it(wrapped: bool) -> None:
+    seen: list[Message] = []
+    firsts: list[Message] = []
+    log: list[bytes] = []
+    app = sending(start(headers=[(b"x-app", b"a")]), body(b"ab"))
+    inner: App = layer(
+        relaying(b"x-relay", seen, firsts, take=False), layer(adding(b"x-inner", log), app)
+    )
+    if wrapped:
+        inner = behind_a_wrapper(inner)
+    sink, stream = run_app(layer(adding(b"x-outer", log), inner))
+    assert firsts == [body(b"ab")]  # the relay saw the first body ...
+    assert seen == []  # ... and left the response alone
+    assert log == [b"x-inner", b"x-outer"]  # every hook once, in layer order
+    assert header_names(sink)[2:] == [b"x-app", b"x-inner", b"x-outer", b"content-length"]
+    assert b"".join(e.data for e in sink.events if isinstance(e, ResponseBody)) == b"ab"
+    assert sink.whole == [7]  # still one call to the connection
+    assert stream.response_complete
+
+
+def test_a_relay_declined_by_one_layer_may_be_taken_by_an_outer_one() -> None:
+    inner_seen: list[Message] = []
+    outer_seen: list[Message] = []
+    app = sending(start(), body(b"ab", more=True), body(b"c"))
+    inner: App = layer(relaying(b"x-inner", inner_seen, take=False), app)
+    sink, _ = run_app(layer(relaying(b"x-outer", outer_seen), inner))
+    assert inner_seen == []
+    assert [m["type"] for m in outer_seen] == ["http.response.start", *["http.response.body"] * 2]
+    assert b"x-outer" in header_names(sink)
+    assert b"".join(e.data for e in sink.events if isinstance(e, ResponseBody)) == b"ababcc"

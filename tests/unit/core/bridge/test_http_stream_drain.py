@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pounce._bridge.http_stream import HTTPStream
+from pounce._bridge.http_stream import HTTPStream, on_response_start
 from pounce_protocols import ResponseBody, ResponseEnd
 from support.sinks import FakeSink
 
@@ -163,5 +163,67 @@ def test_cancelled_without_being_asked_is_still_an_abort() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert not isinstance(sink.events[-1], ResponseEnd)
+
+    asyncio.run(main())
+
+
+def _encoding_layer(app: Any, ended: list[str]) -> Any:
+    """A layer that encodes the body through a relay (each piece upper-cased,
+    ``END`` sent when the body ends), as a compressing layer would."""
+
+    def hook(status: int, fields: list[tuple[bytes, bytes]]) -> Any:
+        def relay(downstream: Any, first: Any) -> Any:
+            async def relayed(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.body":
+                    data = message.get("body", b"").upper()
+                    if not message.get("more_body", False):
+                        ended.append("end")
+                        data += b"END"
+                    message = {**message, "body": data}
+                await downstream(message)
+
+            return relayed
+
+        return relay
+
+    async def layered(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, on_response_start(send, hook))
+
+    return layered
+
+
+@pytest.mark.parametrize("listens", [True, False], ids=["returns", "cancelled"])
+def test_a_relayed_response_asked_to_end_ends_through_its_relay(listens: bool) -> None:
+    async def main() -> None:
+        sink = FakeSink()
+        stream = make_stream(sink)
+        stream.feed_end()
+        sent = asyncio.Event()
+        ended: list[str] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await send(start((b"content-type", b"text/event-stream")))
+            await send(chunk(b"data: x\n\n"))
+            sent.set()
+            if listens:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                return
+            await asyncio.sleep(3600)
+
+        task = asyncio.create_task(stream.run(_encoding_layer(app, ended)))
+        await sent.wait()
+        assert stream.ask_to_end(SSE)
+        if not listens:
+            task.cancel()  # what the connection does after its grace
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            await task
+        assert ended == ["end"]
+        assert [type(e) for e in sink.events][-2:] == [ResponseBody, ResponseEnd]
+        assert sink.events[-2].data == b"END"  # type: ignore[union-attr]
+        assert ("abort", 3) not in sink.calls
+        assert stream.response_complete
 
     asyncio.run(main())

@@ -33,6 +33,21 @@ A wrapper anywhere between the layer and the stream shows as a ``send`` that
 is not the stream's, and the layer wraps as before, so the order of the
 layers never changes.
 
+A layer that must follow some responses further (compress the body of one
+whose fields say it compresses) but not others can decide with the stream
+too: its hook returns a *relay*, which the stream calls with the first
+message after the start (a body, a file) and the ``send`` that leads on to
+the client. The relay returns None to leave the response alone after all (a
+body too small to compress), or the ``send`` through which the start (as the
+hooks have left it), that message and every later one must go; what it
+sends goes through the hooks of the layers outside it, as the start of a
+wrapped ``send`` would. The hooks of those outer layers run once the relay
+has decided (the head is held until the first body anyway). So such a layer
+wraps only the responses it acts on, and one it leaves alone costs it a call
+or two. When a response relayed so is asked to end as its worker drains
+(below), the stream ends it through the relay (an empty last body message),
+so that what the relay encodes ends too.
+
 Draining long-lived responses
 -----------------------------
 A response that does not end by itself (server-sent events, a long poll
@@ -80,6 +95,7 @@ __all__ = [
     "EventSink",
     "FileSink",
     "HTTPStream",
+    "ResponseRelay",
     "StartHook",
     "StreamSink",
     "StreamState",
@@ -107,10 +123,17 @@ DRAIN_GRACE = 2.0
 _NO_BODY_STATUS = frozenset({204, 304})
 
 
+# What a start hook returns to follow a response further (see "Start hooks"):
+# called with the send that leads on to the client and the first message after
+# the start, it returns None (the response is left alone after all) or the
+# send through which the start, that message and every later one must go.
+ResponseRelay = Callable[[Send, Message], Send | None]
+
 # A layer's adjustment of a response's start: called with its status and its
 # header fields (lowercase names, a list of the server's own), which it may
-# change in place, except Content-Length and Transfer-Encoding (the framing).
-StartHook = Callable[[int, list[tuple[bytes, bytes]]], None]
+# change in place, except Content-Length and Transfer-Encoding (the framing);
+# it returns None, or a ResponseRelay when the layer must follow the response.
+StartHook = Callable[[int, list[tuple[bytes, bytes]]], ResponseRelay | None]
 
 
 class ClientDisconnected(OSError):
@@ -253,11 +276,13 @@ class HTTPStream:
         "_head",
         "_head_pending",
         "_is_head",
+        "_relay",
+        "_relay_pending",
         "_request_complete",
         "_request_delivered",
         "_request_timeout",
         "_sink",
-        "_start_hook",
+        "_start_hooks",
         "_state",
         "_trailers_expected",
         "_waiters",
@@ -302,7 +327,13 @@ class HTTPStream:
         self._ending = False  # asked to end: the worker drains (see the module docstring)
         self._waiters: list[asyncio.Future[None]] = []
         self._state = _START
-        self._start_hook: StartHook | None = None
+        # The hooks of the layers that adjust the start, innermost first, and
+        # the send of a layer that took the rest of the response (a relay).
+        self._start_hooks: list[StartHook] | None = None
+        self._relay: Send | None = None
+        # A hook's relay waiting for the first message after the start, with
+        # the app's start message and the hooks of the layers outside it.
+        self._relay_pending: tuple[ResponseRelay, Message, list[StartHook]] | None = None
         self._head_pending: tuple[int, list[tuple[bytes, bytes]]] | None = None
         self._head: Headers = ()  # the fields of a head sent ahead of its body
         self._content_length: int | None = None
@@ -422,8 +453,7 @@ class HTTPStream:
             if self._ending:
                 # Cancelled after it was asked to end as its worker drains
                 # (it did not listen): the response still ends cleanly.
-                if self._state is _BODY and not self._disconnected:
-                    self._finish_body()
+                await self._end_asked()
             else:
                 self._abort()
             raise
@@ -439,7 +469,7 @@ class HTTPStream:
             elif self._ending and self._state is _BODY:
                 # Asked to end because the worker drains, and it did: the
                 # response is over, not broken.
-                self._finish_body()
+                await self._end_asked()
             elif self._state is _START:
                 _logger.error("ASGI callable returned without starting a response.")
                 self._send_error_response(500)
@@ -447,7 +477,25 @@ class HTTPStream:
                 _logger.error("ASGI callable returned without completing the response.")
                 self._abort()
         finally:
+            # The relay holds this stream (its downstream send): let go of it,
+            # so that the two go with their last reference, not with the
+            # cycle collector.
+            self._relay = self._relay_pending = None
             self._sink.stream_finished(self)
+
+    async def _end_asked(self) -> None:
+        """End a response asked to end whose app has returned or been
+        cancelled: through the layer that took it, when one did, so that what
+        it encodes ends as well (its last body message), else here."""
+        relay = self._relay
+        if relay is not None and self._state is _BODY and not self._disconnected:
+            try:
+                await relay({"type": "http.response.body", "body": b"", "more_body": False})
+            except Exception as exc:
+                if not isinstance(exc, ClientDisconnected):
+                    _logger.error("Exception ending a response asked to end", exc_info=exc)
+        if self._state is _BODY and not self._disconnected:
+            self._finish_body()
 
     async def _run_with_timeout(self, app: ASGIApp, seconds: float) -> bool:
         """Run the app for at most ``seconds``; False when it was cut off.
@@ -533,6 +581,11 @@ class HTTPStream:
     # --------------------------------------------------------------- send
 
     async def send(self, message: Message) -> None:
+        relay = self._relay
+        if relay is not None:
+            # A layer took the rest of this response (see "Start hooks").
+            await relay(message)
+            return
         try:
             kind = message["type"]
         except (KeyError, TypeError):
@@ -560,7 +613,38 @@ class HTTPStream:
         if after == _WAIT_THEN_FINISH:
             self._finish_body()
 
-    def _on_start(self, message: Message) -> int:
+    async def _deliver(self, message: Message) -> None:
+        # ``send`` without its relay check: where a relay's messages go.
+        # The same lines, not a call from one to the other, as this is
+        # the path of every message (held alike by a test).
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            raise RuntimeError(f"ASGI message without a 'type': {message!r}") from None
+        if self._disconnected:
+            raise ClientDisconnected("the client disconnected")
+        # An unhashable 'type' cannot be looked up; it is just as unexpected.
+        handler = _TRANSITIONS.get((self._state, kind)) if type(kind) is str else None
+        if handler is None:
+            raise RuntimeError(
+                f"Unexpected ASGI message {kind!r} sent while the response is {self._state.value}."
+            )
+        # Handlers are plain calls that say what is left to do: only a peer
+        # that is not keeping up makes the app wait, so most messages complete
+        # without suspending. (A handler may also be a coroutine function.)
+        after = handler(self, message)
+        if not after:
+            return
+        if not isinstance(after, int):
+            await after
+            return
+        await self._sink.wait_writable(self.stream_id)
+        if self._disconnected:
+            raise ClientDisconnected("the client disconnected")
+        if after == _WAIT_THEN_FINISH:
+            self._finish_body()
+
+    def _on_start(self, message: Message) -> int | Awaitable[None]:
         status = message.get("status")
         if type(status) is not int or not 200 <= status <= 999:
             raise RuntimeError(
@@ -589,9 +673,14 @@ class HTTPStream:
             raise RuntimeError(
                 "http.response.start 'headers' must be an iterable of [name, value] pairs"
             ) from None
-        hook = self._start_hook
-        if hook is not None:
-            hook(status, fields)
+        hooks = self._start_hooks
+        if hooks is not None:
+            self._start_hooks = None
+            for hook in hooks:
+                relay = hook(status, fields)
+                if relay is not None:
+                    self._relay_pending = (relay, message, _outside(hooks, hook))
+                    break
         if length is not None:
             try:
                 self._content_length = int(length)
@@ -602,7 +691,40 @@ class HTTPStream:
         self._state = _STARTED
         return _NO_WAIT
 
-    def _on_first_body(self, message: Message) -> int:
+    def _settle_relay(self, message: Message) -> Awaitable[None] | None:
+        """The first message after the start, with a relay waiting for it: the
+        relay takes the response (the awaitable that hands it the start and
+        ``message``), or leaves it, and the outer layers' hooks adjust the
+        held start now (None)."""
+        while (pending := self._relay_pending) is not None:
+            relay, start, outer = pending
+            self._relay_pending = None
+            relayed = relay(self._deliver, message)
+            head = self._head_pending
+            assert head is not None
+            status, fields = head
+            if relayed is not None:
+                # What the relay sends starts the response afresh and meets
+                # only the hooks of the layers outside it.
+                self._relay = relayed
+                self._start_hooks = outer or None
+                self._head_pending = None
+                self._content_length = None
+                self._trailers_expected = False
+                self._state = _START
+                return _hand_over(relayed, {**start, "status": status, "headers": fields}, message)
+            for hook in outer:
+                further = hook(status, fields)
+                if further is not None:
+                    self._relay_pending = (further, start, _outside(outer, hook))
+                    break
+        return None
+
+    def _on_first_body(self, message: Message) -> int | Awaitable[None]:
+        if self._relay_pending is not None:
+            taken = self._settle_relay(message)
+            if taken is not None:
+                return taken
         body = message.get("body", b"")
         more_body = message.get("more_body", False)
         if type(body) is not bytes:
@@ -652,6 +774,11 @@ class HTTPStream:
         return _NO_WAIT
 
     async def _on_first_file(self, message: Message) -> None:
+        if self._relay_pending is not None:
+            taken = self._settle_relay(message)
+            if taken is not None:
+                await taken
+                return
         file, offset, count = self._file_part(message)
         more_body = message.get("more_body", False)
         pending = self._head_pending
@@ -682,6 +809,11 @@ class HTTPStream:
         body messages, with the same back-pressure as any body. Its length is
         known, so a response without a Content-Length gets one.
         """
+        if self._relay_pending is not None:
+            taken = self._settle_relay(message)
+            if taken is not None:
+                await taken
+                return
         path = message.get("path")
         if type(path) is not str or not os.path.isabs(path):
             raise RuntimeError(f"{PATH_SEND} 'path' must be an absolute path, got {path!r}")
@@ -705,7 +837,7 @@ class HTTPStream:
 
     async def _send_pieces(self, fd: int, size: int, path: str) -> None:
         if self._is_head or size == 0:
-            await _STREAM_SEND(self, {"type": "http.response.body", "body": b""})
+            await _STREAM_DELIVER(self, {"type": "http.response.body", "body": b""})
             return
         loop = asyncio.get_running_loop()
         offset = 0
@@ -719,7 +851,7 @@ class HTTPStream:
                 raise RuntimeError(f"{PATH_SEND}: {path!r} got shorter while it was sent")
             offset += len(data)
             more = offset < size
-            await _STREAM_SEND(
+            await _STREAM_DELIVER(
                 self, {"type": "http.response.body", "body": data, "more_body": more}
             )
 
@@ -849,18 +981,48 @@ def on_response_start(send: Send, hook: StartHook) -> Send:
     (another layer's wrapper, another server, a response already started)
     the result is a wrapper that calls ``hook`` as the start message passes
     and sends the fields it leaves.
+
+    When ``hook`` returns a :data:`ResponseRelay` rather than None, the
+    start is held until the next message, and ``relay(downstream, message)``
+    decides: None sends both on as they are; a ``send`` is handed the start
+    (with the fields as the hook left them), that message and every later
+    one of the response, and what it sends goes on to the client. Only a hook registered
+    with the server's own ``send`` has a response asked to end as its worker
+    drains ended through its relay; behind a wrapper, a layer that encodes
+    the body ends that itself.
     """
     try:
         stream = send.__self__  # type: ignore[attr-defined]
         own = send.__func__ is _STREAM_SEND  # type: ignore[attr-defined]
     except AttributeError:
         own = False
-    if own and stream._state is _START:
-        outer = stream._start_hook
-        stream._start_hook = hook if outer is None else _after(hook, outer)
+    if own and stream._state is _START and stream._relay is None:
+        hooks = stream._start_hooks
+        if hooks is None:
+            stream._start_hooks = [hook]
+        else:
+            hooks.insert(0, hook)  # registered later: closer to the app, runs first
         return send
+    relayed: Send | None = None
+    # The hook's relay and the start it holds until the next message.
+    waiting: tuple[ResponseRelay, Message] | None = None
 
     async def adjusted(message: Message) -> None:
+        nonlocal relayed, waiting
+        if relayed is not None:
+            await relayed(message)
+            return
+        if waiting is not None:
+            relay, start = waiting
+            waiting = None
+            relayed = relay(send, message)
+            if relayed is None:
+                await send(start)
+                await send(message)
+            else:
+                await relayed(start)
+                await relayed(message)
+            return
         if message.get("type") == "http.response.start":
             status = message.get("status")
             try:
@@ -869,22 +1031,29 @@ def on_response_start(send: Send, hook: StartHook) -> Send:
                 fields = None
             # A start the server will refuse anyway goes to it as it is.
             if type(status) is int and fields is not None:
-                hook(status, fields)
+                further = hook(status, fields)
                 message = {**message, "headers": fields}
+                if further is not None:
+                    waiting = (further, message)
+                    return
         await send(message)
 
     return adjusted
 
 
-def _after(inner: StartHook, outer: StartHook) -> StartHook:
-    """``inner``, then ``outer``: the hooks of two layers, the inner one
-    (registered later, closer to the app) first."""
+def _outside(hooks: list[StartHook], hook: StartHook) -> list[StartHook]:
+    """The hooks after ``hook`` in ``hooks`` (innermost first): those of the
+    layers outside its own."""
+    for index, registered in enumerate(hooks):
+        if registered is hook:
+            return hooks[index + 1 :]
+    return []
 
-    def both(status: int, fields: list[tuple[bytes, bytes]]) -> None:
-        inner(status, fields)
-        outer(status, fields)
 
-    return both
+async def _hand_over(relayed: Send, start: Message, first: Message) -> None:
+    """Hand a relay that took a response its start and first message."""
+    await relayed(start)
+    await relayed(first)
 
 
 def _from_disconnect(exc: BaseException) -> bool:
@@ -926,6 +1095,7 @@ _WAIT_THEN_FINISH = 2
 _Handler = Callable[[HTTPStream, Message], int | Awaitable[None]]
 
 _STREAM_SEND = HTTPStream.send
+_STREAM_DELIVER = HTTPStream._deliver
 
 _TRANSITIONS: dict[tuple[StreamState, str], _Handler] = {
     (_START, "http.response.start"): HTTPStream._on_start,
