@@ -7,18 +7,23 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pounce import ASGIApp, Message, ServerConfig
 from pounce._bridge.app_stack import build_app
 from pounce._bridge.http_stream import HTTPStream
 from pounce._bridge.plugins import load_plugins
+from pounce_extras import _compression as compression
 from pounce_extras._compression import (
     _COMPRESSIBLE_VALUES,
+    CompressionLayer,
     _eligible,
     _read_fields,
     _vary_hook,
+    available_encodings,
+    choose_encoding,
     compressible,
 )
 from pounce_extras._http import add_vary
@@ -94,6 +99,35 @@ def test_the_vary_hook_agrees_with_the_full_reading(
     assert adjusted == reference_vary(status, fields)
 
 
+JUDGING = CompressionLayer(lambda scope, receive, send: None, CONFIG)  # type: ignore[arg-type, return-value]
+
+
+@PROPERTY_SETTINGS
+@given(
+    status=st.sampled_from([100, 200, 201, 204, 206, 299, 304, 404, 500]),
+    fields=st.lists(
+        st.sampled_from([*FIELD_POOL, (b"content-length", b"1000"), (b"content-length", b"x")]),
+        max_size=6,
+    ),
+)
+@example(status=200, fields=[(b"content-type", b"text/plain"), (b"content-length", b"12")])
+@example(status=200, fields=[(b"content-length", b"1000"), (b"content-type", b"text/plain")])
+@example(status=200, fields=[(b"content-type", b"application/json"), (b"content-length", b"x")])
+def test_the_start_judge_agrees_with_the_full_reading(
+    status: int, fields: list[tuple[bytes, bytes]]
+) -> None:
+    # The hook for a request that accepts gzip: the Vary as the full reading
+    # has it, and the response followed (a relay) when it may be compressed
+    # and no Content-Length under the minimum rules it out.
+    adjusted = list(fields)
+    relay = JUDGING._start_hooks["gzip"](status, adjusted)
+    assert adjusted == reference_vary(status, fields)
+    content_type, content_encoding, cache_control, length = _read_fields(fields)
+    small = length is not None and length.isdigit() and int(length) < CONFIG.compression_min_size
+    expected = _eligible(status, content_type, content_encoding, cache_control) and not small
+    assert (relay is not None) == expected
+
+
 # --------------------------------------- through the server, or as wrappers
 
 RESPONSE_FIELDS = [
@@ -136,7 +170,8 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
 def responses(draw: st.DrawFn) -> list[Message]:
     status = draw(st.sampled_from([200, 201, 204, 304, 404, 500]))
     fields = draw(st.lists(st.sampled_from(RESPONSE_FIELDS), max_size=5))
-    data = draw(st.sampled_from([b"", b"short", TEXT]))
+    # Bodies around the minimum size (100) as well: each side of the line.
+    data = draw(st.sampled_from([b"", b"short", b"a" * 99, b"a" * 100, b"a" * 101, TEXT]))
     if draw(st.booleans()):
         fields.append((b"content-length", str(len(data)).encode()))
     start = {"type": "http.response.start", "status": status, "headers": fields}
@@ -234,7 +269,127 @@ def test_batteries_that_only_adjust_the_start_leave_the_app_the_servers_send() -
     assert b"ratelimit" in fields
 
 
-def test_compression_that_may_act_follows_the_response() -> None:
+def followed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The responses the compression layer follows past their start."""
+    made: list[object] = []
+
+    class Counted(compression._Response):
+        __slots__ = ()
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(compression, "_Response", Counted)
+    return made
+
+
+def test_compression_that_may_act_is_judged_with_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A text response of unknown length to a client that accepts gzip may be
+    # compressed: the app still gets the server's send, and the layer's relay
+    # sees the first body, too short to compress: the response is not followed.
+    made = followed(monkeypatch)
     send, stream, fields = served_send(scope_with((b"accept-encoding", b"gzip")))
-    assert getattr(send, "__self__", None) is not stream
+    assert getattr(send, "__self__", None) is stream
+    assert made == []
     assert fields[b"vary"] == b"Accept-Encoding"  # too short to compress
+
+
+def test_compression_ruled_out_by_the_start_is_not_relayed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A client that accepts gzip, a response whose fields rule compression
+    # out (its type, its coding, a length under the minimum): the layer is
+    # done at the start, and the body goes straight to the server.
+    made = followed(monkeypatch)
+    gzip = scope_with((b"accept-encoding", b"gzip"))
+    for fields in (
+        [(b"content-type", b"image/png")],
+        [(b"content-type", b"text/plain"), (b"content-encoding", b"br")],
+        [(b"content-type", b"text/plain"), (b"content-length", b"2")],
+    ):
+        sends: list[Any] = []
+        messages = [
+            {"type": "http.response.start", "status": 200, "headers": fields},
+            {"type": "http.response.body", "body": b"hi"},
+        ]
+        sink, stream = serve(stack(replaying(messages, sends)), dict(gzip))
+        assert getattr(sends[0], "__self__", None) is stream
+        assert made == [], fields
+        head = sink.events[0]
+        assert isinstance(head, ResponseHead)
+        assert (b"content-encoding", b"gzip") not in head.headers
+
+
+def test_a_relayed_response_that_compresses_is_compressed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = followed(monkeypatch)
+    sends: list[Any] = []
+    messages = [
+        {"type": "http.response.start", "status": 200, "headers": [RESPONSE_FIELDS[0]]},
+        {"type": "http.response.body", "body": TEXT},
+    ]
+    sink, stream = serve(
+        stack(replaying(messages, sends)), scope_with((b"accept-encoding", b"gzip"))
+    )
+    assert len(made) == 1
+    assert getattr(sends[0], "__self__", None) is stream
+    head = sink.events[0]
+    assert isinstance(head, ResponseHead)
+    fields = dict(head.headers)
+    assert fields[b"content-encoding"] == b"gzip"
+    assert fields[b"vary"] == b"Accept-Encoding"
+    assert int(fields[b"content-length"]) < len(TEXT)
+
+
+@pytest.mark.parametrize("size", [0, 99, 100, 101])
+@pytest.mark.parametrize("length", [False, True], ids=["unknown-length", "content-length"])
+def test_a_body_at_the_minimum_size_is_judged_alike_both_ways(size: int, length: bool) -> None:
+    # CONFIG's minimum is 100 bytes: a body of at least that is compressed,
+    # a shorter one is not, whether the layer judges it through the server
+    # (its relay, or the start's Content-Length) or behind a wrapper.
+    fields = [(b"content-type", b"text/plain")]
+    if length:
+        fields.append((b"content-length", str(size).encode()))
+    messages = [
+        {"type": "http.response.start", "status": 200, "headers": fields},
+        {"type": "http.response.body", "body": b"a" * size},
+    ]
+    gzip = scope_with((b"accept-encoding", b"gzip"), (b"x-request-id", b"r-1"))
+    hooked, _ = serve(stack(replaying(messages, [])), dict(gzip))
+    wrapped, _ = serve(behind_a_wrapper(stack(replaying(messages, []))), dict(gzip))
+    assert hooked.events == wrapped.events
+    head = hooked.events[0]
+    assert isinstance(head, ResponseHead)
+    assert ((b"content-encoding", b"gzip") in head.headers) == (size >= 100)
+
+
+ACCEPT_POOL = [b"gzip", b"zstd", b"gzip;q=0", b"zstd;q=0", b"*", b"identity", b"x-gzip", b"br;q=1"]
+
+
+@PROPERTY_SETTINGS
+@given(lines=st.lists(st.lists(st.sampled_from(ACCEPT_POOL), min_size=1, max_size=3), max_size=3))
+def test_the_coding_is_chosen_from_every_field_line_and_remembered_alike(
+    lines: list[list[bytes]],
+) -> None:
+    # Accept-Encoding in zero to three field lines: the layer combines them
+    # (RFC 9110 §5.3) and remembers its choice per value; a response to the
+    # same request, asked twice of one stack, is compressed with the coding
+    # that choose_encoding gives for the lines as they came.
+    values = [b", ".join(line) for line in lines]
+    expected = choose_encoding(values, available_encodings())
+    scope = scope_with(*[(b"accept-encoding", value) for value in values])
+    messages = [
+        {"type": "http.response.start", "status": 200, "headers": [RESPONSE_FIELDS[0]]},
+        {"type": "http.response.body", "body": TEXT},
+    ]
+    app = stack(replaying(messages, []))
+    for _ in range(2):
+        sink, _ = serve(app, dict(scope))
+        head = sink.events[0]
+        assert isinstance(head, ResponseHead)
+        coding = dict(head.headers).get(b"content-encoding")
+        assert coding == (None if expected is None else expected.encode())

@@ -27,15 +27,22 @@ in slices when they are compressed, and passed through untouched otherwise.
 A compressed response's strong ``ETag`` becomes weak, and ``Accept-Ranges``
 is dropped: ranges would address the compressed bytes.
 
-What it costs: when the request accepts no coding on offer (or is HEAD),
-nothing will be compressed, and the layer's only part is the ``Vary`` of a
-compressible response: it adjusts the response's start through the server
-(``pounce.on_response_start``) and the body goes by untouched, with no call
-of ours per message. Otherwise the response is followed message by message
-until it is clear whether it is compressed (at the start, from its fields,
-or at the first body message, from the size of a body sent whole); from then
-on, a response left alone costs one plain call per message, without an
-await.
+What it costs: the layer judges a response at its start, through the
+server (``pounce.on_response_start``): when the request accepts no coding on
+offer (or is HEAD), nothing will be compressed, and its only part is the
+``Vary`` of a compressible response. When it accepts one, a response whose
+fields rule compression out (its type, its coding, a Content-Length under
+the minimum) is left alone from its start too; the body goes by untouched,
+with no call of ours per message. For one that may be compressed, the start
+hook hands the server a relay, which sees the first body message: a body
+sent whole and too small is left alone there; any other response is followed
+further through this layer's ``send`` (a body that does not shrink goes out
+as it is; from then on, such a response costs one plain call per message,
+without an await). Behind another layer's wrapper, where the server's hooks
+cannot reach, the layer follows every response of a request that accepts a
+coding in the same way, from its first message. The coding chosen for an
+``Accept-Encoding`` value is remembered (a few hundred distinct values at
+most), as clients send the same few values over and over.
 """
 
 from __future__ import annotations
@@ -48,8 +55,18 @@ import zlib
 from collections.abc import Awaitable, Iterable
 from typing import Protocol
 
-from pounce import ASGIApp, Message, Receive, Scope, Send, ServerConfig, on_response_start
-from pounce_extras._http import add_vary, get_headers, parse_qlist, preferred, without_headers
+from pounce import (
+    ASGIApp,
+    Message,
+    Receive,
+    ResponseRelay,
+    Scope,
+    Send,
+    ServerConfig,
+    StartHook,
+    on_response_start,
+)
+from pounce_extras._http import add_vary, parse_qlist, preferred, without_headers
 
 if sys.version_info >= (3, 14):
     from compression import zstd as _stdlib_zstd
@@ -115,6 +132,10 @@ _COMPRESSIBLE_VALUES = frozenset(
 )
 # Fields after which the start of a response needs a full reading.
 _DECIDING = frozenset({b"content-encoding", b"cache-control", b"vary"})
+# How many distinct Accept-Encoding values a layer remembers the choice for.
+_CHOICES_KEPT = 512
+# Not a coding, nor None: an Accept-Encoding value not seen before.
+_UNSEEN = "unseen"
 
 
 def compressible(content_type: bytes | None) -> bool:
@@ -277,6 +298,12 @@ class CompressionLayer:
         self.config = config
         self.offers = available_encodings()
         self.min_size = config.compression_min_size
+        # The start hook of each coding on offer, made once.
+        self._start_hooks = {encoding: self._start_hook(encoding) for encoding in self.offers}
+        # The coding chosen for an Accept-Encoding value (None: identity).
+        # Shared by the worker threads; a dict's own operations are atomic
+        # on every build, and a lost insertion only costs a later choice.
+        self._choices: dict[bytes, str | None] = {}
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # A plain function returning the awaitable to run: a request that
@@ -287,16 +314,79 @@ class CompressionLayer:
         # HEAD is never compressed, but gets the Vary that GET would have.
         encoding = None
         if scope["method"] != "HEAD":
-            headers = scope["headers"]
-            for name, _ in headers:
+            accepted = None
+            for name, value in scope["headers"]:
                 if name == b"accept-encoding":
-                    accepted = get_headers(headers, b"accept-encoding")
-                    encoding = choose_encoding(accepted, self.offers)
-                    break
+                    # Field lines of a list field combine with commas (RFC
+                    # 9110 §5.3).
+                    accepted = value if accepted is None else accepted + b"," + value
+            if accepted is not None:
+                encoding = self._choices.get(accepted, _UNSEEN)
+                if encoding is _UNSEEN:
+                    encoding = self._choose(accepted)
         if encoding is None:
             # Nothing will be compressed: at most the start needs a Vary.
             return self.app(scope, receive, on_response_start(send, _vary_hook))
+        hooked = on_response_start(send, self._start_hooks[encoding])
+        if hooked is send:
+            # The server judges the start with our hook, which relays the
+            # responses that may be compressed to a _Response.
+            return self.app(scope, receive, send)
+        # Behind a wrapper: follow the response from its first message.
         return self._compressed(scope, receive, send, encoding)
+
+    def _choose(self, accepted: bytes) -> str | None:
+        """The coding for an Accept-Encoding value, remembered."""
+        encoding = choose_encoding([accepted], self.offers)
+        if len(self._choices) < _CHOICES_KEPT:
+            self._choices[accepted] = encoding
+        return encoding
+
+    def _start_hook(self, encoding: str) -> StartHook:
+        """The hook that judges a response's start for a request that
+        accepts ``encoding``: left alone, or relayed to be followed."""
+        min_size = self.min_size
+
+        def judge(status: int, fields: list[tuple[bytes, bytes]]) -> ResponseRelay | None:
+            # The usual fields judged in a few steps, as in _vary_hook.
+            content_type = length = None
+            for name, value in fields:
+                if name == b"content-type":
+                    content_type = value
+                elif name == b"content-length":
+                    length = value
+                elif name in _DECIDING:
+                    break
+            else:
+                if (
+                    content_type is None
+                    or status < 200
+                    or status in _NEVER
+                    or not (content_type in _COMPRESSIBLE_VALUES or compressible(content_type))
+                ):
+                    return None
+                fields.append(_VARY)
+                if length is not None and length.isdigit() and int(length) < min_size:
+                    return None
+                return relay
+            content_type, content_encoding, cache_control, length = _read_fields(fields)
+            if not _eligible(status, content_type, content_encoding, cache_control):
+                return None
+            add_vary(fields, b"Accept-Encoding")
+            if length is not None and length.isdigit() and int(length) < min_size:
+                return None
+            return relay
+
+        def relay(downstream: Send, first: Message) -> Send | None:
+            # A body sent whole and too small is left alone here, without
+            # following the response (what _Response would do with it).
+            if first.get("type") == "http.response.body" and not first.get("more_body", False):
+                body = first.get("body", b"")
+                if type(body) is bytes and len(body) < min_size:
+                    return None
+            return _Response(self, encoding, downstream, judged=True).send
+
+        return judge
 
     async def _compressed(self, scope: Scope, receive: Receive, send: Send, encoding: str) -> None:
         """Run the app for a request whose response may be compressed."""
@@ -328,11 +418,15 @@ class _Response:
 
     __slots__ = ("_encoder", "_layer", "_send", "_start", "encoding", "mode")
 
-    def __init__(self, layer: CompressionLayer, encoding: str | None, send: Send) -> None:
+    def __init__(
+        self, layer: CompressionLayer, encoding: str | None, send: Send, *, judged: bool = False
+    ) -> None:
         self._layer = layer
         self._send = send
         self.encoding = encoding
-        self.mode = "start"  # start -> pass | pending -> pass | stream
+        # start -> pass | pending -> pass | stream; "judged": the start comes
+        # judged by the layer's start hook (eligible, its Vary added).
+        self.mode = "judged" if judged else "start"
         self._start: Message | None = None
         self._encoder: Encoder | None = None
 
@@ -342,11 +436,18 @@ class _Response:
         mode = self.mode
         if mode == "pass":
             return self._send(message)
-        if mode == "start":
-            return self._on_start(message)
         if mode == "pending":
             return self._on_first_body(message)
+        if mode == "judged":
+            return self._hold_start(message)
+        if mode == "start":
+            return self._on_start(message)
         return self._on_stream_body(message)
+
+    async def _hold_start(self, message: Message) -> None:
+        # The start, judged eligible: the first body message settles it.
+        self._start = message
+        self.mode = "pending"
 
     async def _on_start(self, message: Message) -> None:
         if message.get("type") != "http.response.start":
