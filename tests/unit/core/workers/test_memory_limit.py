@@ -10,7 +10,13 @@ import sys
 import pytest
 
 from pounce import ServerConfig
-from pounce._workers.memory_limit import MIB, ProcessMemoryGuard, _held_from_rollup, rss_bytes
+from pounce._workers.memory_limit import (
+    MIB,
+    ProcessMemoryGuard,
+    _held_from_rollup,
+    mib_up,
+    rss_bytes,
+)
 
 LINUX = os.path.exists("/proc/self/statm")
 
@@ -112,3 +118,12 @@ def test_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="limit_max_memory must be positive"):
         ServerConfig(limit_max_memory=0)
     assert ServerConfig(limit_max_memory=512).limit_max_memory == 512
+
+
+def test_a_size_past_the_limit_never_reads_as_the_limit() -> None:
+    # The supervisor says "uses N MiB (--limit-max-memory 200)": a worker
+    # 200.5 MiB large is past a 200 MiB limit and must not read as 200.
+    assert mib_up(200 * MIB) == 200
+    assert mib_up(200 * MIB + 1) == 201
+    assert mib_up(200 * MIB + MIB // 2) == 201
+    assert mib_up(0) == 0

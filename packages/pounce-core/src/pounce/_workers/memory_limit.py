@@ -33,11 +33,17 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["MIB", "ProcessMemoryGuard", "rss_bytes"]
+__all__ = ["MIB", "ProcessMemoryGuard", "mib_up", "rss_bytes"]
 
 MIB = 1024 * 1024
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def mib_up(nbytes: int) -> int:
+    """``nbytes`` in MiB, rounded up: a size past a limit of whole MiB never
+    reads as the limit itself in a message about it."""
+    return -(-nbytes // MIB)
 
 
 def rss_bytes(pid: int | None = None) -> int | None:

@@ -81,7 +81,7 @@ from pounce._runtime.lifecycle import (
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce._settings.config import ServerConfig
 from pounce._workers.link import WorkerEdge, WorkerExit, WorkerHandle, beat_interval, retire_after
-from pounce._workers.memory_limit import MIB, ProcessMemoryGuard, rss_bytes
+from pounce._workers.memory_limit import MIB, ProcessMemoryGuard, mib_up, rss_bytes
 from pounce._workers.restart_policy import RestartPolicy
 
 __all__ = ["Supervisor"]
@@ -461,7 +461,7 @@ class Supervisor:
                     _logger.info(
                         "%s uses %d MiB (--limit-max-memory %d); replacing it.",
                         record.handle.describe(),
-                        rss // MIB,
+                        mib_up(rss),
                         limit // MIB,
                     )
                     self._replace_soon(record.slot)
@@ -479,7 +479,7 @@ class Supervisor:
             _logger.info(
                 "The server process uses %d MiB (--limit-max-memory %d), shared by its "
                 "%s workers; handing over to a new generation.",
-                rss // MIB,
+                mib_up(rss),
                 limit // MIB,
                 self._edge.mode,
             )
@@ -490,7 +490,7 @@ class Supervisor:
                 "generation took over: the memory is not held by the app's generation, so "
                 "another handover would not free it. Process workers (--worker-mode "
                 "process) can be replaced one by one instead.",
-                rss // MIB,
+                mib_up(rss),
                 limit // MIB,
             )
 
