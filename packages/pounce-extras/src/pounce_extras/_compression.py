@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import operator
 import os
 import sys
 import zlib
@@ -136,6 +137,8 @@ _DECIDING = frozenset({b"content-encoding", b"cache-control", b"vary"})
 _CHOICES_KEPT = 512
 # Not a coding, nor None: an Accept-Encoding value not seen before.
 _UNSEEN = "unseen"
+_ACCEPT_ENCODING = b"accept-encoding"
+_NAME = operator.itemgetter(0)
 
 
 def compressible(content_type: bytes | None) -> bool:
@@ -313,17 +316,21 @@ class CompressionLayer:
             return self.app(scope, receive, send)
         # HEAD is never compressed, but gets the Vary that GET would have.
         encoding = None
-        if scope["method"] != "HEAD":
+        headers = scope["headers"]
+        # Whether the field is there at all, looked for in C (map, itemgetter
+        # and `in` run no bytecode per field): most requests without it pay
+        # no Python loop over their fields.
+        if scope["method"] != "HEAD" and _ACCEPT_ENCODING in map(_NAME, headers):
             accepted = None
-            for name, value in scope["headers"]:
-                if name == b"accept-encoding":
+            for name, value in headers:
+                if name == _ACCEPT_ENCODING:
                     # Field lines of a list field combine with commas (RFC
                     # 9110 §5.3).
                     accepted = value if accepted is None else accepted + b"," + value
-            if accepted is not None:
-                encoding = self._choices.get(accepted, _UNSEEN)
-                if encoding is _UNSEEN:
-                    encoding = self._choose(accepted)
+            assert accepted is not None
+            encoding = self._choices.get(accepted, _UNSEEN)
+            if encoding is _UNSEEN:
+                encoding = self._choose(accepted)
         if encoding is None:
             # Nothing will be compressed: at most the start needs a Vary.
             return self.app(scope, receive, on_response_start(send, _vary_hook))
