@@ -676,11 +676,7 @@ class HTTPStream:
         hooks = self._start_hooks
         if hooks is not None:
             self._start_hooks = None
-            for hook in hooks:
-                relay = hook(status, fields)
-                if relay is not None:
-                    self._relay_pending = (relay, message, _outside(hooks, hook))
-                    break
+            self._apply_hooks(hooks, status, fields, message)
         if length is not None:
             try:
                 self._content_length = int(length)
@@ -713,12 +709,24 @@ class HTTPStream:
                 self._trailers_expected = False
                 self._state = _START
                 return _hand_over(relayed, {**start, "status": status, "headers": fields}, message)
-            for hook in outer:
-                further = hook(status, fields)
-                if further is not None:
-                    self._relay_pending = (further, start, _outside(outer, hook))
-                    break
+            self._apply_hooks(outer, status, fields, start)
         return None
+
+    def _apply_hooks(
+        self,
+        hooks: list[StartHook],
+        status: int,
+        fields: list[tuple[bytes, bytes]],
+        start: Message,
+    ) -> None:
+        """Let ``hooks`` (innermost first) adjust the start, until one returns
+        a relay: it waits for the first message after the start, with the
+        hooks after its own, those of the layers outside it."""
+        for index, hook in enumerate(hooks):
+            relay = hook(status, fields)
+            if relay is not None:
+                self._relay_pending = (relay, start, hooks[index + 1 :])
+                return
 
     def _on_first_body(self, message: Message) -> int | Awaitable[None]:
         if self._relay_pending is not None:
@@ -986,10 +994,10 @@ def on_response_start(send: Send, hook: StartHook) -> Send:
     start is held until the next message, and ``relay(downstream, message)``
     decides: None sends both on as they are; a ``send`` is handed the start
     (with the fields as the hook left them), that message and every later
-    one of the response, and what it sends goes on to the client. Only a hook registered
-    with the server's own ``send`` has a response asked to end as its worker
-    drains ended through its relay; behind a wrapper, a layer that encodes
-    the body ends that itself.
+    one of the response, and what it sends goes on to the client. Only a
+    hook registered with the server's own ``send`` has a response asked to
+    end as its worker drains ended through its relay; behind a wrapper, a
+    layer that encodes the body ends that itself.
     """
     try:
         stream = send.__self__  # type: ignore[attr-defined]
@@ -1039,15 +1047,6 @@ def on_response_start(send: Send, hook: StartHook) -> Send:
         await send(message)
 
     return adjusted
-
-
-def _outside(hooks: list[StartHook], hook: StartHook) -> list[StartHook]:
-    """The hooks after ``hook`` in ``hooks`` (innermost first): those of the
-    layers outside its own."""
-    for index, registered in enumerate(hooks):
-        if registered is hook:
-            return hooks[index + 1 :]
-    return []
 
 
 async def _hand_over(relayed: Send, start: Message, first: Message) -> None:
