@@ -189,29 +189,46 @@ def _eligible(
     )
 
 
-def _vary_hook(status: int, fields: list[tuple[bytes, bytes]]) -> None:
-    """The start of a response this request does not get compressed: add
-    ``Vary: Accept-Encoding`` when another request's could be."""
-    # Every response of such a request comes here. The usual fields (of
-    # those that matter, only a Content-Type) are judged in a few steps.
-    content_type = None
-    for name, value in fields:
-        if name == b"content-type":
-            content_type = value
-        elif name in _DECIDING:
-            break
-    else:
-        if (
-            content_type is not None
-            and status >= 200
-            and status not in _NEVER
-            and (content_type in _COMPRESSIBLE_VALUES or compressible(content_type))
-        ):
+def _start_judge(min_size: int, relay: ResponseRelay | None) -> StartHook:
+    """The start hook that judges a response: ``Vary: Accept-Encoding`` on
+    one that may be compressed, and ``relay`` for it unless its
+    Content-Length is under ``min_size`` (no relay: the Vary alone)."""
+
+    def judge(status: int, fields: list[tuple[bytes, bytes]]) -> ResponseRelay | None:
+        # Every response comes here. The usual fields (of those that
+        # matter, a Content-Type and a Content-Length) are judged in a few
+        # steps; any other that decides means a full reading.
+        content_type = length = None
+        for name, value in fields:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length":
+                length = value
+            elif name in _DECIDING:
+                content_type, content_encoding, cache_control, length = _read_fields(fields)
+                if not _eligible(status, content_type, content_encoding, cache_control):
+                    return None
+                add_vary(fields, b"Accept-Encoding")
+                break
+        else:
+            if (
+                content_type is None
+                or status < 200
+                or status in _NEVER
+                or not (content_type in _COMPRESSIBLE_VALUES or compressible(content_type))
+            ):
+                return None
             fields.append(_VARY)
-        return
-    content_type, content_encoding, cache_control, _ = _read_fields(fields)
-    if _eligible(status, content_type, content_encoding, cache_control):
-        add_vary(fields, b"Accept-Encoding")
+        if relay is None or (length is not None and length.isdigit() and int(length) < min_size):
+            return None
+        return relay
+
+    return judge
+
+
+# The start of a response this request does not get compressed: a Vary when
+# another request's could be.
+_vary_hook = _start_judge(0, None)
 
 
 def available_encodings() -> tuple[str, ...]:
@@ -354,36 +371,6 @@ class CompressionLayer:
         accepts ``encoding``: left alone, or relayed to be followed."""
         min_size = self.min_size
 
-        def judge(status: int, fields: list[tuple[bytes, bytes]]) -> ResponseRelay | None:
-            # The usual fields judged in a few steps, as in _vary_hook.
-            content_type = length = None
-            for name, value in fields:
-                if name == b"content-type":
-                    content_type = value
-                elif name == b"content-length":
-                    length = value
-                elif name in _DECIDING:
-                    break
-            else:
-                if (
-                    content_type is None
-                    or status < 200
-                    or status in _NEVER
-                    or not (content_type in _COMPRESSIBLE_VALUES or compressible(content_type))
-                ):
-                    return None
-                fields.append(_VARY)
-                if length is not None and length.isdigit() and int(length) < min_size:
-                    return None
-                return relay
-            content_type, content_encoding, cache_control, length = _read_fields(fields)
-            if not _eligible(status, content_type, content_encoding, cache_control):
-                return None
-            add_vary(fields, b"Accept-Encoding")
-            if length is not None and length.isdigit() and int(length) < min_size:
-                return None
-            return relay
-
         def relay(downstream: Send, first: Message) -> Send | None:
             # A body sent whole and too small is left alone here, without
             # following the response (what _Response would do with it).
@@ -393,7 +380,7 @@ class CompressionLayer:
                     return None
             return _Response(self, encoding, downstream, judged=True).send
 
-        return judge
+        return _start_judge(min_size, relay)
 
     async def _compressed(self, scope: Scope, receive: Receive, send: Send, encoding: str) -> None:
         """Run the app for a request whose response may be compressed."""
