@@ -87,6 +87,7 @@ PUBLIC_API = {
         "Receive",
         "RequestCompleted",
         "ResolvedSettings",
+        "HTTPStartHook",
         "ResponseRelay",
         "Scope",
         "Send",

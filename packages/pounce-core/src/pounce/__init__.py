@@ -20,6 +20,7 @@ from pounce._version import VERSION as __version__
 if typing.TYPE_CHECKING:
     from pounce._bridge.http_stream import (
         ClientDisconnected,
+        HTTPStartHook,
         ResponseRelay,
         StartHook,
         on_response_start,
@@ -62,6 +63,7 @@ __all__ = [
     "ErrorRenderer",
     "FeatureUnavailable",
     "Finding",
+    "HTTPStartHook",
     "InvalidSetting",
     "LifecycleEvent",
     "Message",
@@ -101,6 +103,7 @@ __all__ = [
 # Where each public name lives: (module, name there).
 _EXPORTS: dict[str, tuple[str, str]] = {
     "ClientDisconnected": ("pounce._bridge.http_stream", "ClientDisconnected"),
+    "HTTPStartHook": ("pounce._bridge.http_stream", "HTTPStartHook"),
     "ResponseRelay": ("pounce._bridge.http_stream", "ResponseRelay"),
     "StartHook": ("pounce._bridge.http_stream", "StartHook"),
     "on_response_start": ("pounce._bridge.http_stream", "on_response_start"),

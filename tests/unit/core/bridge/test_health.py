@@ -82,3 +82,40 @@ def test_matches_the_exact_path_only() -> None:
     assert endpoint.matches(b"/healthz")
     assert not endpoint.matches(b"/healthz/")
     assert not endpoint.matches(b"/HEALTHZ")
+
+
+class _FieldLayer:
+    """A layer that only adds a field to the start, and says so: the worker
+    runs its hook for HTTP requests (see app_stack.split_hook_layers)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        raise AssertionError("the worker calls the hook, not the layer, for HTTP")
+
+    def http_start_hook(self, scope: Any, status: int, fields: list[Any]) -> None:
+        fields.append((b"x-layer", b"1"))
+
+
+async def _hello(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hi"})
+
+
+def test_a_health_check_skips_the_hooks_of_the_layers_too() -> None:
+    async def scenario(target: bytes) -> bytes:
+        ctx = WorkerContext(
+            config=ServerConfig(health_path="/healthz"),
+            app=_FieldLayer(_hello),
+            loop=asyncio.get_running_loop(),
+            lifespan_state={},
+        )
+        return await _ask(ctx, target)
+
+    health = asyncio.run(scenario(b"/healthz"))
+    assert health.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"x-layer" not in health
+    other = asyncio.run(scenario(b"/other"))
+    assert other.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"x-layer: 1\r\n" in other

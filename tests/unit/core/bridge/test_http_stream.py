@@ -9,12 +9,15 @@ import re
 import textwrap
 from collections.abc import Iterable
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from pounce import ASGIApp as App
-from pounce import ClientDisconnected, Message
+from pounce import ClientDisconnected, Message, ServerConfig
 from pounce._bridge import http_stream
+from pounce._bridge.app_stack import split_hook_layers
+from pounce._bridge.context import WorkerContext
 from pounce._bridge.http_stream import HTTPStream, StreamState
 from pounce_protocols import ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 from support.apps import behind_a_wrapper
@@ -967,3 +970,162 @@ def test_a_relay_declined_by_one_layer_may_be_taken_by_an_outer_one() -> None:
     assert [m["type"] for m in outer_seen] == ["http.response.start", *["http.response.body"] * 2]
     assert b"x-outer" in header_names(sink)
     assert b"".join(e.data for e in sink.events if isinstance(e, ResponseBody)) == b"ababcc"
+
+
+# ---------------------------------------------- layers that declare their hook
+
+
+class HookLayer:
+    """A layer that, for HTTP, only registers a hook chosen from the request,
+    and says so (``app`` and ``http_start_hook``): the server may run the
+    hook itself and skip the layer."""
+
+    def __init__(self, hook: http_stream.StartHook, app: App, log: list[str] | None = None):
+        self.app = app
+        self._hook = hook
+        self._log = log
+
+    def _chosen(self, scope: Any) -> http_stream.StartHook:
+        if self._log is not None:
+            self._log.append(scope["method"])
+        return self._hook
+
+    def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        if scope["type"] != "http":
+            return self.app(scope, receive, send)
+        return self.app(scope, receive, http_stream.on_response_start(send, self._chosen(scope)))
+
+    def http_start_hook(
+        self, scope: Any, status: int, fields: list[tuple[bytes, bytes]]
+    ) -> http_stream.ResponseRelay | None:
+        return self._chosen(scope)(status, fields)
+
+
+def run_split(app: App) -> tuple[FakeSink, HTTPStream]:
+    """Run ``app`` as the workers do: without its outermost hook layers,
+    whose hooks the stream runs."""
+    inner, hooks = split_hook_layers(app)
+
+    async def main() -> tuple[FakeSink, HTTPStream]:
+        sink = FakeSink()
+        stream = HTTPStream(
+            sink,
+            7,
+            {"type": "http", "method": "GET", "headers": [(b"host", b"h")]},
+            lambda: list(DEFAULT_HEADERS),
+            False,
+            1024,
+            None,
+            None,
+            hooks,
+        )
+        stream.feed_end()
+        await stream.run(inner)
+        return sink, stream
+
+    return asyncio.run(main())
+
+
+def test_split_takes_the_outermost_hook_layers_innermost_first() -> None:
+    innermost = HookLayer(adding(b"x-c"), HELLO)
+    middle = layer(adding(b"x-plain"), innermost)
+    inner = HookLayer(adding(b"x-b"), middle)
+    outer = HookLayer(adding(b"x-a"), inner)
+    app, hooks = split_hook_layers(outer)
+    assert app is middle  # the first layer that does not say so stops it
+    assert [hook.__self__ for hook in hooks] == [inner, outer]  # type: ignore[attr-defined]
+
+
+def test_split_leaves_apps_that_declare_nothing_alone() -> None:
+    assert split_hook_layers(HELLO) == (HELLO, ())
+    anything = mock.MagicMock()  # answers every attribute: declares nothing
+    assert split_hook_layers(anything) == (anything, ())
+
+    class HookOnly:  # a hook, but no app inside: not one of them
+        def http_start_hook(self, *args: Any) -> None:
+            return None
+
+    lone = HookOnly()
+    assert split_hook_layers(lone) == (lone, ())
+
+
+def _stacks() -> dict[str, Any]:
+    """Stacks of hook layers, registering layers, relays and wrappers, built
+    afresh for each run (a relay's records are per run)."""
+
+    def build(name: str) -> tuple[App, list[Any]]:
+        log: list[Any] = []
+        app = sending(start(headers=[(b"x-app", b"a")]), body(b"ab", more=True), body(b"c"))
+        if name == "one":
+            return HookLayer(adding(b"x-layer", log), app, log), log
+        if name == "two-over-a-registering-layer":
+            inner = layer(adding(b"x-inner", log), app)
+            return HookLayer(adding(b"x-b", log), HookLayer(adding(b"x-a", log), inner)), log
+        if name == "over-a-wrapper":
+            inner = behind_a_wrapper(layer(adding(b"x-inner", log), app))
+            return HookLayer(adding(b"x-layer", log), inner), log
+        if name == "relaying-layer":
+            return HookLayer(adding(b"x-out", log), HookLayer(relaying(b"x-r", log), app)), log
+        if name == "declining-layer":
+            relay = relaying(b"x-r", log, log, take=False)
+            return HookLayer(adding(b"x-out", log), HookLayer(relay, app)), log
+        if name == "over-an-inner-relay":
+            inner = layer(relaying(b"x-r", log), app)
+            return HookLayer(adding(b"x-b", log), HookLayer(adding(b"x-a", log), inner)), log
+        if name == "over-an-inner-declining-relay":
+            inner = layer(relaying(b"x-r", log, log, take=False), app)
+            return HookLayer(adding(b"x-layer", log), inner), log
+        raise AssertionError(name)
+
+    return {
+        name: build
+        for name in (
+            "one",
+            "two-over-a-registering-layer",
+            "over-a-wrapper",
+            "relaying-layer",
+            "declining-layer",
+            "over-an-inner-relay",
+            "over-an-inner-declining-relay",
+        )
+    }
+
+
+@pytest.mark.parametrize("name", list(_stacks()))
+def test_the_stream_runs_the_hooks_of_split_layers_as_the_layers_would(name: str) -> None:
+    build = _stacks()[name]
+    app, log = build(name)
+    called, _ = run_app(app)
+    called_log = list(log)
+    app, log = build(name)
+    split, stream = run_split(app)
+    assert split.events == called.events
+    assert split.calls == called.calls
+    assert log == called_log  # every hook as often, in the same order
+    assert stream.response_complete
+    assert called_log.count(b"x-layer") <= 1
+    assert called_log.count(b"x-out") <= 1
+
+
+def test_a_split_layers_hook_runs_after_an_inner_relay_took_the_response_once() -> None:
+    log: list[Any] = []
+    app = sending(start(), body(b"ab"))
+    sink, _ = run_split(HookLayer(adding(b"x-layer", log), layer(relaying(b"x-r", []), app)))
+    # On the start the relay sent, after its own field; not on the app's.
+    assert header_names(sink)[2:] == [b"x-r", b"x-layer", b"content-length"]
+    assert log == [b"x-layer"]
+    assert b"".join(e.data for e in sink.events if isinstance(e, ResponseBody)) == b"abab"
+
+
+def test_a_worker_serves_http_without_split_layers_and_the_rest_through_them() -> None:
+    outer = HookLayer(adding(b"x-layer"), HELLO)
+
+    async def main() -> WorkerContext:
+        return WorkerContext(
+            config=ServerConfig(), app=outer, loop=asyncio.get_running_loop(), lifespan_state={}
+        )
+
+    ctx = asyncio.run(main())
+    assert ctx.app is outer  # WebSocket sessions and lifespan: every layer
+    assert ctx.http_app is HELLO
+    assert [hook.__self__ for hook in ctx.http_start_hooks] == [outer]  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from pounce._bridge.app_stack import split_hook_layers
 from pounce._bridge.health import HealthEndpoint
 from pounce._bridge.http_date import HTTPDateCache
 from pounce._bridge.proxy_headers import TrustedProxies
@@ -81,6 +82,8 @@ class WorkerContext:
         "health",
         "http1_limits",
         "http2_limits",
+        "http_app",
+        "http_start_hooks",
         "lifespan_state",
         "loop",
         "proxies",
@@ -114,6 +117,9 @@ class WorkerContext:
         self.emitter = emitter if emitter is not None else LifecycleEmitter()
         self.worker_id = worker_id
         self.app = app
+        # HTTP requests skip the outermost layers that only hook the start of
+        # their responses; their streams run those hooks (see app_stack).
+        self.http_app, self.http_start_hooks = split_hook_layers(app)
         self.loop = loop
         self.lifespan_state = lifespan_state
         # How every request's and session's run starts: a task of the loop,

@@ -48,6 +48,17 @@ or two. When a response relayed so is asked to end as its worker drains
 (below), the stream ends it through the relay (an empty last body message),
 so that what the relay encodes ends too.
 
+A layer that does nothing else for an ``http`` request (it only registers a
+hook, chosen from the request, and calls the app inside it) may say so: its
+``http_start_hook(scope, status, fields)`` is then that hook, with the
+request's scope (see :func:`pounce._bridge.app_stack.split_hook_layers`).
+When such layers are the outermost of the stack, the server calls the app
+inside them directly for HTTP requests and each stream runs their hooks
+itself, after those registered by the layers inside them: the same hooks in
+the same order, without a call of each layer, a registration and a list per
+request. A relay one of them returns waits with the rest of them as any
+other hook's does.
+
 Draining long-lived responses
 -----------------------------
 A response that does not end by itself (server-sent events, a long poll
@@ -77,6 +88,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import os
 import time
@@ -134,6 +146,11 @@ ResponseRelay = Callable[[Send, Message], Send | None]
 # change in place, except Content-Length and Transfer-Encoding (the framing);
 # it returns None, or a ResponseRelay when the layer must follow the response.
 StartHook = Callable[[int, list[tuple[bytes, bytes]]], ResponseRelay | None]
+
+# The start hook of a layer that does nothing else for an http request, with
+# the request's scope (see "Start hooks"): what it would register, called with
+# the scope it would have chosen it from.
+HTTPStartHook = Callable[[Scope, int, list[tuple[bytes, bytes]]], ResponseRelay | None]
 
 
 class ClientDisconnected(OSError):
@@ -276,6 +293,7 @@ class HTTPStream:
         "_head",
         "_head_pending",
         "_is_head",
+        "_layer_hooks",
         "_relay",
         "_relay_pending",
         "_request_complete",
@@ -306,6 +324,7 @@ class HTTPStream:
         body_limit: int,
         request_timeout: float | None = None,
         file_sink: FileSink | None = None,
+        layer_hooks: tuple[HTTPStartHook, ...] = (),
     ) -> None:
         self._sink = sink
         self._request_timeout = request_timeout
@@ -330,6 +349,9 @@ class HTTPStream:
         # The hooks of the layers that adjust the start, innermost first, and
         # the send of a layer that took the rest of the response (a relay).
         self._start_hooks: list[StartHook] | None = None
+        # The hooks of the outermost layers, which the stream runs for them
+        # (innermost first, after those registered): the stack's, shared.
+        self._layer_hooks = layer_hooks
         self._relay: Send | None = None
         # A hook's relay waiting for the first message after the start, with
         # the app's start message and the hooks of the layers outside it.
@@ -677,6 +699,21 @@ class HTTPStream:
         if hooks is not None:
             self._start_hooks = None
             self._apply_hooks(hooks, status, fields, message)
+        layer_hooks = self._layer_hooks
+        if layer_hooks:
+            # Inline: the one hook of the default stack runs on every response.
+            pending = self._relay_pending
+            if pending is not None:
+                # An inner hook's relay waits: these run after it decides.
+                pending[2].extend(_with_scope(layer_hooks, self.scope))
+            else:
+                scope = self.scope
+                for index, hook in enumerate(layer_hooks):
+                    relay = hook(scope, status, fields)
+                    if relay is not None:
+                        outer = _with_scope(layer_hooks[index + 1 :], scope)
+                        self._relay_pending = (relay, message, outer)
+                        break
         if length is not None:
             try:
                 self._content_length = int(length)
@@ -704,6 +741,7 @@ class HTTPStream:
                 # only the hooks of the layers outside it.
                 self._relay = relayed
                 self._start_hooks = outer or None
+                self._layer_hooks = ()  # among ``outer`` now, if they were to run
                 self._head_pending = None
                 self._content_length = None
                 self._trailers_expected = False
@@ -1047,6 +1085,12 @@ def on_response_start(send: Send, hook: StartHook) -> Send:
         await send(message)
 
     return adjusted
+
+
+def _with_scope(hooks: tuple[HTTPStartHook, ...], scope: Scope) -> list[StartHook]:
+    """Layer hooks as the start hooks they stand for (when a relay makes
+    them wait, which is rare)."""
+    return [functools.partial(hook, scope) for hook in hooks]
 
 
 async def _hand_over(relayed: Send, start: Message, first: Message) -> None:

@@ -319,7 +319,7 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
                 self._disconnect_all()
         # Started after the whole batch so an app whose body came in the same
         # read finds it complete on its first receive().
-        app = self._ctx.app
+        app = self._ctx.http_app
         for slot in to_start:
             if self._slots.get(slot.stream.stream_id) is slot:
                 slot.task = self._ctx.start_task(slot.stream.run(app))
@@ -353,6 +353,8 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
             event.expect_continue,
             ctx.config.limit_request_body,
             ctx.config.timeout_request,
+            None,  # file_sink
+            ctx.http_start_hooks,
         )
         slot = _Slot(stream)
         self._slots[stream_id] = slot

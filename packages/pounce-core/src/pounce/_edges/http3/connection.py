@@ -159,7 +159,7 @@ class HTTP3Connection(EventSink):
                 self._on_rejected(event)
             elif isinstance(event, ConnectionLost):
                 self._disconnect_all()
-        app = self._ctx.app
+        app = self._ctx.http_app
         for slot in to_start:
             if self._slots.get(slot.stream.stream_id) is slot:
                 slot.task = self._ctx.start_task(slot.stream.run(app))
@@ -184,6 +184,7 @@ class HTTP3Connection(EventSink):
             default_headers=ctx.default_headers,
             expect_continue=event.expect_continue,
             body_limit=ctx.config.limit_request_body,
+            layer_hooks=ctx.http_start_hooks,
         )
         slot = _Slot(stream)
         self._slots[stream_id] = slot
