@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pounce import ASGIApp, Message, ServerConfig
-from pounce._bridge.app_stack import build_app
+from pounce._bridge.app_stack import build_app, split_hook_layers
 from pounce._bridge.http_stream import HTTPStream
 from pounce._bridge.plugins import load_plugins
 from pounce_extras import _compression as compression
@@ -166,16 +166,19 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@st.composite
-def responses(draw: st.DrawFn) -> list[Message]:
-    status = draw(st.sampled_from([200, 201, 204, 304, 404, 500]))
-    fields = draw(st.lists(st.sampled_from(RESPONSE_FIELDS), max_size=5))
-    # Bodies around the minimum size (100) as well: each side of the line.
-    data = draw(st.sampled_from([b"", b"short", b"a" * 99, b"a" * 100, b"a" * 101, TEXT]))
-    if draw(st.booleans()):
-        fields.append((b"content-length", str(len(data)).encode()))
+def response(
+    status: int,
+    fields: list[tuple[bytes, bytes]],
+    data: bytes,
+    *,
+    length: bool = False,
+    streamed: bool = False,
+) -> list[Message]:
+    """A response's messages: its body whole, or in two halves."""
+    if length:
+        fields = [*fields, (b"content-length", str(len(data)).encode())]
     start = {"type": "http.response.start", "status": status, "headers": fields}
-    if draw(st.booleans()) and data:
+    if streamed and data:
         half = len(data) // 2
         return [
             start,
@@ -183,6 +186,15 @@ def responses(draw: st.DrawFn) -> list[Message]:
             {"type": "http.response.body", "body": data[half:]},
         ]
     return [start, {"type": "http.response.body", "body": data}]
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> list[Message]:
+    status = draw(st.sampled_from([200, 201, 204, 304, 404, 500]))
+    fields = draw(st.lists(st.sampled_from(RESPONSE_FIELDS), max_size=5))
+    # Bodies around the minimum size (100) as well: each side of the line.
+    data = draw(st.sampled_from([b"", b"short", b"a" * 99, b"a" * 100, b"a" * 101, TEXT]))
+    return response(status, fields, data, length=draw(st.booleans()), streamed=draw(st.booleans()))
 
 
 def replaying(messages: list[Message], sends: list[Any]) -> ASGIApp:
@@ -228,6 +240,84 @@ def test_every_battery_does_through_the_server_what_it_does_as_a_wrapper(
     wrapped, _ = serve(behind_a_wrapper(stack(replaying(messages, []))), dict(scope))
     assert hooked.events == wrapped.events
     assert hooked.calls == wrapped.calls
+
+
+# What a user who installs pounce-extras gets without choosing anything:
+# compression alone, which says that it only hooks the start for HTTP.
+DEFAULTS = ServerConfig(compression_min_size=100)
+
+
+def serve_split(app: ASGIApp, scope: dict[str, Any]) -> tuple[FakeSink, HTTPStream]:
+    """Serve as a worker does: the app inside the outermost layers that only
+    hook the start, their hooks run by the stream."""
+    inner, hooks = split_hook_layers(app)
+
+    async def main() -> tuple[FakeSink, HTTPStream]:
+        sink = FakeSink()
+        stream = HTTPStream(
+            sink, 1, scope, lambda: [(b"server", b"pounce")], False, 1024, None, None, hooks
+        )
+        stream.feed_end()
+        await stream.run(inner)
+        return sink, stream
+
+    return asyncio.run(main())
+
+
+def test_the_default_stack_is_served_without_its_layer() -> None:
+    app = replaying([], [])
+    layer = build_app(app, DEFAULTS, load_plugins(DEFAULTS))
+    assert isinstance(layer, compression.CompressionLayer)
+    assert split_hook_layers(layer) == (app, (layer.http_start_hook,))
+    # With a battery outside compression that does more than hook the start,
+    # nothing is split: compression is called as a layer.
+    everything = build_app(app, CONFIG, load_plugins(CONFIG))
+    assert split_hook_layers(everything) == (everything, ())
+
+
+def _request(method: str = "GET", accept: bytes | None = b"gzip") -> dict[str, Any]:
+    headers = [(b"host", b"h")]
+    if accept is not None:
+        headers.append((b"accept-encoding", accept))
+    return {
+        "type": "http",
+        "method": method,
+        "scheme": "https",
+        "path": "/",
+        "client": ("127.0.0.1", 5000),
+        "headers": headers,
+    }
+
+
+def _text(data: bytes, *, streamed: bool = False, length: bool = False) -> list[Message]:
+    return response(200, [(b"content-type", b"text/plain")], data, length=length, streamed=streamed)
+
+
+# Few random requests and responses are compressed (most lack a coding, a
+# type that compresses or the size): these are, every way.
+@example(scope=_request(), messages=_text(TEXT), wrapped_app=False)
+@example(scope=_request(), messages=_text(TEXT, streamed=True), wrapped_app=False)
+@example(scope=_request(accept=b"*"), messages=_text(TEXT, length=True), wrapped_app=True)
+@example(scope=_request(accept=b"zstd;q=0, gzip"), messages=_text(TEXT), wrapped_app=True)
+@example(scope=_request(), messages=_text(b"short"), wrapped_app=False)
+@example(scope=_request("HEAD"), messages=_text(TEXT, length=True), wrapped_app=False)
+@example(scope=_request(accept=None), messages=_text(TEXT), wrapped_app=False)
+@PROPERTY_SETTINGS
+@given(scope=requests(), messages=responses(), wrapped_app=st.booleans())
+def test_compression_does_through_its_declared_hook_what_it_does_as_a_layer(
+    scope: dict[str, Any], messages: list[Message], wrapped_app: bool
+) -> None:
+    def app() -> ASGIApp:
+        inner = replaying(messages, [])
+        # An app that wraps send itself (as middleware does) meets the hook
+        # on the start its wrapper passes on, either way.
+        return build_app(behind_a_wrapper(inner) if wrapped_app else inner, DEFAULTS)
+
+    split, _ = serve_split(app(), dict(scope))
+    called, _ = serve(app(), dict(scope))
+    wrapped, _ = serve(behind_a_wrapper(app()), dict(scope))
+    assert split.events == called.events == wrapped.events
+    assert split.calls == called.calls == wrapped.calls
 
 
 def served_send(scope: dict[str, Any]) -> tuple[Any, HTTPStream, dict[bytes, bytes]]:

@@ -28,7 +28,10 @@ A compressed response's strong ``ETag`` becomes weak, and ``Accept-Ranges``
 is dropped: ranges would address the compressed bytes.
 
 What it costs: the layer judges a response at its start, through the
-server (``pounce.on_response_start``): when the request accepts no coding on
+server (``pounce.on_response_start``, or, where nothing outside the layer
+wraps ``send``, as the default stack has it, its ``http_start_hook``, which
+the server runs for each response without calling the layer at all for
+HTTP requests): when the request accepts no coding on
 offer (or is HEAD), nothing will be compressed, and its only part is the
 ``Vary`` of a compressible response. When it accepts one, a response whose
 fields rule compression out (its type, its coding, a Content-Length under
@@ -49,7 +52,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import operator
 import os
 import sys
 import zlib
@@ -138,7 +140,6 @@ _CHOICES_KEPT = 512
 # Not a coding, nor None: an Accept-Encoding value not seen before.
 _UNSEEN = "unseen"
 _ACCEPT_ENCODING = b"accept-encoding"
-_NAME = operator.itemgetter(0)
 
 
 def compressible(content_type: bytes | None) -> bool:
@@ -189,46 +190,63 @@ def _eligible(
     )
 
 
-def _start_judge(min_size: int, relay: ResponseRelay | None) -> StartHook:
-    """The start hook that judges a response: ``Vary: Accept-Encoding`` on
-    one that may be compressed, and ``relay`` for it unless its
-    Content-Length is under ``min_size`` (no relay: the Vary alone)."""
+# What _judge returns for a response that may not be compressed.
+_INELIGIBLE = b"ineligible"
+
+
+def _judge(status: int, fields: list[tuple[bytes, bytes]]) -> bytes | None:
+    """Judge a response by its start: :data:`_INELIGIBLE` when it may not be
+    compressed, else its Content-Length (None without one), once
+    ``Vary: Accept-Encoding`` is among its fields."""
+    # Every response comes here. The usual fields (of those that matter, a
+    # Content-Type and a Content-Length) are judged in a few steps; any other
+    # that decides means a full reading.
+    content_type = length = None
+    for name, value in fields:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            length = value
+        elif name in _DECIDING:
+            content_type, content_encoding, cache_control, length = _read_fields(fields)
+            if not _eligible(status, content_type, content_encoding, cache_control):
+                return _INELIGIBLE
+            add_vary(fields, b"Accept-Encoding")
+            return length
+    if (
+        content_type is None
+        or status < 200
+        or status in _NEVER
+        or not (content_type in _COMPRESSIBLE_VALUES or compressible(content_type))
+    ):
+        return _INELIGIBLE
+    fields.append(_VARY)
+    return length
+
+
+def _under(length: bytes | None, min_size: int) -> bool:
+    """Whether a Content-Length says the body is under ``min_size``."""
+    return length is not None and length.isdigit() and int(length) < min_size
+
+
+def _vary_hook(status: int, fields: list[tuple[bytes, bytes]]) -> None:
+    """The start of a response this request does not get compressed: a Vary
+    when another request's could be."""
+    _judge(status, fields)
+
+
+def _start_judge(min_size: int, relay: ResponseRelay) -> StartHook:
+    """The start hook for a request that accepts a coding: the Vary of
+    :func:`_judge`, and ``relay`` for a response that may be compressed
+    unless its Content-Length is under ``min_size``."""
 
     def judge(status: int, fields: list[tuple[bytes, bytes]]) -> ResponseRelay | None:
-        # Every response comes here. The usual fields (of those that
-        # matter, a Content-Type and a Content-Length) are judged in a few
-        # steps; any other that decides means a full reading.
-        content_type = length = None
-        for name, value in fields:
-            if name == b"content-type":
-                content_type = value
-            elif name == b"content-length":
-                length = value
-            elif name in _DECIDING:
-                content_type, content_encoding, cache_control, length = _read_fields(fields)
-                if not _eligible(status, content_type, content_encoding, cache_control):
-                    return None
-                add_vary(fields, b"Accept-Encoding")
-                break
-        else:
-            if (
-                content_type is None
-                or status < 200
-                or status in _NEVER
-                or not (content_type in _COMPRESSIBLE_VALUES or compressible(content_type))
-            ):
-                return None
-            fields.append(_VARY)
-        if relay is None or (length is not None and length.isdigit() and int(length) < min_size):
+        length = _judge(status, fields)
+        if length is _INELIGIBLE or _under(length, min_size):
             return None
         return relay
 
     return judge
-
-
-# The start of a response this request does not get compressed: a Vary when
-# another request's could be.
-_vary_hook = _start_judge(0, None)
 
 
 def available_encodings() -> tuple[str, ...]:
@@ -318,8 +336,13 @@ class CompressionLayer:
         self.config = config
         self.offers = available_encodings()
         self.min_size = config.compression_min_size
-        # The start hook of each coding on offer, made once.
-        self._start_hooks = {encoding: self._start_hook(encoding) for encoding in self.offers}
+        # The relay and the start hook of each coding on offer, made once;
+        # None (identity) gets the Vary alone.
+        self._relays = {encoding: self._relay(encoding) for encoding in self.offers}
+        self._start_hooks: dict[str | None, StartHook] = {
+            encoding: _start_judge(self.min_size, relay) for encoding, relay in self._relays.items()
+        }
+        self._start_hooks[None] = _vary_hook
         # The coding chosen for an Accept-Encoding value (None: identity).
         # Shared by the worker threads; a dict's own operations are atomic
         # on every build, and a lost insertion only costs a later choice.
@@ -331,33 +354,51 @@ class CompressionLayer:
         # this layer around it (a frame and an await level per request).
         if scope["type"] != "http":
             return self.app(scope, receive, send)
-        # HEAD is never compressed, but gets the Vary that GET would have.
-        encoding = None
-        headers = scope["headers"]
-        # Whether the field is there at all, looked for in C (map, itemgetter
-        # and `in` run no bytecode per field): most requests without it pay
-        # no Python loop over their fields.
-        if scope["method"] != "HEAD" and _ACCEPT_ENCODING in map(_NAME, headers):
-            accepted = None
-            for name, value in headers:
-                if name == _ACCEPT_ENCODING:
-                    # Field lines of a list field combine with commas (RFC
-                    # 9110 §5.3).
-                    accepted = value if accepted is None else accepted + b"," + value
-            assert accepted is not None
-            encoding = self._choices.get(accepted, _UNSEEN)
-            if encoding is _UNSEEN:
-                encoding = self._choose(accepted)
-        if encoding is None:
-            # Nothing will be compressed: at most the start needs a Vary.
-            return self.app(scope, receive, on_response_start(send, _vary_hook))
+        encoding = self._encoding(scope)
         hooked = on_response_start(send, self._start_hooks[encoding])
-        if hooked is send:
-            # The server judges the start with our hook, which relays the
+        if encoding is None or hooked is send:
+            # Nothing will be compressed (at most the start needs a Vary),
+            # or the server judges the start with our hook, which relays the
             # responses that may be compressed to a _Response.
-            return self.app(scope, receive, send)
+            return self.app(scope, receive, hooked)
         # Behind a wrapper: follow the response from its first message.
         return self._compressed(scope, receive, send, encoding)
+
+    def http_start_hook(
+        self, scope: Scope, status: int, fields: list[tuple[bytes, bytes]]
+    ) -> ResponseRelay | None:
+        """The hook :meth:`__call__` registers for an ``http`` request, with
+        its scope: when no layer outside this one wraps ``send``, the server
+        runs it for each response itself and never calls this layer for HTTP
+        (see pounce's app stack), which saves a response left alone the
+        call, the registration and the list of hooks."""
+        # The response first: the request's coding matters only for one
+        # that may be compressed.
+        length = _judge(status, fields)
+        if length is _INELIGIBLE:
+            return None
+        encoding = self._encoding(scope)
+        if encoding is None or _under(length, self.min_size):
+            return None
+        return self._relays[encoding]
+
+    def _encoding(self, scope: Scope) -> str | None:
+        """The coding this request's responses may be compressed with."""
+        # HEAD is never compressed, but gets the Vary that GET would have.
+        if scope["method"] == "HEAD":
+            return None
+        accepted = None
+        for name, value in scope["headers"]:
+            if name == _ACCEPT_ENCODING:
+                # Field lines of a list field combine with commas (RFC 9110
+                # §5.3).
+                accepted = value if accepted is None else accepted + b"," + value
+        if accepted is None:
+            return None
+        encoding = self._choices.get(accepted, _UNSEEN)
+        if encoding is _UNSEEN:
+            encoding = self._choose(accepted)
+        return encoding
 
     def _choose(self, accepted: bytes) -> str | None:
         """The coding for an Accept-Encoding value, remembered."""
@@ -366,9 +407,9 @@ class CompressionLayer:
             self._choices[accepted] = encoding
         return encoding
 
-    def _start_hook(self, encoding: str) -> StartHook:
-        """The hook that judges a response's start for a request that
-        accepts ``encoding``: left alone, or relayed to be followed."""
+    def _relay(self, encoding: str) -> ResponseRelay:
+        """The relay of a response that may be compressed with ``encoding``:
+        left alone at its first message, or followed by a _Response."""
         min_size = self.min_size
 
         def relay(downstream: Send, first: Message) -> Send | None:
@@ -380,7 +421,7 @@ class CompressionLayer:
                     return None
             return _Response(self, encoding, downstream, judged=True).send
 
-        return _start_judge(min_size, relay)
+        return relay
 
     async def _compressed(self, scope: Scope, receive: Receive, send: Send, encoding: str) -> None:
         """Run the app for a request whose response may be compressed."""
