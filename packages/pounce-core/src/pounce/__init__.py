@@ -18,15 +18,18 @@ import typing
 from pounce._version import VERSION as __version__
 
 if typing.TYPE_CHECKING:
-    from pounce._bridge.http_stream import (
-        ClientDisconnected,
-        HTTPStartHook,
-        ResponseRelay,
-        StartHook,
-        on_response_start,
-    )
+    from pounce._bridge.http_stream import ClientDisconnected, on_response_start
     from pounce._bridge.plugins import ServerPlugin
-    from pounce._runtime.asgi_types import ASGIApp, Message, Receive, Scope, Send
+    from pounce._runtime.asgi_types import (
+        ASGIApp,
+        HTTPStartHook,
+        Message,
+        Receive,
+        ResponseRelay,
+        Scope,
+        Send,
+        StartHook,
+    )
     from pounce._runtime.error_responses import ErrorRenderer
     from pounce._runtime.importer import AppLoadError, load_app
     from pounce._runtime.lifecycle import (
@@ -103,9 +106,9 @@ __all__ = [
 # Where each public name lives: (module, name there).
 _EXPORTS: dict[str, tuple[str, str]] = {
     "ClientDisconnected": ("pounce._bridge.http_stream", "ClientDisconnected"),
-    "HTTPStartHook": ("pounce._bridge.http_stream", "HTTPStartHook"),
-    "ResponseRelay": ("pounce._bridge.http_stream", "ResponseRelay"),
-    "StartHook": ("pounce._bridge.http_stream", "StartHook"),
+    "HTTPStartHook": ("pounce._runtime.asgi_types", "HTTPStartHook"),
+    "ResponseRelay": ("pounce._runtime.asgi_types", "ResponseRelay"),
+    "StartHook": ("pounce._runtime.asgi_types", "StartHook"),
     "on_response_start": ("pounce._bridge.http_stream", "on_response_start"),
     "ServerPlugin": ("pounce._bridge.plugins", "ServerPlugin"),
     "ASGIApp": ("pounce._runtime.asgi_types", "ASGIApp"),

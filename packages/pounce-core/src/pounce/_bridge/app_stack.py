@@ -26,15 +26,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pounce._bridge.plugins import ServerPlugin
-from pounce._runtime.asgi_types import ASGIApp
+from pounce._runtime.asgi_types import ASGIApp, HTTPStartHook
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce._settings.config import ServerConfig
-
-if TYPE_CHECKING:  # http_stream imports the context, which imports this module
-    from pounce._bridge.http_stream import HTTPStartHook
 
 __all__ = ["AppLayer", "build_app", "installed_layers", "split_hook_layers"]
 

@@ -96,7 +96,15 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from pounce._bridge.http_scope import DRAIN, PATH_SEND
-from pounce._runtime.asgi_types import ASGIApp, Message, Scope, Send
+from pounce._runtime.asgi_types import (
+    ASGIApp,
+    HTTPStartHook,
+    Message,
+    ResponseRelay,
+    Scope,
+    Send,
+    StartHook,
+)
 from pounce._runtime.logs import ERROR_LOGGER
 from pounce_protocols import Headers, ResponseBody, ResponseEnd, ResponseEvent, ResponseHead
 
@@ -133,24 +141,6 @@ DRAIN_GRACE = 2.0
 
 # Response status codes whose responses never carry a body (RFC 9110 §6.4.1).
 _NO_BODY_STATUS = frozenset({204, 304})
-
-
-# What a start hook returns to follow a response further (see "Start hooks"):
-# called with the send that leads on to the client and the first message after
-# the start, it returns None (the response is left alone after all) or the
-# send through which the start, that message and every later one must go.
-ResponseRelay = Callable[[Send, Message], Send | None]
-
-# A layer's adjustment of a response's start: called with its status and its
-# header fields (lowercase names, a list of the server's own), which it may
-# change in place, except Content-Length and Transfer-Encoding (the framing);
-# it returns None, or a ResponseRelay when the layer must follow the response.
-StartHook = Callable[[int, list[tuple[bytes, bytes]]], ResponseRelay | None]
-
-# The start hook of a layer that does nothing else for an http request, with
-# the request's scope (see "Start hooks"): what it would register, called with
-# the scope it would have chosen it from.
-HTTPStartHook = Callable[[Scope, int, list[tuple[bytes, bytes]]], ResponseRelay | None]
 
 
 class ClientDisconnected(OSError):
