@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pounce import ASGIApp, Message, ServerConfig
+from pounce import ASGIApp, HTTPStartHook, Message, ServerConfig
 from pounce._bridge.app_stack import build_app, split_hook_layers
 from pounce._bridge.http_stream import HTTPStream
 from pounce._bridge.plugins import load_plugins
@@ -208,7 +208,9 @@ def replaying(messages: list[Message], sends: list[Any]) -> ASGIApp:
     return app
 
 
-def serve(app: ASGIApp, scope: dict[str, Any]) -> tuple[FakeSink, HTTPStream]:
+def serve(
+    app: ASGIApp, scope: dict[str, Any], layer_hooks: tuple[HTTPStartHook, ...] = ()
+) -> tuple[FakeSink, HTTPStream]:
     async def main() -> tuple[FakeSink, HTTPStream]:
         sink = FakeSink()
         stream = HTTPStream(
@@ -218,6 +220,7 @@ def serve(app: ASGIApp, scope: dict[str, Any]) -> tuple[FakeSink, HTTPStream]:
             default_headers=lambda: [(b"server", b"pounce")],
             expect_continue=False,
             body_limit=1024,
+            layer_hooks=layer_hooks,
         )
         stream.feed_end()
         await stream.run(app)
@@ -251,17 +254,7 @@ def serve_split(app: ASGIApp, scope: dict[str, Any]) -> tuple[FakeSink, HTTPStre
     """Serve as a worker does: the app inside the outermost layers that only
     hook the start, their hooks run by the stream."""
     inner, hooks = split_hook_layers(app)
-
-    async def main() -> tuple[FakeSink, HTTPStream]:
-        sink = FakeSink()
-        stream = HTTPStream(
-            sink, 1, scope, lambda: [(b"server", b"pounce")], False, 1024, None, None, hooks
-        )
-        stream.feed_end()
-        await stream.run(inner)
-        return sink, stream
-
-    return asyncio.run(main())
+    return serve(inner, scope, hooks)
 
 
 def test_the_default_stack_is_served_without_its_layer() -> None:

@@ -32,6 +32,7 @@ def make_stream(
     method: str = "GET",
     expect_continue: bool = False,
     body_limit: int = 1024,
+    layer_hooks: tuple[http_stream.HTTPStartHook, ...] = (),
 ) -> HTTPStream:
     return HTTPStream(
         sink=sink,
@@ -40,6 +41,7 @@ def make_stream(
         default_headers=lambda: list(DEFAULT_HEADERS),
         expect_continue=expect_continue,
         body_limit=body_limit,
+        layer_hooks=layer_hooks,
     )
 
 
@@ -1005,25 +1007,7 @@ def run_split(app: App) -> tuple[FakeSink, HTTPStream]:
     """Run ``app`` as the workers do: without its outermost hook layers,
     whose hooks the stream runs."""
     inner, hooks = split_hook_layers(app)
-
-    async def main() -> tuple[FakeSink, HTTPStream]:
-        sink = FakeSink()
-        stream = HTTPStream(
-            sink,
-            7,
-            {"type": "http", "method": "GET", "headers": [(b"host", b"h")]},
-            lambda: list(DEFAULT_HEADERS),
-            False,
-            1024,
-            None,
-            None,
-            hooks,
-        )
-        stream.feed_end()
-        await stream.run(inner)
-        return sink, stream
-
-    return asyncio.run(main())
+    return run_app(inner, layer_hooks=hooks)
 
 
 def test_split_takes_the_outermost_hook_layers_innermost_first() -> None:

@@ -336,10 +336,11 @@ class HTTP1Connection(asyncio.Protocol):
             }
             self._head_started = 0.0
         config = ctx.config
-        health = ctx.health
         # A health check is answered by the server, never by the app (nor
         # the layers around it, whose start hooks the stream would run).
-        health_check = health is not None and health.matches(event.path)
+        health = ctx.health
+        if health is not None and not health.matches(event.path):
+            health = None
         stream = HTTPStream(  # positionally: see HTTPStream.__init__
             self,  # sink
             event.stream_id,
@@ -349,7 +350,7 @@ class HTTP1Connection(asyncio.Protocol):
             config.limit_request_body,
             config.timeout_request,
             self if self._sendfile else None,  # file_sink
-            () if health_check else ctx.http_start_hooks,
+            ctx.http_start_hooks if health is None else (),
         )
         self._stream = stream
         self._stream_done = False
@@ -366,7 +367,7 @@ class HTTP1Connection(asyncio.Protocol):
             self._log_access(stream)  # the app never runs, so nothing else will
             self._close()
             return
-        self._start_pending = health if health is not None and health_check else ctx.http_app
+        self._start_pending = ctx.http_app if health is None else health
 
     def _switch_to_websocket(self, event: UpgradeRequested) -> None:
         """Hand the transport to the WebSocket edge and step aside for good."""
