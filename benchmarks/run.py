@@ -491,6 +491,7 @@ def _run_h2load(args: argparse.Namespace, workload: Workload, port: int, seconds
 def _run_ws(args: argparse.Namespace, workload: Workload, port: int, seconds: float) -> Result:
     command = [sys.executable, str(HERE / "ws_client.py"), f"ws://127.0.0.1:{port}{workload.path}"]
     command += ["--duration", f"{seconds:g}", "--connections", str(args.ws_connections)]
+    command += ["--client", args.ws_client]
     out = subprocess.run(command, capture_output=True, text=True, check=False)
     try:
         data = json.loads(out.stdout.strip().splitlines()[-1])
@@ -892,6 +893,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--ws-connections", type=int, default=8)
     parser.add_argument(
+        "--ws-client",
+        choices=("frames", "websockets"),
+        default="frames",
+        help="ws_client.py's client: frames (lean, the default) or the websockets library's",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="the hello-world ratio row in under two minutes: Pounce alone, Pounce with "
@@ -974,7 +981,7 @@ def save(args: argparse.Namespace, info: dict[str, Any], rows: list[Row], notes:
         f"{title} ({info['cpu_model']}), GIL {gil}, load average at start "
         f"{info['load_average'][0]:.1f}. {args.rounds} round(s) of {args.duration:g} s per "
         "server and workload, servers interleaved; medians. The load generators share the "
-        "CPUs with the server.",
+        f"CPUs with the server. WebSocket client: ws_client.py --client {args.ws_client}.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
         "",
@@ -1017,7 +1024,10 @@ def main(argv: list[str] | None = None) -> int:
         f"The load generator runs on the same {info['cpus']} CPUs as the server: with 2 CPUs, "
         "a 2-worker server competes with wrk for them, so 2-worker figures understate scaling."
     )
-    print(f"{args.rounds} round(s) x {args.duration:g} s per server and workload; medians shown.\n")
+    print(
+        f"{args.rounds} round(s) x {args.duration:g} s per server and workload; medians shown. "
+        f"WebSocket client: ws_client.py --client {args.ws_client}.\n"
+    )
 
     rows: list[Row] = []
     notes: list[str] = []

@@ -82,6 +82,19 @@ def test_quick_mode_measures_the_hello_world_row(require_tool):
     assert f"{BATTERIES} " in output.split("Hello world, 1 worker:")[1].splitlines()[0]
 
 
+def test_the_websocket_row_counts_checked_echoes():
+    # Both clients against a real Pounce: the frames client (the row's) and
+    # the websockets library's; an echo that did not match would be an error.
+    for client in ("frames", "websockets"):
+        output = _harness(
+            "--servers", "pounce", "--workloads", "ws", "--ws-client", client, timeout=60
+        )
+        cells = _row(output, "WebSocket echo (messages/s)", 1)
+        assert float(cells[3].replace(",", "")) > 0, cells
+        assert cells[6] == "0", cells
+        assert f"ws_client.py --client {client}." in output
+
+
 def test_a_server_that_is_not_installed_is_an_na_row(require_tool):
     # Nothing is started: the peers are not part of the test environment, and
     # a server missing from it becomes an "n/a" row rather than a failure.

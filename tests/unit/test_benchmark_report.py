@@ -6,33 +6,22 @@ the arithmetic and the wording of the report, never a speed.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-HARNESS = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+from support.benchmark_scripts import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("pounce_bench_run", HARNESS)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses resolve the module's annotations through sys.modules.
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_script("run.py") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 def _row(
