@@ -476,3 +476,38 @@ def test_the_coding_is_chosen_from_every_field_line_and_remembered_alike(
         assert isinstance(head, ResponseHead)
         coding = dict(head.headers).get(b"content-encoding")
         assert coding == (None if expected is None else expected.encode())
+
+
+class UnreadFields(list[tuple[bytes, bytes]]):
+    """A request's fields that fail the test if anything reads them."""
+
+    def __iter__(self) -> Any:
+        raise AssertionError("the request's fields were read")
+
+
+@pytest.mark.parametrize(
+    ("fields", "vary"),
+    [
+        ([(b"content-type", b"application/json"), (b"content-length", b"48")], True),
+        ([(b"content-type", b"image/png"), (b"content-length", b"5000")], False),
+        ([(b"content-type", b"text/plain"), (b"content-encoding", b"br")], False),
+    ],
+    ids=["under the minimum", "a type that is not compressed", "already encoded"],
+)
+def test_a_response_the_start_rules_out_never_reads_the_request(
+    fields: list[tuple[bytes, bytes]], vary: bool
+) -> None:
+    # The declared hook judges the response before the request: one that
+    # cannot be compressed whatever the client accepts (a small JSON answer,
+    # an image, a body already encoded) costs no pass over the request's
+    # fields; a type that compresses still says it varies, as a larger body
+    # of it would be compressed for some requests.
+    layer = build_app(replaying([], []), DEFAULTS, load_plugins(DEFAULTS))
+    assert isinstance(layer, compression.CompressionLayer)
+    scope = {**_request(), "headers": UnreadFields([(b"accept-encoding", b"gzip")])}
+    start = list(fields)
+    assert layer.http_start_hook(scope, 200, start) is None
+    assert start == [*fields, (b"vary", b"Accept-Encoding")] if vary else start == fields
+    # A response that may be compressed does read them (the test's check).
+    with pytest.raises(AssertionError, match="were read"):
+        layer.http_start_hook(scope, 200, [(b"content-type", b"text/plain")])

@@ -373,12 +373,13 @@ class CompressionLayer:
         (see pounce's app stack), which saves a response left alone the
         call, the registration and the list of hooks."""
         # The response first: the request's coding matters only for one
-        # that may be compressed.
+        # that may be compressed and is not known to be too small (a JSON
+        # answer of a few dozen bytes never reads the request's fields).
         length = _judge(status, fields)
-        if length is _INELIGIBLE:
+        if length is _INELIGIBLE or _under(length, self.min_size):
             return None
         encoding = self._encoding(scope)
-        if encoding is None or _under(length, self.min_size):
+        if encoding is None:
             return None
         return self._relays[encoding]
 
