@@ -30,10 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import hashlib
 import json
 import os
-import struct
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
@@ -41,9 +39,12 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.frames import Frame, Opcode
+from websockets.utils import accept_key
 
-_ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _OPCODE_TEXT = 0x1
+# A masked close, code 1000 (normal closure), that ends a connection at the deadline.
+_CLOSE_NORMAL = Frame(Opcode.CLOSE, (1000).to_bytes(2, "big")).serialize(mask=True)
 _MASKS_PER_CONNECTION = 64  # frames prepared ahead, each with its own random mask
 
 
@@ -53,27 +54,8 @@ class EchoError(Exception):
 
 def masked_text_frames(payload: bytes, count: int) -> list[bytes]:
     """``count`` final text frames carrying ``payload``, each masked with its own key."""
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", 0x80 | _OPCODE_TEXT, 0x80 | size)
-    elif size < 1 << 16:
-        header = struct.pack("!BBH", 0x80 | _OPCODE_TEXT, 0x80 | 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x80 | _OPCODE_TEXT, 0x80 | 127, size)
-    frames = []
-    for _ in range(count):
-        key = os.urandom(4)
-        repeated = (key * (size // 4 + 1))[:size]
-        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(
-            size, "big"
-        )
-        frames.append(header + key + masked)
-    return frames
-
-
-def accept_value(key: bytes) -> bytes:
-    """The ``Sec-WebSocket-Accept`` a server must answer ``key`` with (RFC 6455 §4.2.2)."""
-    return base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest())
+    frame = Frame(Opcode.TEXT, payload)
+    return [frame.serialize(mask=True) for _ in range(count)]
 
 
 class EchoProtocol(asyncio.Protocol):
@@ -128,7 +110,7 @@ class EchoProtocol(asyncio.Protocol):
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             fields[name.strip().lower()] = value.strip()
-        if fields.get(b"sec-websocket-accept") != accept_value(self.key):
+        if fields.get(b"sec-websocket-accept") != accept_key(self.key.decode()).encode():
             raise EchoError("the server's Sec-WebSocket-Accept does not match the key")
         self.upgraded = True
         return buffer[end + 4 :]
@@ -174,7 +156,7 @@ class EchoProtocol(asyncio.Protocol):
     def _finish(self, error: Exception | None) -> None:
         if self.transport is not None:
             if error is None:
-                self.transport.write(b"\x88\x82" + os.urandom(4) + b"\x00\x00")  # masked close
+                self.transport.write(_CLOSE_NORMAL)
             self.transport.close()
         if not self.done.done():
             if error is None:
