@@ -33,6 +33,7 @@ def make_stream(
     expect_continue: bool = False,
     body_limit: int = 1024,
     layer_hooks: tuple[http_stream.HTTPStartHook, ...] = (),
+    default_names: frozenset[bytes] | None = None,
 ) -> HTTPStream:
     return HTTPStream(
         sink=sink,
@@ -42,6 +43,7 @@ def make_stream(
         expect_continue=expect_continue,
         body_limit=body_limit,
         layer_hooks=layer_hooks,
+        default_names=default_names,
     )
 
 
@@ -229,13 +231,39 @@ def test_a_coroutine_handler_in_the_transition_table_is_awaited(
     assert seen == [{"type": "x.custom"}]
 
 
-def test_app_headers_replace_defaults_and_framing_is_the_servers() -> None:
+# The names of the default fields, as the edges pass them (read from the
+# fields themselves when not given).
+DEFAULT_NAMES = frozenset({b"server", b"date"})
+
+
+@pytest.mark.parametrize("default_names", [None, DEFAULT_NAMES])
+def test_app_headers_replace_defaults_and_framing_is_the_servers(
+    default_names: frozenset[bytes] | None,
+) -> None:
     headers = [(b"Server", b"custom"), (b"Transfer-Encoding", b"chunked"), (b"X-A", b"1")]
-    sink, _ = run_app(sending(start(headers=headers), body(b"hi")))
+    sink, _ = run_app(sending(start(headers=headers), body(b"hi")), default_names=default_names)
     assert head_of(sink).headers == (
         (b"date", DEFAULT_HEADERS[1][1]),
         (b"server", b"custom"),
         (b"x-a", b"1"),
+        (b"content-length", b"2"),
+    )
+
+
+@pytest.mark.parametrize("default_names", [None, DEFAULT_NAMES])
+def test_fields_a_hook_adds_replace_defaults_too(default_names: frozenset[bytes] | None) -> None:
+    def dated(scope: Any, status: int, fields: list[tuple[bytes, bytes]]) -> None:
+        fields.append((b"date", b"Mon, 07 Nov 1994 08:49:37 GMT"))
+
+    sink, _ = run_app(
+        sending(start(headers=[(b"x-a", b"1")]), body(b"hi")),
+        layer_hooks=(dated,),
+        default_names=default_names,
+    )
+    assert head_of(sink).headers == (
+        (b"server", b"pounce"),
+        (b"x-a", b"1"),
+        (b"date", b"Mon, 07 Nov 1994 08:49:37 GMT"),
         (b"content-length", b"2"),
     )
 

@@ -71,6 +71,7 @@ class WorkerContext:
         "config",
         "connections",
         "date",
+        "default_field_names",
         "drain_content_types",
         "drain_event",
         "drain_extension",
@@ -185,6 +186,9 @@ class WorkerContext:
         self.extra_headers = config.parsed_headers
         self._fields_date = b""
         self._fields = self._build_fields(b"")
+        # Their names, which only the date's value changes under: a stream
+        # checks an app's fields against them in one pass.
+        self.default_field_names = frozenset(name for name, _ in self._fields)
         # Per-request timing facts (scope extension "pounce.timing") cost a
         # clock read per request: only for --server-timing.
         self.request_timing = config.server_timing

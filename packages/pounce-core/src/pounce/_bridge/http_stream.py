@@ -139,6 +139,10 @@ _logger = logging.getLogger(ERROR_LOGGER)
 # do so before its connection ends it and cancels its app.
 DRAIN_GRACE = 2.0
 
+# The statuses an app may start a response with: final ones, as HTTP/1.1
+# writes them (three digits); informational ones are the server's to send.
+_FINAL_STATUSES = frozenset(range(200, 1000))
+
 # Response status codes whose responses never carry a body (RFC 9110 §6.4.1).
 _NO_BODY_STATUS = frozenset({204, 304})
 
@@ -276,6 +280,7 @@ class HTTPStream:
         "_buffered",
         "_content_length",
         "_default_headers",
+        "_default_names",
         "_disconnected",
         "_ending",
         "_expect_continue",
@@ -315,6 +320,7 @@ class HTTPStream:
         request_timeout: float | None = None,
         file_sink: FileSink | None = None,
         layer_hooks: tuple[HTTPStartHook, ...] = (),
+        default_names: frozenset[bytes] | None = None,
     ) -> None:
         self._sink = sink
         self._request_timeout = request_timeout
@@ -324,6 +330,9 @@ class HTTPStream:
         self.stream_id = stream_id
         self.scope = scope
         self._default_headers = default_headers
+        # The names of those fields, when the caller knows them for good
+        # (they never change in a worker); else read from the fields.
+        self._default_names = default_names
         self._is_head = scope["method"] == "HEAD"
         self._expect_continue = expect_continue
         self._body_limit = body_limit
@@ -658,7 +667,7 @@ class HTTPStream:
 
     def _on_start(self, message: Message) -> int | Awaitable[None]:
         status = message.get("status")
-        if type(status) is not int or not 200 <= status <= 999:
+        if type(status) is not int or status not in _FINAL_STATUSES:
             raise RuntimeError(
                 f"http.response.start 'status' must be an int in 200..999, got {status!r}"
             )
@@ -709,7 +718,8 @@ class HTTPStream:
                 self._content_length = int(length)
             except ValueError:
                 raise RuntimeError(f"invalid content-length {length!r} in response") from None
-        self._trailers_expected = bool(message.get("trailers", False))
+        if message.get("trailers", False):
+            self._trailers_expected = True
         self._head_pending = (status, fields)
         self._state = _STARTED
         return _NO_WAIT
@@ -772,11 +782,10 @@ class HTTPStream:
         # A body that arrives whole gets an exact length instead of chunking;
         # but an empty one for HEAD says nothing about the GET body's length,
         # so no length is invented for it (RFC 9110 §8.6).
-        known_length = None if (more_body or self._trailers_expected) else len(body)
-        if self._is_head and not body:
-            known_length = None
+        whole = not (more_body or self._trailers_expected)
+        known_length = len(body) if whole and (body or not self._is_head) else None
         fields = self._head_fields(status, headers, known_length)
-        if not (more_body or self._trailers_expected):
+        if whole:
             # The whole response in one message: one sink call when the
             # connection can take it that way.
             dropped = self._is_head or status in _NO_BODY_STATUS
@@ -800,7 +809,7 @@ class HTTPStream:
         if not self._write_body(body):
             # Nothing of this message follows the head: let it go now
             # rather than wait for the app's next message (see StreamSink).
-            if more_body or self._trailers_expected:
+            if not whole:
                 flush = ResponseBody(stream_id=self.stream_id, data=b"", _trusted=True)
                 self._sink.send_event(flush)
         elif not self._sink.writable(self.stream_id):
@@ -957,12 +966,14 @@ class HTTPStream:
             fields.append((b"content-length", b"%d" % body_length))
             self._content_length = body_length
         defaults = self._default_headers()
-        for name, _ in defaults:
-            for own, _ in fields:
-                if own == name:  # the app's own value wins
-                    names = {own for own, _ in fields}
-                    kept = tuple(pair for pair in defaults if pair[0] not in names)
-                    return (*kept, *fields)
+        names = self._default_names
+        if names is None:
+            names = frozenset([name for name, _ in defaults])
+        for own, _ in fields:
+            if own in names:  # the app's own value wins
+                own_names = {own for own, _ in fields}
+                kept = tuple(pair for pair in defaults if pair[0] not in own_names)
+                return (*kept, *fields)
         return (*defaults, *fields)
 
     def _emit_head(self, status: int, fields: Headers) -> None:

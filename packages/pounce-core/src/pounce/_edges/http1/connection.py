@@ -265,17 +265,10 @@ class HTTP1Connection(asyncio.Protocol):
     def _dispatch(self, events: list[Event]) -> None:
         self._dispatching = True
         try:
+            # The kinds in the order a request's events come most often:
+            # its head, then (with or without body pieces) its end.
             for event in events:
-                if type(event) is BodyReceived:
-                    self._on_body(event.data)
-                elif type(event) is RequestReceived or type(event) is UpgradeRequested:
-                    if (
-                        type(event) is UpgradeRequested
-                        and event.protocol == b"websocket"
-                        and self._ctx.websocket
-                    ):
-                        self._switch_to_websocket(event)
-                        return  # the rest of the batch is the WebSocket edge's
+                if type(event) is RequestReceived:
                     self._on_request(event)
                 elif type(event) is BodyEnded:
                     stream = self._stream
@@ -284,6 +277,15 @@ class HTTP1Connection(asyncio.Protocol):
                         if self._stream_done:
                             # The response finished first; the request just caught up.
                             self._cycle_pending = True
+                elif type(event) is BodyReceived:
+                    self._on_body(event.data)
+                elif type(event) is UpgradeRequested:
+                    if event.protocol == b"websocket" and self._ctx.websocket:
+                        self._switch_to_websocket(event)
+                        return  # the rest of the batch is the WebSocket edge's
+                    if self._upgrade_h2c(event):
+                        continue  # the connection is HTTP/2 now, and this request its stream 1
+                    self._on_request(event)
                 elif type(event) is ConnectionLost:
                     stream = self._stream
                     if stream is not None and not stream.response_complete:
@@ -299,18 +301,19 @@ class HTTP1Connection(asyncio.Protocol):
         finally:
             self._dispatching = False
 
+    def _upgrade_h2c(self, event: UpgradeRequested) -> bool:
+        """Whether an upgrade request made the connection HTTP/2 (h2c)."""
+        ctx = self._ctx
+        if ctx.config.http2 and ctx.config.h2c and self._scheme == "http":
+            self._timer.clear()
+            self._head_timer_armed = False
+            return upgrade_h2c(ctx, event, self.switch_protocols)
+        return False
+
     def _on_request(self, event: RequestReceived) -> None:
         self._timer.clear()
         self._head_timer_armed = False
         ctx = self._ctx
-        if (
-            type(event) is UpgradeRequested
-            and ctx.config.http2
-            and ctx.config.h2c
-            and self._scheme == "http"
-            and upgrade_h2c(ctx, event, self.switch_protocols)
-        ):
-            return  # the connection is HTTP/2 now, and this request its stream 1
         ctx.requests_served += 1
         headers = request_headers(event)
         length = content_length(headers)
@@ -351,6 +354,7 @@ class HTTP1Connection(asyncio.Protocol):
             config.timeout_request,
             self if self._sendfile else None,  # file_sink
             ctx.http_start_hooks if health is None else (),
+            ctx.default_field_names,
         )
         self._stream = stream
         self._stream_done = False

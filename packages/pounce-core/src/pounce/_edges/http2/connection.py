@@ -355,6 +355,7 @@ class HTTP2Connection(EventSink, asyncio.Protocol):
             ctx.config.timeout_request,
             None,  # file_sink
             ctx.http_start_hooks,
+            ctx.default_field_names,
         )
         slot = _Slot(stream)
         self._slots[stream_id] = slot
