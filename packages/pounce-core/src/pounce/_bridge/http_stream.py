@@ -483,9 +483,10 @@ class HTTPStream:
             if not isinstance(exc, Exception):
                 raise
         else:
-            if self._disconnected:
-                # Returning without a (complete) response is the right answer
-                # to a client that left (http.disconnect); nothing to report.
+            if self._state is _DONE or self._disconnected:
+                # Done, the common case first; or returning without a
+                # (complete) response, the right answer to a client that
+                # left (http.disconnect): nothing to report.
                 pass
             elif self._ending and self._state is _BODY:
                 # Asked to end because the worker drains, and it did: the
@@ -494,7 +495,7 @@ class HTTPStream:
             elif self._state is _START:
                 _logger.error("ASGI callable returned without starting a response.")
                 self._send_error_response(500)
-            elif self._state is not _DONE:
+            else:
                 _logger.error("ASGI callable returned without completing the response.")
                 self._abort()
         finally:
