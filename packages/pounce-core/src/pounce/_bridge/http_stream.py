@@ -711,7 +711,8 @@ class HTTPStream:
                 for index, hook in enumerate(layer_hooks):
                     relay = hook(scope, status, fields)
                     if relay is not None:
-                        outer = _with_scope(layer_hooks[index + 1 :], scope)
+                        rest = layer_hooks[index + 1 :]
+                        outer = _with_scope(rest, scope) if rest else []
                         self._relay_pending = (relay, message, outer)
                         break
         if length is not None:
@@ -748,7 +749,8 @@ class HTTPStream:
                 self._trailers_expected = False
                 self._state = _START
                 return _hand_over(relayed, {**start, "status": status, "headers": fields}, message)
-            self._apply_hooks(outer, status, fields, start)
+            if outer:
+                self._apply_hooks(outer, status, fields, start)
         return None
 
     def _apply_hooks(
