@@ -336,14 +336,16 @@ class HTTPStream:
         self._is_head = scope["method"] == "HEAD"
         self._expect_continue = expect_continue
         self._body_limit = body_limit
-        self._body: list[bytes] = []
+        # Lists only once something waits in them: most requests have no
+        # body to buffer and nobody waiting on one.
+        self._body: list[bytes] | tuple[()] = ()
         self._buffered = 0
         self._body_received = 0
         self._request_complete = False
         self._request_delivered = False
         self._disconnected = False
         self._ending = False  # asked to end: the worker drains (see the module docstring)
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[asyncio.Future[None]] | tuple[()] = ()
         self._state = _START
         # The hooks of the layers that adjust the start, innermost first, and
         # the send of a layer that took the rest of the response (a relay).
@@ -393,7 +395,11 @@ class HTTPStream:
         # The client is sending without waiting for 100 Continue; a late one
         # would only be noise (RFC 9110 §10.1.1 lets us omit it).
         self._expect_continue = False
-        self._body.append(data)
+        body = self._body
+        if isinstance(body, list):
+            body.append(data)
+        else:
+            self._body = [data]
         self._buffered += len(data)
         self._wake()
         return True
@@ -454,7 +460,7 @@ class HTTPStream:
     def _wake(self) -> None:
         waiters = self._waiters
         if waiters:
-            self._waiters = []
+            self._waiters = ()
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
@@ -579,9 +585,10 @@ class HTTPStream:
 
     async def receive(self) -> Message:
         while True:
-            if self._body:
-                data = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-                self._body.clear()
+            body = self._body
+            if body:
+                data = body[0] if len(body) == 1 else b"".join(body)
+                self._body = ()
                 self._buffered = 0
                 self._sink.body_consumed(self.stream_id, len(data))
                 more = not self._request_complete
@@ -597,7 +604,11 @@ class HTTPStream:
                 self._expect_continue = False
                 self._sink.send_continue(self.stream_id)
             waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
+            waiters = self._waiters
+            if isinstance(waiters, list):
+                waiters.append(waiter)
+            else:
+                self._waiters = [waiter]
             await waiter
 
     # --------------------------------------------------------------- send
