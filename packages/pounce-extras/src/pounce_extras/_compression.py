@@ -376,10 +376,7 @@ class CompressionLayer:
         # that may be compressed and is not known to be too small (a JSON
         # answer of a few dozen bytes never reads the request's fields).
         length = _judge(status, fields)
-        # _under, inline: every response of the default stack is judged here.
-        if length is not None and (
-            length is _INELIGIBLE or (length.isdigit() and int(length) < self.min_size)
-        ):
+        if length is _INELIGIBLE or _under(length, self.min_size):
             return None
         encoding = self._encoding(scope)
         if encoding is None:

@@ -350,17 +350,7 @@ class HTTP1ServerConnection:
         Only valid when :attr:`keep_alive` is true. Pipelined bytes that arrived
         during the previous cycle are parsed now.
         """
-        if self._fast and self._h11 is None:
-            # keep_alive's fast-path test, inline: once per request.
-            reusable = (
-                self._fast_keep_alive
-                and not self._peer_closed
-                and self._phase is _DONE
-                and self._out_state == _OUT_DONE
-            )
-        else:
-            reusable = self.keep_alive
-        if not reusable:
+        if not self.keep_alive:
             raise LocalProtocolError("the connection cannot be reused for another request")
         self._h11 = None
         self._fast = False

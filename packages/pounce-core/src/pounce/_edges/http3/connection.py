@@ -185,6 +185,7 @@ class HTTP3Connection(EventSink):
             expect_continue=event.expect_continue,
             body_limit=ctx.config.limit_request_body,
             layer_hooks=ctx.http_start_hooks,
+            default_names=ctx.default_field_names,
         )
         slot = _Slot(stream)
         self._slots[stream_id] = slot
